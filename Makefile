@@ -1,0 +1,58 @@
+# nettune — build, test, lint, benchmark.
+GO        ?= go
+BIN       ?= bin/nettune
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X github.com/nettune/nettune/internal/cli.Version=$(VERSION)
+STATICCHECK_VERSION ?= 2026.1
+DEMO_ROOT ?= /tmp/nettune-demo
+
+export PATH := $(PATH):/usr/local/go/bin:$(HOME)/go/bin
+
+.PHONY: all deps build test test-short lint fmt bench demo clean schema
+
+all: build
+
+## deps: install the system packages and Go modules nettune needs (Debian, as root)
+deps:
+	./scripts/deps.sh
+
+## build: build bin/nettune
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/nettune
+
+## test: the whole suite, including privileged tests on the real kernel when run as root
+test:
+	$(GO) test -count=1 ./...
+
+## test-short: unit tests only
+test-short:
+	$(GO) test -short -count=1 ./...
+
+## lint: go vet, gofmt and staticcheck
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+## bench: Go benchmarks
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## schema: regenerate schema/profile.schema.json from the profile types
+schema:
+	$(GO) test ./pkg/profile -run TestSchemaUpToDate -update
+
+## demo: plan, apply, check and revert the safe built-in default against a snapshot of this host (never the live host)
+demo: build
+	rm -rf $(DEMO_ROOT)
+	$(BIN) snapshot $(DEMO_ROOT)
+	$(BIN) validate --root $(DEMO_ROOT) safe-default
+	$(BIN) plan --root $(DEMO_ROOT) safe-default
+	$(BIN) apply --root $(DEMO_ROOT) --yes safe-default
+	$(BIN) check --root $(DEMO_ROOT) safe-default
+	$(BIN) revert --root $(DEMO_ROOT) --yes
+	$(BIN) check --root $(DEMO_ROOT) safe-default; test $$? -eq 2
+	@echo "demo: the snapshot in $(DEMO_ROOT) went through plan, apply, check and revert"
+
+clean:
+	rm -rf bin

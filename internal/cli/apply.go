@@ -1,0 +1,117 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/nettune/nettune/internal/output"
+	"github.com/nettune/nettune/pkg/engine"
+	"github.com/nettune/nettune/pkg/plan"
+	"github.com/nettune/nettune/pkg/profile"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) applyCommand() *cobra.Command {
+	var yes, dryRun bool
+	cmd := &cobra.Command{
+		Use:   "apply PROFILE",
+		Short: "Bring the host to the profile (journaled, verified, reversible)",
+		Long: `Apply the profile: validate it against the host, show the plan, ask for
+confirmation, then make each change with its prior value journaled first and
+the new value read back. If any change fails, everything already changed is
+rolled back and nettune exits 1 with the host as it was. A successful apply
+is recorded as a numbered generation that 'nettune revert' undoes.
+
+--yes skips the question and is required when stdin is not a terminal.
+--dry-run prints what would be done, with the equivalent shell command for
+each change, and touches nothing.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := profile.Load(args[0])
+			if err != nil {
+				return err
+			}
+			eng, err := a.engine()
+			if err != nil {
+				return err
+			}
+			if dryRun {
+				pr, perr := eng.Plan(cmd.Context(), p)
+				if pr == nil {
+					return perr
+				}
+				if err := a.printPlan(pr, true); err != nil {
+					return err
+				}
+				if perr != nil {
+					return errors.New("the profile does not fit this host (see the errors above)")
+				}
+				return nil
+			}
+			confirm := func(pr *engine.PlanResult) (bool, error) {
+				if yes {
+					return true, nil
+				}
+				if !a.io.InTTY {
+					return false, errors.New("stdin is not a terminal: pass --yes to apply")
+				}
+				if err := a.printPlan(pr, false); err != nil {
+					return false, err
+				}
+				return a.confirm(fmt.Sprintf("Apply %d change(s) to this host?", len(pr.Changes())))
+			}
+			res, err := eng.Apply(cmd.Context(), p, confirm)
+			if err != nil {
+				if res != nil && res.Plan != nil && len(res.Plan.Errors()) > 0 {
+					a.printPlan(res.Plan, false)
+					return errors.New("the profile does not fit this host (see the errors above); nothing was changed")
+				}
+				return err
+			}
+			return a.printer.Print(output.Document{
+				Kind: "apply",
+				Body: applyBody{Profile: p.Metadata.Name, Generation: res.Generation, Applied: nonNil(res.Applied), Problems: nonNilP(res.Plan.Problems)},
+				Table: func(t *output.TableWriter) {
+					if len(res.Applied) == 0 {
+						t.Line("No changes: the host already matches profile %q.", p.Metadata.Name)
+					} else {
+						t.Rows(changeHeader(false), changeRows(res.Applied, false))
+						t.Line("")
+						t.Line("Applied %d change(s) as generation %d. Undo with: nettune revert", len(res.Applied), res.Generation)
+						for _, c := range res.Applied {
+							if c.When == plan.Boot && c.Path == "" {
+								t.Line("Some changes take effect at the next boot; 'nettune check' reports them as pending-reboot until then.")
+								break
+							}
+						}
+					}
+					renderProblems(t, res.Plan.Problems)
+				},
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation (required when stdin is not a terminal)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be done, with equivalent shell commands, and touch nothing")
+	return cmd
+}
+
+type applyBody struct {
+	Profile    string         `json:"profile"`
+	Generation int            `json:"generation"`
+	Applied    []plan.Change  `json:"applied"`
+	Problems   []plan.Problem `json:"problems"`
+}
+
+func nonNil(c []plan.Change) []plan.Change {
+	if c == nil {
+		return []plan.Change{}
+	}
+	return c
+}
+
+func nonNilP(p []plan.Problem) []plan.Problem {
+	if p == nil {
+		return []plan.Problem{}
+	}
+	return p
+}

@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"errors"
+
+	"github.com/nettune/nettune/internal/output"
+	"github.com/nettune/nettune/pkg/engine"
+	"github.com/nettune/nettune/pkg/profile"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) planCommand() *cobra.Command {
+	var detailed bool
+	cmd := &cobra.Command{
+		Use:   "plan PROFILE",
+		Short: "Show what apply would change",
+		Long: `Observe the host, compare it with the profile and show every change apply would
+make: the object, its current and desired value, and whether it takes effect
+live or at the next boot. Nothing is written.
+
+PROFILE is a file or the name of a shipped profile.
+
+With --detailed-exitcode: 0 no changes, 1 error, 2 changes pending.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := profile.Load(args[0])
+			if err != nil {
+				return err
+			}
+			eng, err := a.engine()
+			if err != nil {
+				return err
+			}
+			pr, perr := eng.Plan(cmd.Context(), p)
+			if pr == nil {
+				return perr
+			}
+			if err := a.printPlan(pr, false); err != nil {
+				return err
+			}
+			if perr != nil {
+				return errors.New("the profile does not fit this host (see the errors above)")
+			}
+			if detailed && len(pr.Changes()) > 0 {
+				return exitError{ExitDrift}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes to apply")
+	return cmd
+}
+
+func (a *app) printPlan(pr *engine.PlanResult, withCommand bool) error {
+	return a.printer.Print(output.Document{
+		Kind: "plan",
+		Body: newPlanBody(pr),
+		Table: func(t *output.TableWriter) {
+			renderChanges(t, pr.Profile, pr.Changes(), withCommand)
+			renderProblems(t, pr.Problems)
+		},
+	})
+}

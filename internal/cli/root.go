@@ -1,0 +1,179 @@
+// Package cli is nettune's command line: cobra commands, one file per verb,
+// the global flags, the exit codes, and the plumbing that turns a command's
+// result into output. Domain work happens in pkg/; this package only wires
+// it to the terminal.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/nettune/nettune/internal/output"
+	"github.com/nettune/nettune/pkg/engine"
+	"github.com/nettune/nettune/pkg/host"
+	"github.com/nettune/nettune/pkg/module"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// Exit codes.
+const (
+	// ExitOK: success; check found the host in sync.
+	ExitOK = 0
+	// ExitError: an error; nothing was changed unless the message says so.
+	ExitError = 1
+	// ExitDrift: check found drift, or plan --detailed-exitcode has changes.
+	ExitDrift = 2
+	// ExitPendingReboot: in sync except settings that wait for a reboot.
+	ExitPendingReboot = 3
+)
+
+const exitCodesHelp = `Exit codes:
+  0  success; check: the host matches the profile
+  1  error (invalid profile, host refused a change, ...); apply rolled back
+  2  check: drift; plan --detailed-exitcode: changes pending
+  3  check: in sync except settings that wait for a reboot`
+
+// exitError carries a non-error exit status (drift, pending reboot).
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// IO is the command's terminal.
+type IO struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+	// InTTY and OutTTY say whether stdin/stdout are terminals.
+	InTTY, OutTTY bool
+}
+
+// globals are the persistent flags.
+type globals struct {
+	root     string
+	output   string
+	logLevel string
+}
+
+// app is shared by every command.
+type app struct {
+	io      IO
+	g       globals
+	log     *slog.Logger
+	printer *output.Printer
+}
+
+// Main runs nettune with the process's arguments and returns the exit code.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, os.Args[1:], IO{
+		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
+		InTTY:  term.IsTerminal(int(os.Stdin.Fd())),
+		OutTTY: term.IsTerminal(int(os.Stdout.Fd())),
+	})
+}
+
+// Run runs nettune with args and returns the exit code. Tests call it
+// in-process.
+func Run(ctx context.Context, args []string, stdio IO) int {
+	a := &app{io: stdio}
+	cmd := a.rootCommand()
+	cmd.SetArgs(args)
+	cmd.SetIn(stdio.In)
+	cmd.SetOut(stdio.Out)
+	cmd.SetErr(stdio.ErrOut)
+	err := cmd.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	fmt.Fprintln(stdio.ErrOut, "error: "+err.Error())
+	return ExitError
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "nettune",
+		Short: "Prepare a Linux host for high-performance and kernel-bypass packet processing",
+		Long: `nettune tunes a Linux host for packet processing from one declarative YAML
+profile: it plans, applies (journaled, verified, reversible), checks for drift
+and reverts kernel settings.
+
+` + exitCodesHelp,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return a.setup()
+		},
+	}
+	f := cmd.PersistentFlags()
+	f.StringVar(&a.g.root, "root", "/", "host root: /proc, /sys, /etc, /run and the state directory are read and written under it; with anything but / the live host is never touched")
+	f.StringVarP(&a.g.output, "output", "o", "", "output format: table, json or yaml (default table)")
+	f.StringVar(&a.g.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
+	cmd.SetHelpTemplate(cmd.HelpTemplate())
+	cmd.AddCommand(
+		a.validateCommand(),
+		a.planCommand(),
+		a.applyCommand(),
+		a.checkCommand(),
+		a.revertCommand(),
+		a.snapshotCommand(),
+		a.versionCommand(),
+		a.completionCommand(),
+	)
+	return cmd
+}
+
+func (a *app) setup() error {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(a.g.logLevel)); err != nil {
+		return fmt.Errorf("invalid --log-level %q; valid choices: debug, info, warn, error", a.g.logLevel)
+	}
+	a.log = slog.New(slog.NewTextHandler(a.io.ErrOut, &slog.HandlerOptions{Level: lvl}))
+	format := output.Table
+	if a.g.output != "" {
+		f, err := output.ParseFormat(a.g.output)
+		if err != nil {
+			return err
+		}
+		format = f
+	}
+	a.printer = &output.Printer{W: a.io.Out, Format: format, Color: a.io.OutTTY && os.Getenv("NO_COLOR") == ""}
+	return nil
+}
+
+// engine builds the engine over the --root host.
+func (a *app) engine() (*engine.Engine, error) {
+	r, err := host.New(a.g.root)
+	if err != nil {
+		return nil, err
+	}
+	if !r.Live() {
+		a.log.Info("offline root: the live host is not touched", "root", r.Prefix)
+	}
+	return engine.New(&module.Env{Root: r, Log: a.log}, Version), nil
+}
+
+// confirm asks a yes/no question on the terminal. Without a terminal it
+// refuses: the caller must pass --yes.
+func (a *app) confirm(question string) (bool, error) {
+	if !a.io.InTTY {
+		return false, errors.New("stdin is not a terminal: pass --yes to confirm")
+	}
+	fmt.Fprintf(a.io.ErrOut, "%s [y/N] ", question)
+	var answer string
+	fmt.Fscanln(a.io.In, &answer)
+	answer = strings.ToLower(strings.TrimSpace(answer))
+	return answer == "y" || answer == "yes", nil
+}

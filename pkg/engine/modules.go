@@ -1,0 +1,16 @@
+package engine
+
+import (
+	"github.com/nettune/nettune/pkg/module"
+	"github.com/nettune/nettune/pkg/sysctl"
+)
+
+// Modules returns every module nettune has, in apply order: kernel
+// parameters first, then host memory and CPUs, then NICs and IRQs, then
+// device binding. A section of the profile with no module here is reported
+// as "not implemented yet" by Plan.
+func Modules() []module.Module {
+	return []module.Module{
+		sysctl.Module{},
+	}
+}

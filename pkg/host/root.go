@@ -1,0 +1,129 @@
+// Package host is nettune's single view of the machine it tunes.
+//
+// A Root is built from one prefix ("/" in production, a fixture tree or a
+// captured snapshot in tests and offline use). Every module receives a Root
+// and resolves /proc, /sys, /etc, /run, /dev and the state directory through
+// it; no package in nettune uses an absolute host path of its own. All
+// mutations go through the Root's Writer, so tests can inject faults, and all
+// external programs run through its Runner.
+package host
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// StateDir is where nettune keeps its journal and generations, relative to
+// the root.
+const StateDir = "/var/lib/nettune"
+
+// Root is the host nettune operates on.
+type Root struct {
+	// Prefix is the directory that stands for "/". It is "/" for the live
+	// host.
+	Prefix string
+	// W performs every write. It is the place where tests inject faults.
+	W Writer
+	// Exec runs external programs. On an offline root it refuses to run
+	// anything unless a test replaced it.
+	Exec Runner
+}
+
+// New returns a Root for prefix with the real writer and, for the live host,
+// the real program runner. An offline root (prefix other than "/") gets a
+// runner that refuses, so nettune never touches the live host through it.
+func New(prefix string) (*Root, error) {
+	if prefix == "" {
+		prefix = "/"
+	}
+	abs, err := filepath.Abs(prefix)
+	if err != nil {
+		return nil, fmt.Errorf("resolve root %q: %w", prefix, err)
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("root %q: %w", prefix, err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("root %q is not a directory", prefix)
+	}
+	r := &Root{Prefix: abs, W: OSWriter{}}
+	if r.Live() {
+		r.Exec = OSRunner{}
+	} else {
+		r.Exec = OfflineRunner{Root: abs}
+	}
+	return r, nil
+}
+
+// Live reports whether the root is the running host.
+func (r *Root) Live() bool { return r.Prefix == "/" }
+
+// Path maps an absolute host path to the path under the root.
+func (r *Root) Path(abs string) string {
+	if r.Prefix == "/" {
+		return filepath.Clean("/" + abs)
+	}
+	return filepath.Join(r.Prefix, filepath.Clean("/"+abs))
+}
+
+// HostPath maps a path under the root back to the host path it stands for,
+// for messages and journal entries.
+func (r *Root) HostPath(p string) string {
+	if r.Prefix == "/" {
+		return p
+	}
+	rel, err := filepath.Rel(r.Prefix, p)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return p
+	}
+	return "/" + rel
+}
+
+func (r *Root) join(base string, elem []string) string {
+	return r.Path(filepath.Join(append([]string{base}, elem...)...))
+}
+
+// Proc returns a path under /proc.
+func (r *Root) Proc(elem ...string) string { return r.join("/proc", elem) }
+
+// Sys returns a path under /sys.
+func (r *Root) Sys(elem ...string) string { return r.join("/sys", elem) }
+
+// Etc returns a path under /etc.
+func (r *Root) Etc(elem ...string) string { return r.join("/etc", elem) }
+
+// Run returns a path under /run.
+func (r *Root) Run(elem ...string) string { return r.join("/run", elem) }
+
+// Dev returns a path under /dev.
+func (r *Root) Dev(elem ...string) string { return r.join("/dev", elem) }
+
+// State returns a path under nettune's state directory.
+func (r *Root) State(elem ...string) string { return r.join(StateDir, elem) }
+
+// ReadString reads a small file and returns its content without the
+// trailing newline.
+func (r *Root) ReadString(p string) (string, error) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(string(b), "\n"), nil
+}
+
+// ReadFile reads a whole file under the root. p is already resolved.
+func (r *Root) ReadFile(p string) ([]byte, error) { return os.ReadFile(p) }
+
+// Exists reports whether p exists (without following a final symlink).
+func (r *Root) Exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
+// IsNotExist reports whether err says a file does not exist.
+func IsNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

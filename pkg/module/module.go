@@ -1,0 +1,57 @@
+// Package module defines the contract every nettune module implements:
+// observe the host and compare it with the profile (Plan, which never
+// writes), apply one change, revert one change. The engine (pkg/engine)
+// drives modules through this interface; the list of modules lives in one
+// place, pkg/engine/modules.go.
+package module
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/nettune/nettune/pkg/host"
+	"github.com/nettune/nettune/pkg/plan"
+	"github.com/nettune/nettune/pkg/profile"
+)
+
+// Env is what a module gets to work with.
+type Env struct {
+	Root *host.Root
+	Log  *slog.Logger
+	// Profile is the name of the profile being planned (metadata.name).
+	Profile string
+}
+
+// Result is what a module's Plan returns.
+type Result struct {
+	// Items are every desired setting with the observed value and status.
+	Items []plan.Item
+	// Problems are validation errors (stop everything) and warnings.
+	Problems []plan.Problem
+}
+
+// Module manages one section of the profile.
+type Module interface {
+	// Name is the module name used in plans, the journal and messages.
+	Name() string
+	// Configured reports whether the profile uses this module.
+	Configured(spec *profile.Spec) bool
+	// Plan observes the host, validates the spec against it and compares.
+	// It never writes.
+	Plan(ctx context.Context, env *Env, spec *profile.Spec) (*Result, error)
+	// Apply makes one change and verifies it by reading it back. A value
+	// the kernel clamps or refuses is an error.
+	Apply(ctx context.Context, env *Env, c plan.Change) error
+	// Revert undoes one change made by Apply (writes c.Before back, or
+	// removes what Apply created). It must be idempotent: it also runs for
+	// a change whose Apply may not have happened.
+	Revert(ctx context.Context, env *Env, c plan.Change) error
+}
+
+// ErrVerify is wrapped by Apply when a value does not read back as
+// written (the kernel clamped or refused it).
+var ErrVerify = errors.New("read-back differs from the written value")
+
+// ErrUnsupported is wrapped when the host cannot do what is asked.
+var ErrUnsupported = errors.New("not supported on this host")

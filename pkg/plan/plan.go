@@ -1,0 +1,133 @@
+// Package plan holds the values nettune computes before it touches a host:
+// changes (what would be written, from what to what, when it takes effect
+// and why), the per-item status that check reports, and problems found while
+// validating a profile against the host.
+//
+// A Change is plain data. It is rendered as a table or as JSON, written to
+// the apply journal, and handed back to its module to revert, so everything a
+// module needs to undo a change lives in the Change itself.
+package plan
+
+import "fmt"
+
+// FormatVersion is the version of the JSON documents nettune prints.
+const FormatVersion = "1"
+
+// When says when a change takes effect.
+type When string
+
+const (
+	// Live changes take effect as soon as they are written.
+	Live When = "live"
+	// Boot changes take effect at the next boot (kernel arguments).
+	Boot When = "boot"
+)
+
+// Action says what a change does to its object.
+type Action string
+
+const (
+	// Set replaces an existing value.
+	Set Action = "set"
+	// Create makes an object that did not exist (Before is empty).
+	Create Action = "create"
+	// Delete removes an object (After is empty).
+	Delete Action = "delete"
+)
+
+// Status is what check reports for one desired item.
+type Status string
+
+const (
+	// OK means the host has the desired value.
+	OK Status = "ok"
+	// Drift means the host differs from the profile.
+	Drift Status = "drift"
+	// PendingReboot means the configuration is in place but the running
+	// kernel does not have it yet.
+	PendingReboot Status = "pending-reboot"
+	// Unsupported means the host cannot have the item (reported, not fatal).
+	Unsupported Status = "unsupported"
+)
+
+// Change is one write nettune would make (in a plan) or made (in the
+// journal).
+type Change struct {
+	Module    string `json:"module" yaml:"module"`
+	Object    string `json:"object" yaml:"object"`
+	Attribute string `json:"attribute" yaml:"attribute"`
+	Action    Action `json:"action" yaml:"action"`
+	Before    string `json:"before" yaml:"before"`
+	After     string `json:"after" yaml:"after"`
+	When      When   `json:"when" yaml:"when"`
+	Reason    string `json:"reason,omitempty" yaml:"reason,omitempty"`
+	// Path is the host file the change writes, when it writes a file.
+	Path string `json:"path,omitempty" yaml:"path,omitempty"`
+	// Command is the equivalent shell command an operator could run.
+	Command string `json:"command,omitempty" yaml:"command,omitempty"`
+}
+
+// Key identifies the object and attribute a change is about.
+func (c Change) Key() string { return c.Module + "/" + c.Object + "/" + c.Attribute }
+
+// Inverse returns the change that undoes c.
+func (c Change) Inverse() Change {
+	inv := c
+	inv.Before, inv.After = c.After, c.Before
+	switch c.Action {
+	case Create:
+		inv.Action = Delete
+	case Delete:
+		inv.Action = Create
+	}
+	inv.Command = ""
+	inv.Reason = "revert"
+	return inv
+}
+
+func (c Change) String() string {
+	return fmt.Sprintf("%s %s %s: %q -> %q (%s)", c.Module, c.Object, c.Attribute, c.Before, c.After, c.When)
+}
+
+// Item is one desired setting and how the host compares to it. Change
+// holds the observed value in Before and the desired one in After; it is
+// only applied when Status is Drift.
+type Item struct {
+	Change
+	Status Status `json:"status" yaml:"status"`
+	// Detail explains a status other than ok (for example what the running
+	// kernel has while the bootloader is already configured).
+	Detail string `json:"detail,omitempty" yaml:"detail,omitempty"`
+}
+
+// Severity of a problem.
+type Severity string
+
+const (
+	// Error problems stop plan and apply before anything is touched.
+	Error Severity = "error"
+	// Warning problems are shown and do not stop anything.
+	Warning Severity = "warning"
+)
+
+// Problem is something found while validating a profile against a host.
+type Problem struct {
+	Severity Severity `json:"severity" yaml:"severity"`
+	Module   string   `json:"module" yaml:"module"`
+	Object   string   `json:"object,omitempty" yaml:"object,omitempty"`
+	Message  string   `json:"message" yaml:"message"`
+	// Remedy says what to do about it.
+	Remedy string `json:"remedy,omitempty" yaml:"remedy,omitempty"`
+}
+
+func (p Problem) String() string {
+	s := p.Module
+	if p.Object != "" {
+		s += " " + p.Object
+	}
+	s += ": " + p.Message
+	if p.Remedy != "" {
+		s += " (" + p.Remedy + ")"
+	}
+	return s
+}
