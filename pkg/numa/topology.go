@@ -1,0 +1,377 @@
+// Package numa reads the host's CPU and memory topology from /sys under a
+// root: NUMA nodes, online and offline CPUs, SMT siblings, per-node memory
+// and hugepage pools, and the NUMA node of each network device. Every other
+// module plans with it: CPUs local to a NIC, housekeeping CPUs per node,
+// sibling-aware CPU selection.
+package numa
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/nettune/nettune/pkg/cpuset"
+	"github.com/nettune/nettune/pkg/host"
+)
+
+// CPU is one logical CPU.
+type CPU struct {
+	ID       int        `json:"id"`
+	Online   bool       `json:"online"`
+	Node     int        `json:"node"`
+	Package  int        `json:"package"`
+	Core     int        `json:"core"`
+	Siblings cpuset.Set `json:"siblings"`
+}
+
+// HugepagePool is one page size on one node.
+type HugepagePool struct {
+	SizeKB  uint64 `json:"sizeKB"`
+	Total   int    `json:"total"`
+	Free    int    `json:"free"`
+	Surplus int    `json:"surplus"`
+}
+
+// Node is one NUMA node.
+type Node struct {
+	ID        int            `json:"id"`
+	CPUs      cpuset.Set     `json:"cpus"`
+	MemoryKB  uint64         `json:"memoryKB"`
+	FreeKB    uint64         `json:"freeKB"`
+	Hugepages []HugepagePool `json:"hugepages"`
+}
+
+// NIC is a network interface backed by a device (not lo, veth, bridges).
+type NIC struct {
+	Name   string `json:"name"`
+	PCI    string `json:"pci,omitempty"`
+	Driver string `json:"driver,omitempty"`
+	// Node is the NUMA node of the device; -1 when the firmware does not
+	// say (numa_node reads -1), which on a one-node host means node 0.
+	Node int `json:"node"`
+}
+
+// Topology is the host's layout.
+type Topology struct {
+	Nodes    []Node     `json:"nodes"`
+	CPUs     []CPU      `json:"cpus"`
+	Online   cpuset.Set `json:"online"`
+	Possible cpuset.Set `json:"possible"`
+	// Isolated and NohzFull are what the running kernel has.
+	Isolated cpuset.Set `json:"isolated"`
+	NohzFull cpuset.Set `json:"nohzFull"`
+	NICs     []NIC      `json:"nics"`
+}
+
+// Read reads the topology under the root.
+func Read(r *host.Root) (*Topology, error) {
+	t := &Topology{}
+	var err error
+	cpuDir := r.Sys("devices/system/cpu")
+	if t.Online, err = readSet(filepath.Join(cpuDir, "online")); err != nil {
+		return nil, fmt.Errorf("read online CPUs: %w", err)
+	}
+	if t.Possible, err = readSet(filepath.Join(cpuDir, "possible")); err != nil {
+		t.Possible = t.Online
+	}
+	t.Isolated, _ = readSet(filepath.Join(cpuDir, "isolated"))
+	t.NohzFull, _ = readSet(filepath.Join(cpuDir, "nohz_full"))
+	if err := t.readNodes(r); err != nil {
+		return nil, err
+	}
+	nodeOf := map[int]int{}
+	for _, n := range t.Nodes {
+		for _, c := range n.CPUs.List() {
+			nodeOf[c] = n.ID
+		}
+	}
+	for _, id := range t.Possible.List() {
+		c := CPU{ID: id, Online: t.Online.Contains(id), Node: nodeOf[id], Package: -1, Core: -1}
+		topo := filepath.Join(cpuDir, fmt.Sprintf("cpu%d", id), "topology")
+		c.Package = readInt(filepath.Join(topo, "physical_package_id"), -1)
+		c.Core = readInt(filepath.Join(topo, "core_id"), -1)
+		if s, err := readSet(filepath.Join(topo, "thread_siblings_list")); err == nil {
+			c.Siblings = s
+		} else {
+			c.Siblings = cpuset.Of(id)
+		}
+		t.CPUs = append(t.CPUs, c)
+	}
+	t.NICs = readNICs(r, len(t.Nodes))
+	return t, nil
+}
+
+func (t *Topology) readNodes(r *host.Root) error {
+	nodeDir := r.Sys("devices/system/node")
+	entries, err := os.ReadDir(nodeDir)
+	if err == nil {
+		for _, e := range entries {
+			idStr, ok := strings.CutPrefix(e.Name(), "node")
+			if !ok {
+				continue
+			}
+			id, err := strconv.Atoi(idStr)
+			if err != nil {
+				continue
+			}
+			dir := filepath.Join(nodeDir, e.Name())
+			n := Node{ID: id}
+			if n.CPUs, err = readSet(filepath.Join(dir, "cpulist")); err != nil {
+				return fmt.Errorf("read CPUs of node %d: %w", id, err)
+			}
+			n.MemoryKB, n.FreeKB = readNodeMeminfo(filepath.Join(dir, "meminfo"))
+			n.Hugepages = readPools(filepath.Join(dir, "hugepages"))
+			t.Nodes = append(t.Nodes, n)
+		}
+	}
+	if len(t.Nodes) == 0 {
+		// A kernel without NUMA support: one node with every CPU.
+		n := Node{ID: 0, CPUs: t.Online}
+		n.MemoryKB, n.FreeKB = readMeminfo(r.Proc("meminfo"))
+		n.Hugepages = readPools(r.Sys("kernel/mm/hugepages"))
+		t.Nodes = append(t.Nodes, n)
+	}
+	sort.Slice(t.Nodes, func(i, j int) bool { return t.Nodes[i].ID < t.Nodes[j].ID })
+	return nil
+}
+
+// readPools reads hugepages-<N>kB directories.
+func readPools(dir string) []HugepagePool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []HugepagePool
+	for _, e := range entries {
+		s, ok := strings.CutPrefix(e.Name(), "hugepages-")
+		if !ok {
+			continue
+		}
+		kb, err := strconv.ParseUint(strings.TrimSuffix(s, "kB"), 10, 64)
+		if err != nil {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		out = append(out, HugepagePool{
+			SizeKB:  kb,
+			Total:   readInt(filepath.Join(p, "nr_hugepages"), 0),
+			Free:    readInt(filepath.Join(p, "free_hugepages"), 0),
+			Surplus: readInt(filepath.Join(p, "surplus_hugepages"), 0),
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].SizeKB < out[j].SizeKB })
+	return out
+}
+
+// readNICs lists network interfaces that have a device, with their PCI
+// address, driver and NUMA node.
+func readNICs(r *host.Root, nodes int) []NIC {
+	netDir := r.Sys("class/net")
+	entries, err := os.ReadDir(netDir)
+	if err != nil {
+		return nil
+	}
+	var out []NIC
+	for _, e := range entries {
+		dev := filepath.Join(netDir, e.Name(), "device")
+		if _, err := os.Stat(dev); err != nil {
+			continue
+		}
+		nic := NIC{Name: e.Name(), Node: -1}
+		if l, err := os.Readlink(filepath.Join(dev, "driver")); err == nil {
+			nic.Driver = filepath.Base(l)
+		}
+		if pci := PCIDevice(dev); pci != "" {
+			nic.PCI = filepath.Base(pci)
+			nic.Node = readInt(filepath.Join(pci, "numa_node"), -1)
+		}
+		if nic.Node < 0 && nodes == 1 {
+			nic.Node = 0
+		}
+		out = append(out, nic)
+	}
+	return out
+}
+
+// PCIDevice follows a device link up to the PCI function it belongs to
+// (a virtio NIC's device is virtioN under the PCI function) and returns its
+// sysfs directory, or "" when the device is not on PCI.
+func PCIDevice(dev string) string {
+	p, err := filepath.EvalSymlinks(dev)
+	if err != nil {
+		return ""
+	}
+	for i := 0; i < 3 && p != "/" && p != "."; i++ {
+		if isPCIName(filepath.Base(p)) {
+			return p
+		}
+		p = filepath.Dir(p)
+	}
+	return ""
+}
+
+func isPCIName(s string) bool {
+	// dddd:bb:dd.f
+	return len(s) == 12 && s[4] == ':' && s[7] == ':' && s[10] == '.'
+}
+
+// Node returns the node with the given id.
+func (t *Topology) Node(id int) (Node, bool) {
+	for _, n := range t.Nodes {
+		if n.ID == id {
+			return n, true
+		}
+	}
+	return Node{}, false
+}
+
+// NodeOfCPU returns the node of a CPU, or -1.
+func (t *Topology) NodeOfCPU(cpu int) int {
+	for _, n := range t.Nodes {
+		if n.CPUs.Contains(cpu) {
+			return n.ID
+		}
+	}
+	return -1
+}
+
+// CPUsOfNode returns the online CPUs of a node; node -1 means every online
+// CPU.
+func (t *Topology) CPUsOfNode(node int) cpuset.Set {
+	if node < 0 {
+		return t.Online
+	}
+	n, ok := t.Node(node)
+	if !ok {
+		return cpuset.Set{}
+	}
+	return n.CPUs.Intersect(t.Online)
+}
+
+// NodesOf returns the nodes that hold CPUs of s.
+func (t *Topology) NodesOf(s cpuset.Set) []int {
+	var out []int
+	for _, n := range t.Nodes {
+		if !n.CPUs.Intersect(s).IsEmpty() {
+			out = append(out, n.ID)
+		}
+	}
+	return out
+}
+
+// Siblings returns the SMT siblings of a CPU, itself included.
+func (t *Topology) Siblings(cpu int) cpuset.Set {
+	for _, c := range t.CPUs {
+		if c.ID == cpu {
+			return c.Siblings
+		}
+	}
+	return cpuset.Of(cpu)
+}
+
+// Housekeeping returns the online CPUs of a node that are not in isolated.
+func (t *Topology) Housekeeping(node int, isolated cpuset.Set) cpuset.Set {
+	return t.CPUsOfNode(node).Difference(isolated)
+}
+
+// PickCores chooses n CPUs from the candidates, one per physical core
+// first (so no two picks share a core's execution units), lowest numbers
+// first; with useSiblings the siblings of picked cores are used too.
+func (t *Topology) PickCores(candidates cpuset.Set, n int, useSiblings bool) cpuset.Set {
+	var picked []int
+	used := cpuset.Set{}
+	for _, c := range candidates.List() {
+		if len(picked) == n {
+			break
+		}
+		if used.Contains(c) {
+			continue
+		}
+		picked = append(picked, c)
+		used = used.Union(t.Siblings(c))
+		if useSiblings {
+			for _, s := range t.Siblings(c).Intersect(candidates).List() {
+				if s != c && len(picked) < n {
+					picked = append(picked, s)
+				}
+			}
+		}
+	}
+	return cpuset.Of(picked...)
+}
+
+// NICByName returns the NIC with that interface name.
+func (t *Topology) NICByName(name string) (NIC, bool) {
+	for _, n := range t.NICs {
+		if n.Name == name {
+			return n, true
+		}
+	}
+	return NIC{}, false
+}
+
+func readSet(p string) (cpuset.Set, error) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return cpuset.Set{}, err
+	}
+	return cpuset.Parse(string(b))
+}
+
+func readInt(p string, def int) int {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return def
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return def
+	}
+	return v
+}
+
+// readNodeMeminfo reads "Node 0 MemTotal:  123 kB" lines.
+func readNodeMeminfo(p string) (total, free uint64) {
+	f, err := os.Open(p)
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	return parseMeminfo(bufio.NewScanner(f), 2)
+}
+
+// readMeminfo reads /proc/meminfo.
+func readMeminfo(p string) (total, free uint64) {
+	f, err := os.Open(p)
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	return parseMeminfo(bufio.NewScanner(f), 0)
+}
+
+// parseMeminfo reads MemTotal and MemFree; skip is the number of leading
+// fields before the key ("Node 0").
+func parseMeminfo(sc *bufio.Scanner, skip int) (total, free uint64) {
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < skip+2 {
+			continue
+		}
+		v, err := strconv.ParseUint(f[skip+1], 10, 64)
+		if err != nil {
+			continue
+		}
+		switch f[skip] {
+		case "MemTotal:":
+			total = v
+		case "MemFree:":
+			free = v
+		}
+	}
+	return total, free
+}
