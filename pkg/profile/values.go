@@ -112,5 +112,6 @@ func (SysctlValue) schema() map[string]any {
 	return map[string]any{"oneOf": []any{
 		map[string]any{"type": []string{"string", "integer"}},
 		map[string]any{"type": "array", "items": map[string]any{"type": []string{"string", "integer"}}},
+		map[string]any{"type": "null", "description": "Removes a key inherited through extends."},
 	}}
 }
