@@ -89,6 +89,7 @@ func (m Module) Plan(_ context.Context, env *module.Env, spec *profile.Spec) (*m
 		res.Items = append(res.Items, item)
 		persist[name] = want
 	}
+	sort.SliceStable(res.Items, func(i, j int) bool { return res.Items[i].Object < res.Items[j].Object })
 	if len(persist) == 0 {
 		return res, nil
 	}

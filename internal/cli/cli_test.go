@@ -1,0 +1,237 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/nettune/nettune/internal/fixture"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const (
+	hostFixture = "../../testdata/hosts/sysctl-basic.txtar"
+	profileFile = "../../testdata/profiles/sysctl.yaml"
+)
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// run executes nettune in-process. stdin is not a terminal unless tty.
+func run(t *testing.T, stdin string, tty bool, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := Run(context.Background(), args, IO{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut, InTTY: tty})
+	return result{code, out.String(), errOut.String()}
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	p := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+// volatile drops timestamps from outputs before golden comparison.
+var volatile = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`)
+
+func TestRoundTripOnFixture(t *testing.T) {
+	root := fixture.Unpack(t, hostFixture)
+	before := fixture.Digest(t, root)
+
+	r := run(t, "", false, "plan", "--root", root, profileFile)
+	if r.code != ExitOK {
+		t.Fatalf("plan: %d %s", r.code, r.stderr)
+	}
+	golden(t, "plan", r.stdout)
+
+	if r = run(t, "", false, "plan", "--detailed-exitcode", "--root", root, profileFile); r.code != ExitDrift {
+		t.Fatalf("plan --detailed-exitcode: %d", r.code)
+	}
+	if r = run(t, "", false, "check", "--root", root, profileFile); r.code != ExitDrift {
+		t.Fatalf("check before apply: %d %s", r.code, r.stderr)
+	}
+	golden(t, "check-drift", r.stdout)
+
+	r = run(t, "", false, "apply", "--dry-run", "--root", root, profileFile)
+	if r.code != ExitOK {
+		t.Fatalf("apply --dry-run: %d %s", r.code, r.stderr)
+	}
+	golden(t, "apply-dry-run", r.stdout)
+	if diffs := fixture.DiffDigests(before, fixture.Digest(t, root)); len(diffs) > 0 {
+		t.Fatalf("dry run touched the tree: %v", diffs)
+	}
+
+	r = run(t, "", false, "apply", "--root", root, profileFile)
+	if r.code != ExitError || !strings.Contains(r.stderr, "pass --yes") {
+		t.Fatalf("apply without --yes and without a terminal: %d %q", r.code, r.stderr)
+	}
+	if diffs := fixture.DiffDigests(before, fixture.Digest(t, root)); len(diffs) > 0 {
+		t.Fatalf("refused apply touched the tree: %v", diffs)
+	}
+
+	if r = run(t, "", false, "apply", "--yes", "--root", root, profileFile); r.code != ExitOK {
+		t.Fatalf("apply --yes: %d %s", r.code, r.stderr)
+	}
+	golden(t, "apply", r.stdout)
+
+	r = run(t, "", false, "check", "--root", root, "-o", "json", profileFile)
+	if r.code != ExitOK {
+		t.Fatalf("check after apply: %d %s\n%s", r.code, r.stderr, r.stdout)
+	}
+	var doc struct {
+		FormatVersion string `json:"format_version"`
+		Kind          string `json:"kind"`
+		Status        string `json:"status"`
+		Items         []struct {
+			Status string `json:"status"`
+		} `json:"items"`
+		Problems []struct {
+			Severity string `json:"severity"`
+		} `json:"problems"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("check -o json: %v\n%s", err, r.stdout)
+	}
+	if doc.FormatVersion != "1" || doc.Kind != "check" || doc.Status != "ok" || len(doc.Items) != 7 || len(doc.Problems) != 2 {
+		t.Errorf("check -o json = %+v", doc)
+	}
+
+	r = run(t, "", false, "revert", "--list", "--root", root)
+	golden(t, "revert-list", volatile.ReplaceAllString(r.stdout, "TIME"))
+
+	if r = run(t, "", false, "revert", "--yes", "--root", root); r.code != ExitOK {
+		t.Fatalf("revert: %d %s", r.code, r.stderr)
+	}
+	golden(t, "revert", r.stdout)
+	if diffs := fixture.DiffDigests(before, fixture.Digest(t, root)); len(diffs) > 0 {
+		t.Fatalf("tree differs after revert: %v", diffs)
+	}
+	if r = run(t, "", false, "check", "--root", root, profileFile); r.code != ExitDrift {
+		t.Fatalf("check after revert: %d", r.code)
+	}
+	if r = run(t, "", false, "revert", "--yes", "--root", root); r.code != ExitError || !strings.Contains(r.stderr, "nothing to revert") {
+		t.Fatalf("second revert: %d %q", r.code, r.stderr)
+	}
+}
+
+func TestConfirmOnTerminal(t *testing.T) {
+	root := fixture.Unpack(t, hostFixture)
+	before := fixture.Digest(t, root)
+	r := run(t, "n\n", true, "apply", "--root", root, profileFile)
+	if r.code != ExitError || !strings.Contains(r.stderr, "aborted") || !strings.Contains(r.stderr, "Apply 6 change(s) to this host? [y/N]") {
+		t.Fatalf("declined apply: %d %q", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "net.core.somaxconn") {
+		t.Errorf("the plan was not shown before the question:\n%s", r.stdout)
+	}
+	if diffs := fixture.DiffDigests(before, fixture.Digest(t, root)); len(diffs) > 0 {
+		t.Fatalf("declined apply touched the tree: %v", diffs)
+	}
+	if r = run(t, "y\n", true, "apply", "--root", root, profileFile); r.code != ExitOK {
+		t.Fatalf("confirmed apply: %d %s", r.code, r.stderr)
+	}
+	if r = run(t, "yes\n", true, "revert", "--root", root); r.code != ExitOK {
+		t.Fatalf("confirmed revert: %d %s", r.code, r.stderr)
+	}
+	if diffs := fixture.DiffDigests(before, fixture.Digest(t, root)); len(diffs) > 0 {
+		t.Fatalf("tree differs after revert: %v", diffs)
+	}
+}
+
+func TestValidateTypo(t *testing.T) {
+	r := run(t, "", false, "validate", "--no-host", "testdata/typo.yaml")
+	if r.code != ExitError {
+		t.Fatalf("validate typo: exit %d", r.code)
+	}
+	want := `testdata/typo.yaml:11:9: spec.hugepages.pages[0].cuont: unknown field "cuont"; did you mean "count"?`
+	if !strings.Contains(r.stderr, want) {
+		t.Fatalf("stderr %q lacks %q", r.stderr, want)
+	}
+	r = run(t, "", false, "validate", "--no-host", "-o", "json", "testdata/typo.yaml")
+	var doc struct {
+		Valid  bool `json:"valid"`
+		Errors []struct {
+			Line, Column int
+			Path         string
+		} `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || doc.Valid || len(doc.Errors) != 2 || doc.Errors[0].Line != 11 || doc.Errors[0].Column != 9 {
+		t.Fatalf("validate -o json: %v %+v\n%s", err, doc, r.stdout)
+	}
+}
+
+func TestValidateAgainstHost(t *testing.T) {
+	root := fixture.Unpack(t, hostFixture)
+	if r := run(t, "", false, "validate", "--root", root, profileFile); r.code != ExitOK || !strings.Contains(r.stdout, `Profile "sysctl-test" is valid (this host checked).`) {
+		t.Fatalf("validate: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("apiVersion: nettune/v1\nkind: Profile\nmetadata: {name: bad}\nspec:\n  sysctl: {net.core.somaxconnn: 1}\n  cpu: {isolated: \"1\"}\n"), 0o644)
+	r := run(t, "", false, "validate", "--root", root, bad)
+	if r.code != ExitError || !strings.Contains(r.stdout, "did you mean net.core.somaxconn?") || !strings.Contains(r.stdout, "not implemented yet") {
+		t.Fatalf("validate bad: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestGlobalFlags(t *testing.T) {
+	if r := run(t, "", false, "-o", "xml", "version"); r.code != ExitError || !strings.Contains(r.stderr, "valid choices: table, json, yaml") {
+		t.Errorf("-o xml: %d %q", r.code, r.stderr)
+	}
+	if r := run(t, "", false, "--log-level", "loud", "version"); r.code != ExitError || !strings.Contains(r.stderr, "debug, info, warn, error") {
+		t.Errorf("--log-level loud: %d %q", r.code, r.stderr)
+	}
+	r := run(t, "", false, "-o", "yaml", "version")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "format_version: \"1\"") {
+		t.Errorf("-o yaml version: %q", r.stdout)
+	}
+	if r := run(t, "", false, "--root", "/nonexistent-root", "plan", "safe-default"); r.code != ExitError || !strings.Contains(r.stderr, "/nonexistent-root") {
+		t.Errorf("bad --root: %d %q", r.code, r.stderr)
+	}
+	if r := run(t, "", false, "completion", "bash"); r.code != ExitOK || !strings.Contains(r.stdout, "nettune") {
+		t.Errorf("completion bash: %d", r.code)
+	}
+	r = run(t, "", false, "--help")
+	for _, want := range []string{"Exit codes:", "wait for a reboot", "--root", "snapshot"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+}
+
+// TestSnapshotThenPlan copies a fixture host with the snapshot command and
+// plans against the copy: same plan as against the original.
+func TestSnapshotThenPlan(t *testing.T) {
+	root := fixture.Unpack(t, hostFixture)
+	snap := filepath.Join(t.TempDir(), "snap")
+	if r := run(t, "", false, "--root", root, "snapshot", snap); r.code != ExitOK {
+		t.Fatalf("snapshot: %d %s", r.code, r.stderr)
+	}
+	a := run(t, "", false, "--root", root, "plan", "-o", "json", profileFile)
+	b := run(t, "", false, "--root", snap, "plan", "-o", "json", profileFile)
+	if a.code != ExitOK || a.stdout != b.stdout {
+		t.Fatalf("plan against snapshot differs:\n%s\n---\n%s", a.stdout, b.stdout)
+	}
+	if r := run(t, "", false, "--root", root, "snapshot", snap); r.code != ExitError || !strings.Contains(r.stderr, "not empty") {
+		t.Fatalf("snapshot into a non-empty dir: %d %q", r.code, r.stderr)
+	}
+}
