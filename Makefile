@@ -3,7 +3,7 @@ GO        ?= go
 BIN       ?= bin/nettune
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/nettune/nettune/internal/cli.Version=$(VERSION)
-STATICCHECK_VERSION ?= 2026.1
+STATICCHECK_VERSION ?= v0.8.2
 DEMO_ROOT ?= /tmp/nettune-demo
 
 export PATH := $(PATH):/usr/local/go/bin:$(HOME)/go/bin

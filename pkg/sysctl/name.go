@@ -54,7 +54,7 @@ func Resolve(r *host.Root, name string) (Name, error) {
 		}
 		return Name{Elements: els, Path: p}, nil
 	}
-	if strings.IndexAny(name, "./") >= 0 && name[strings.IndexAny(name, "./")] == '.' {
+	if i := strings.IndexAny(name, "./"); i >= 0 && name[i] == '.' {
 		if found := regroup(base, els); found != nil {
 			return Name{Elements: found, Path: filepath.Join(append([]string{base}, found...)...)}, nil
 		}
