@@ -40,7 +40,7 @@ bench:
 
 ## schema: regenerate schema/profile.schema.json from the profile types
 schema:
-	$(GO) test ./pkg/profile -run TestSchemaUpToDate -update
+	$(GO) test ./pkg/profile -run "TestSchemaUpToDate|TestReferenceUpToDate" -update
 
 ## demo: plan, apply, check and revert the safe built-in default against a snapshot of this host (never the live host)
 demo: build

@@ -10,7 +10,27 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-const schemaFile = "../../schema/profile.schema.json"
+const (
+	schemaFile    = "../../schema/profile.schema.json"
+	referenceFile = "../../docs/profile-fields.md"
+)
+
+// TestReferenceUpToDate keeps docs/profile-fields.md in step with the types.
+func TestReferenceUpToDate(t *testing.T) {
+	got := []byte(Reference())
+	if *update {
+		if err := os.WriteFile(referenceFile, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(referenceFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s is stale: run 'make schema'", referenceFile)
+	}
+}
 
 // TestSchemaUpToDate keeps schema/profile.schema.json in step with the
 // types (make schema rewrites it).
