@@ -309,4 +309,3 @@ func FuzzParseGeneration(f *testing.F) {
 		}
 	})
 }
-

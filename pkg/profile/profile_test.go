@@ -163,7 +163,7 @@ func TestSizes(t *testing.T) {
 			t.Errorf("ParseSize(%q) accepted", bad)
 		}
 	}
-	if (2 * MiB).String() != "2M" || GiB.String() != "1G" || (2 * MiB).KB() != 2048 {
+	if (2*MiB).String() != "2M" || GiB.String() != "1G" || (2*MiB).KB() != 2048 {
 		t.Error("Size formatting")
 	}
 }
