@@ -201,3 +201,29 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSysctlName: every accepted name splits into non-empty elements, and
+// the canonical sysctl.d spelling of those elements splits back to them.
+func FuzzSysctlName(f *testing.F) {
+	for _, s := range []string{"net.core.somaxconn", "net/ipv4/conf/eth0.100/rp_filter", "net.ipv4.conf.eth0/100.rp_filter", "a.b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if CheckSysctlName(name) != nil {
+			return
+		}
+		els := SplitSysctlName(name)
+		parts := make([]string, len(els))
+		for i, e := range els {
+			if e == "" {
+				t.Fatalf("%q: empty element", name)
+			}
+			parts[i] = strings.ReplaceAll(e, ".", "/")
+		}
+		canon := strings.Join(parts, ".")
+		back := SplitSysctlName(canon)
+		if strings.Join(back, "\x00") != strings.Join(els, "\x00") {
+			t.Fatalf("%q -> %q -> %q, want %q", name, canon, back, els)
+		}
+	})
+}

@@ -75,7 +75,7 @@ type Stats struct {
 // into dir. It follows /sys/class/net and /sys/bus/pci/devices links one
 // level so the device directories they point at are copied too.
 func Take(src, dir string) (Stats, error) {
-	t := &taker{src: src, dir: dir, done: map[string]bool{}}
+	t := &taker{src: src, dir: dir, done: map[string]int{}}
 	if err := os.MkdirAll(filepath.Join(dir, "var/lib"), 0o755); err != nil {
 		return t.st, err
 	}
@@ -89,8 +89,10 @@ func Take(src, dir string) (Stats, error) {
 
 type taker struct {
 	src, dir string
-	done     map[string]bool
-	st       Stats
+	// done records the depth each path was copied with, so a deeper
+	// request later (a device's queues after the device) still recurses.
+	done map[string]int
+	st   Stats
 }
 
 func (t *taker) from(p string) string { return filepath.Join(t.src, p) }
@@ -106,10 +108,11 @@ func isSkipped(p string) bool {
 }
 
 func (t *taker) copy(p string, depth int) error {
-	if t.done[p] || isSkipped(p) {
+	if d, ok := t.done[p]; (ok && (d < 0 || (depth >= 0 && d >= depth))) || isSkipped(p) {
 		return nil
 	}
-	t.done[p] = true
+	_, again := t.done[p]
+	t.done[p] = depth
 	info, err := os.Lstat(t.from(p))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
@@ -129,7 +132,9 @@ func (t *taker) copy(p string, depth int) error {
 		if err := os.Symlink(target, t.to(p)); err != nil && !errors.Is(err, fs.ErrExist) {
 			return err
 		}
-		t.st.Links++
+		if !again {
+			t.st.Links++
+		}
 		// Device links: copy what they point at (attributes, one level,
 		// and the queues directory of network devices).
 		if strings.HasPrefix(p, "/sys/class/net/") || strings.HasPrefix(p, "/sys/bus/pci/devices/") {
@@ -165,6 +170,9 @@ func (t *taker) copy(p string, depth int) error {
 		}
 		return nil
 	case info.Mode().IsRegular():
+		if again {
+			return nil
+		}
 		return t.copyFile(p, info)
 	}
 	return nil
