@@ -1,0 +1,181 @@
+// Package ethtool reads and changes the settings of a network interface
+// that the kernel exposes through the ethtool ioctl (ring sizes, channel
+// counts, interrupt coalescing, offload features, the RSS indirection table)
+// and its transmit queue length.
+//
+// Callers use the small Interface below. Open picks the implementation for
+// a root: on the live host a thin adapter over github.com/safchain/ethtool
+// and github.com/vishvananda/netlink; on any other root (a fixture tree, a
+// snapshot) a file-backed implementation that keeps each interface's
+// ethtool state in a JSON file under StateDir, written through the root's
+// Writer, so that offline plans, applies and reverts behave like the live
+// ones and never touch the live host.
+package ethtool
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/nettune/nettune/pkg/host"
+)
+
+// StateDir is where an offline root keeps one JSON file per interface
+// (<ifname>.json) holding what ethtool reported on the host the snapshot
+// was taken from. `nettune snapshot` writes it; fixtures carry it.
+const StateDir = "/var/lib/nettune-snapshot/ethtool"
+
+// ErrNotSupported is wrapped when the device or its driver does not
+// implement an operation (the ioctl returns EOPNOTSUPP, or the offline
+// state has no such section).
+var ErrNotSupported = errors.New("not supported by the device")
+
+// Rings are the descriptor ring sizes (ethtool -g / -G).
+type Rings struct {
+	RX    uint32 `json:"rx"`
+	TX    uint32 `json:"tx"`
+	RXMax uint32 `json:"rxMax"`
+	TXMax uint32 `json:"txMax"`
+}
+
+// Channels are the queue counts (ethtool -l / -L).
+type Channels struct {
+	RX          uint32 `json:"rx"`
+	TX          uint32 `json:"tx"`
+	Other       uint32 `json:"other"`
+	Combined    uint32 `json:"combined"`
+	MaxRX       uint32 `json:"maxRx"`
+	MaxTX       uint32 `json:"maxTx"`
+	MaxOther    uint32 `json:"maxOther"`
+	MaxCombined uint32 `json:"maxCombined"`
+}
+
+// RXQueues is the number of queues that receive: combined plus rx-only.
+func (c Channels) RXQueues() uint32 { return c.Combined + c.RX }
+
+// TXQueues is the number of queues that transmit: combined plus tx-only.
+func (c Channels) TXQueues() uint32 { return c.Combined + c.TX }
+
+// Coalesce is the part of the interrupt coalescing settings nettune
+// manages (ethtool -c / -C).
+type Coalesce struct {
+	AdaptiveRX bool   `json:"adaptiveRx"`
+	AdaptiveTX bool   `json:"adaptiveTx"`
+	RXUsecs    uint32 `json:"rxUsecs"`
+	RXFrames   uint32 `json:"rxFrames"`
+	TXUsecs    uint32 `json:"txUsecs"`
+	TXFrames   uint32 `json:"txFrames"`
+}
+
+// Feature is one offload as ethtool -k shows it.
+type Feature struct {
+	Active bool `json:"active"`
+	// Fixed features cannot be changed ("[fixed]" in ethtool -k).
+	Fixed bool `json:"fixed,omitempty"`
+}
+
+// Interface is what nettune needs from ethtool and netlink. Every setter
+// changes only what it is given and leaves the other fields of the same
+// ioctl as they are.
+type Interface interface {
+	// Driver is the kernel driver of the interface (ethtool -i).
+	Driver(ifname string) (string, error)
+	// PermAddr is the permanent MAC address, "" when the device has none.
+	PermAddr(ifname string) (string, error)
+	Rings(ifname string) (Rings, error)
+	SetRings(ifname string, rx, tx uint32) error
+	Channels(ifname string) (Channels, error)
+	// SetChannels sets the four counts of c (the maxima are ignored).
+	SetChannels(ifname string, c Channels) error
+	Coalesce(ifname string) (Coalesce, error)
+	SetCoalesce(ifname string, c Coalesce) error
+	// Features maps each feature's kernel name (rx-gro, tx-tcp-segmentation)
+	// to its state.
+	Features(ifname string) (map[string]Feature, error)
+	SetFeatures(ifname string, want map[string]bool) error
+	// Indir is the RSS indirection table: entry i is the rx queue that
+	// hash bucket i goes to.
+	Indir(ifname string) ([]uint32, error)
+	// SetIndir replaces the whole table; it must have the device's size.
+	SetIndir(ifname string, table []uint32) error
+	// TxQueueLen is the interface's transmit queue length (ip link
+	// txqueuelen).
+	TxQueueLen(ifname string) (int, error)
+	SetTxQueueLen(ifname string, n int) error
+	Close() error
+}
+
+// Open returns the implementation for a root: the live adapter for "/",
+// the state files under StateDir for anything else.
+func Open(r *host.Root) (Interface, error) {
+	if r.Live() {
+		return openLive()
+	}
+	return &Files{Root: r}, nil
+}
+
+// TxQueueLenPath is the sysfs attribute that holds the transmit queue
+// length; the offline implementation reads and writes it, and plans name
+// it as the object they change.
+func TxQueueLenPath(ifname string) string { return "/sys/class/net/" + ifname + "/tx_queue_len" }
+
+// FormatIndir writes a table as space-separated queue numbers.
+func FormatIndir(t []uint32) string {
+	parts := make([]string, len(t))
+	for i, v := range t {
+		parts[i] = strconv.FormatUint(uint64(v), 10)
+	}
+	return strings.Join(parts, " ")
+}
+
+// ParseIndir reads FormatIndir's output.
+func ParseIndir(s string) ([]uint32, error) {
+	fields := strings.Fields(s)
+	out := make([]uint32, len(fields))
+	for i, f := range fields {
+		v, err := strconv.ParseUint(f, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("indirection table entry %d %q is not a queue number", i, f)
+		}
+		out[i] = uint32(v)
+	}
+	return out, nil
+}
+
+// EvenIndir returns a table of size entries spread over the first n
+// queues, as `ethtool -X equal n` writes it: entry i goes to queue i mod n.
+func EvenIndir(size, n int) []uint32 {
+	t := make([]uint32, size)
+	for i := range t {
+		t[i] = uint32(i % n)
+	}
+	return t
+}
+
+// EvenQueues reports n when t is EvenIndir(len(t), n), else 0.
+func EvenQueues(t []uint32) int {
+	if len(t) == 0 {
+		return 0
+	}
+	var hi uint32
+	for _, v := range t {
+		hi = max(hi, v)
+	}
+	n := int(hi) + 1
+	for i, v := range t {
+		if v != uint32(i%n) {
+			return 0
+		}
+	}
+	return n
+}
+
+// MaxQueue returns the highest queue a table uses, or -1 for an empty one.
+func MaxQueue(t []uint32) int {
+	hi := -1
+	for _, v := range t {
+		hi = max(hi, int(v))
+	}
+	return hi
+}

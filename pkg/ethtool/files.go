@@ -1,0 +1,337 @@
+package ethtool
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+
+	"github.com/nettune/nettune/pkg/host"
+)
+
+// State is what ethtool reports for one interface, as kept in
+// <root>/var/lib/nettune-snapshot/ethtool/<ifname>.json. A section that is
+// absent is an operation the device does not support.
+type State struct {
+	Driver   string             `json:"driver,omitempty"`
+	PermAddr string             `json:"permAddr,omitempty"`
+	Rings    *Rings             `json:"rings,omitempty"`
+	Channels *Channels          `json:"channels,omitempty"`
+	Coalesce *Coalesce          `json:"coalesce,omitempty"`
+	Features map[string]Feature `json:"features,omitempty"`
+	// Indir is the RSS indirection table, FormatIndir's spelling.
+	Indir string `json:"rssIndir,omitempty"`
+}
+
+// Encode renders a state in its canonical form (indented JSON, keys in a
+// fixed order, trailing newline), so that a file written back unchanged is
+// byte-identical.
+func (s *State) Encode() []byte {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		// Only maps with string keys and plain values: cannot fail.
+		panic(err)
+	}
+	return append(b, '\n')
+}
+
+// DecodeState parses a state file strictly.
+func DecodeState(data []byte) (*State, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	s := &State{}
+	if err := dec.Decode(s); err != nil {
+		return nil, err
+	}
+	if s.Indir != "" {
+		if _, err := ParseIndir(s.Indir); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Capture reads everything Interface reports for one interface; operations
+// the device does not support are left out.
+func Capture(e Interface, ifname string) (*State, error) {
+	s := &State{}
+	var err error
+	keep := func(e error) bool {
+		if e == nil {
+			return true
+		}
+		if !errors.Is(e, ErrNotSupported) && err == nil {
+			err = e
+		}
+		return false
+	}
+	if d, e2 := e.Driver(ifname); keep(e2) {
+		s.Driver = d
+	}
+	if a, e2 := e.PermAddr(ifname); keep(e2) {
+		s.PermAddr = a
+	}
+	if r, e2 := e.Rings(ifname); keep(e2) {
+		s.Rings = &r
+	}
+	if c, e2 := e.Channels(ifname); keep(e2) {
+		s.Channels = &c
+	}
+	if c, e2 := e.Coalesce(ifname); keep(e2) {
+		s.Coalesce = &c
+	}
+	if f, e2 := e.Features(ifname); keep(e2) && len(f) > 0 {
+		s.Features = f
+	}
+	if t, e2 := e.Indir(ifname); keep(e2) {
+		s.Indir = FormatIndir(t)
+	}
+	return s, err
+}
+
+// Files is the offline implementation: each interface's state is a JSON
+// file under StateDir in the root, read on every call and replaced through
+// the root's Writer on every change. It checks what the kernel would check
+// (ring and channel maxima, fixed and unknown features, the table size),
+// so offline applies fail where live ones would. The transmit queue length
+// is the sysfs attribute of the root.
+type Files struct {
+	Root *host.Root
+}
+
+// Path is the state file of an interface under the root.
+func (f *Files) Path(ifname string) string {
+	return f.Root.Path(filepath.Join(StateDir, ifname+".json"))
+}
+
+func (f *Files) load(ifname string) (*State, error) {
+	p := f.Path(ifname)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		if host.IsNotExist(err) {
+			return nil, fmt.Errorf("%s: no ethtool state for %s under this root (%s is written by 'nettune snapshot'): %w", ifname, ifname, f.Root.HostPath(p), ErrNotSupported)
+		}
+		return nil, err
+	}
+	s, err := DecodeState(data)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", f.Root.HostPath(p), err)
+	}
+	return s, nil
+}
+
+func (f *Files) store(ifname string, s *State) error {
+	return f.Root.W.WriteFile(f.Path(ifname), s.Encode(), 0o644)
+}
+
+func unsupported(what, ifname string) error {
+	return fmt.Errorf("%s of %s: %w", what, ifname, ErrNotSupported)
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf(format+": %w", append(args, syscall.EINVAL)...)
+}
+
+// Driver implements Interface.
+func (f *Files) Driver(ifname string) (string, error) {
+	s, err := f.load(ifname)
+	if err != nil {
+		return "", err
+	}
+	if s.Driver == "" {
+		return "", unsupported("get driver", ifname)
+	}
+	return s.Driver, nil
+}
+
+// PermAddr implements Interface.
+func (f *Files) PermAddr(ifname string) (string, error) {
+	s, err := f.load(ifname)
+	if err != nil {
+		return "", err
+	}
+	return s.PermAddr, nil
+}
+
+// Rings implements Interface.
+func (f *Files) Rings(ifname string) (Rings, error) {
+	s, err := f.load(ifname)
+	if err != nil {
+		return Rings{}, err
+	}
+	if s.Rings == nil {
+		return Rings{}, unsupported("get ring parameters", ifname)
+	}
+	return *s.Rings, nil
+}
+
+// SetRings implements Interface.
+func (f *Files) SetRings(ifname string, rx, tx uint32) error {
+	s, err := f.load(ifname)
+	if err != nil {
+		return err
+	}
+	if s.Rings == nil {
+		return unsupported("set ring parameters", ifname)
+	}
+	if rx > s.Rings.RXMax || tx > s.Rings.TXMax || rx == 0 || tx == 0 {
+		return invalid("set ring parameters rx %d tx %d of %s (maximum rx %d tx %d)", rx, tx, ifname, s.Rings.RXMax, s.Rings.TXMax)
+	}
+	s.Rings.RX, s.Rings.TX = rx, tx
+	return f.store(ifname, s)
+}
+
+// Channels implements Interface.
+func (f *Files) Channels(ifname string) (Channels, error) {
+	s, err := f.load(ifname)
+	if err != nil {
+		return Channels{}, err
+	}
+	if s.Channels == nil {
+		return Channels{}, unsupported("get channels", ifname)
+	}
+	return *s.Channels, nil
+}
+
+// SetChannels implements Interface.
+func (f *Files) SetChannels(ifname string, c Channels) error {
+	s, err := f.load(ifname)
+	if err != nil {
+		return err
+	}
+	m := s.Channels
+	if m == nil {
+		return unsupported("set channels", ifname)
+	}
+	if c.RX > m.MaxRX || c.TX > m.MaxTX || c.Other > m.MaxOther || c.Combined > m.MaxCombined || c.RXQueues() == 0 || c.TXQueues() == 0 {
+		return invalid("set channels combined %d rx %d tx %d other %d of %s", c.Combined, c.RX, c.TX, c.Other, ifname)
+	}
+	m.RX, m.TX, m.Other, m.Combined = c.RX, c.TX, c.Other, c.Combined
+	return f.store(ifname, s)
+}
+
+// Coalesce implements Interface.
+func (f *Files) Coalesce(ifname string) (Coalesce, error) {
+	s, err := f.load(ifname)
+	if err != nil {
+		return Coalesce{}, err
+	}
+	if s.Coalesce == nil {
+		return Coalesce{}, unsupported("get coalescing", ifname)
+	}
+	return *s.Coalesce, nil
+}
+
+// SetCoalesce implements Interface.
+func (f *Files) SetCoalesce(ifname string, c Coalesce) error {
+	s, err := f.load(ifname)
+	if err != nil {
+		return err
+	}
+	if s.Coalesce == nil {
+		return unsupported("set coalescing", ifname)
+	}
+	*s.Coalesce = c
+	return f.store(ifname, s)
+}
+
+// Features implements Interface.
+func (f *Files) Features(ifname string) (map[string]Feature, error) {
+	s, err := f.load(ifname)
+	if err != nil {
+		return nil, err
+	}
+	if s.Features == nil {
+		return nil, unsupported("get features", ifname)
+	}
+	return s.Features, nil
+}
+
+// SetFeatures implements Interface.
+func (f *Files) SetFeatures(ifname string, want map[string]bool) error {
+	s, err := f.load(ifname)
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(want))
+	for n := range want {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		cur, ok := s.Features[n]
+		if !ok {
+			return fmt.Errorf("set features of %s: unsupported feature %q", ifname, n)
+		}
+		if cur.Fixed && cur.Active != want[n] {
+			return invalid("set feature %s of %s: fixed", n, ifname)
+		}
+		cur.Active = want[n]
+		s.Features[n] = cur
+	}
+	return f.store(ifname, s)
+}
+
+// Indir implements Interface.
+func (f *Files) Indir(ifname string) ([]uint32, error) {
+	s, err := f.load(ifname)
+	if err != nil {
+		return nil, err
+	}
+	if s.Indir == "" {
+		return nil, unsupported("get RSS indirection table", ifname)
+	}
+	return ParseIndir(s.Indir)
+}
+
+// SetIndir implements Interface.
+func (f *Files) SetIndir(ifname string, table []uint32) error {
+	s, err := f.load(ifname)
+	if err != nil {
+		return err
+	}
+	if s.Indir == "" {
+		return unsupported("set RSS indirection table", ifname)
+	}
+	cur, err := ParseIndir(s.Indir)
+	if err != nil {
+		return err
+	}
+	if len(cur) != len(table) {
+		return invalid("set RSS indirection table of %s: %d entries for a table of %d", ifname, len(table), len(cur))
+	}
+	if s.Channels != nil {
+		if q := MaxQueue(table); q >= int(s.Channels.RXQueues()) {
+			return invalid("set RSS indirection table of %s: queue %d does not exist (%d rx queues)", ifname, q, s.Channels.RXQueues())
+		}
+	}
+	s.Indir = FormatIndir(table)
+	return f.store(ifname, s)
+}
+
+// TxQueueLen implements Interface.
+func (f *Files) TxQueueLen(ifname string) (int, error) {
+	p := f.Root.Path(TxQueueLenPath(ifname))
+	v, err := f.Root.ReadString(p)
+	if err != nil {
+		return 0, fmt.Errorf("get txqueuelen of %s: %w", ifname, err)
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("get txqueuelen of %s: %s reads %q", ifname, TxQueueLenPath(ifname), v)
+	}
+	return n, nil
+}
+
+// SetTxQueueLen implements Interface.
+func (f *Files) SetTxQueueLen(ifname string, n int) error {
+	return f.Root.W.WriteKernel(f.Root.Path(TxQueueLenPath(ifname)), strconv.Itoa(n))
+}
+
+// Close implements Interface.
+func (*Files) Close() error { return nil }
