@@ -2,8 +2,11 @@ package cli
 
 import (
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/nettune/nettune/internal/output"
+	"github.com/nettune/nettune/pkg/diagnose"
 	"github.com/nettune/nettune/pkg/engine"
 	"github.com/nettune/nettune/pkg/plan"
 	"github.com/nettune/nettune/pkg/profile"
@@ -11,33 +14,60 @@ import (
 )
 
 func (a *app) checkCommand() *cobra.Command {
+	var (
+		interval    time.Duration
+		diagnostics bool
+	)
 	cmd := &cobra.Command{
-		Use:   "check PROFILE",
-		Short: "Report whether the host still matches the profile",
+		Use:   "check [PROFILE]",
+		Short: "Report drift from the profile and diagnose the host",
 		Long: `Re-observe the host and report every setting of the profile as ok, drift or
 pending-reboot (configured for the next boot, not active in the running
-kernel), with the warnings nettune knows about.
+kernel), with the warnings nettune knows about. Then run the diagnostics
+(rule IDs NT101...; see docs/diagnostics.md): counters such as
+/proc/net/softnet_stat, NIC drops and interrupts on isolated CPUs are
+sampled twice, --interval apart (0 skips those rules).
+
+Without PROFILE only the diagnostics run. A warning or error finding counts
+as drift for the exit code.
 
 ` + exitCodesHelp,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.RangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := profile.Load(args[0])
-			if err != nil {
-				return err
-			}
 			eng, err := a.engine()
 			if err != nil {
 				return err
 			}
-			pr, perr := eng.Check(cmd.Context(), p)
-			if pr == nil {
-				return perr
+			pr := &engine.PlanResult{}
+			var perr error
+			var spec *profile.Spec
+			if len(args) == 1 {
+				p, err := profile.Load(args[0])
+				if err != nil {
+					return err
+				}
+				spec = &p.Spec
+				if pr, perr = eng.Check(cmd.Context(), p); pr == nil {
+					return perr
+				}
+			}
+			var findings []diagnose.Finding
+			if diagnostics {
+				if interval > 0 && a.printer.Format == output.Table && a.io.OutTTY {
+					fmt.Fprintf(a.io.ErrOut, "sampling counters for %s...\n", interval)
+				}
+				if findings, err = diagnose.Run(cmd.Context(), eng.Env.Root, diagnose.Options{Spec: spec, Interval: interval}); err != nil {
+					return fmt.Errorf("diagnostics: %w", err)
+				}
+			}
+			if findings == nil {
+				findings = []diagnose.Finding{}
 			}
 			items := pr.Items
 			if items == nil {
 				items = []plan.Item{}
 			}
-			body := checkBody{Profile: pr.Profile, Status: overall(pr, perr), Items: items, Problems: nonNilP(pr.Problems)}
+			body := checkBody{Profile: pr.Profile, Status: overall(pr, perr, findings), Items: items, Problems: nonNilP(pr.Problems), Findings: findings}
 			err = a.printer.Print(output.Document{
 				Kind: "check",
 				Body: body,
@@ -50,7 +80,8 @@ kernel), with the warnings nettune knows about.
 						t.Rows([]string{"STATUS", "MODULE", "OBJECT", "ATTRIBUTE", "DESIRED", "ACTUAL", "DETAIL"}, rows)
 						t.Line("")
 					}
-					t.Line("%s: %s", body.Status, summary(pr))
+					renderFindings(t, findings)
+					t.Line("%s: %s, %d finding(s)", body.Status, summary(pr), len(findings))
 					renderProblems(t, pr.Problems)
 				},
 			})
@@ -69,23 +100,46 @@ kernel), with the warnings nettune knows about.
 			return nil
 		},
 	}
+	cmd.Flags().DurationVar(&interval, "interval", 3*time.Second, "how long to sample rate counters (softnet, NIC drops, interrupts); 0 skips those rules")
+	cmd.Flags().BoolVar(&diagnostics, "diagnostics", true, "run the diagnostic rules")
 	return cmd
 }
 
 type checkBody struct {
-	Profile  string         `json:"profile"`
-	Status   string         `json:"status"`
-	Items    []plan.Item    `json:"items"`
-	Problems []plan.Problem `json:"problems"`
+	Profile  string             `json:"profile"`
+	Status   string             `json:"status"`
+	Items    []plan.Item        `json:"items"`
+	Problems []plan.Problem     `json:"problems"`
+	Findings []diagnose.Finding `json:"findings"`
 }
 
-// overall is the status of the whole host: drift beats pending-reboot
-// beats ok.
-func overall(pr *engine.PlanResult, perr error) string {
+func renderFindings(t *output.TableWriter, findings []diagnose.Finding) {
+	for _, f := range findings {
+		color := map[diagnose.Severity]string{diagnose.Error: "red", diagnose.Warning: "yellow", diagnose.Info: "dim"}[f.Severity]
+		t.Line("%s %s %s: %s", t.Colorize(color, string(f.Severity)), f.Rule, f.Name, f.Message)
+		if f.Evidence != "" {
+			t.Line("    evidence: %s", f.Evidence)
+		}
+		t.Line("    remedy:   %s", f.Remedy)
+	}
+	if len(findings) > 0 {
+		t.Line("")
+	}
+}
+
+// overall is the status of the whole host: drift (or a warning or error
+// finding) beats pending-reboot beats ok.
+func overall(pr *engine.PlanResult, perr error, findings []diagnose.Finding) string {
+	serious := false
+	for _, f := range findings {
+		if f.Severity != diagnose.Info {
+			serious = true
+		}
+	}
 	switch {
 	case perr != nil:
 		return "error"
-	case pr.Count(plan.Drift) > 0:
+	case pr.Count(plan.Drift) > 0 || serious:
 		return string(plan.Drift)
 	case pr.Count(plan.PendingReboot) > 0:
 		return string(plan.PendingReboot)

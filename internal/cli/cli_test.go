@@ -67,7 +67,7 @@ func TestRoundTripOnFixture(t *testing.T) {
 	if r = run(t, "", false, "plan", "--detailed-exitcode", "--root", root, profileFile); r.code != ExitDrift {
 		t.Fatalf("plan --detailed-exitcode: %d", r.code)
 	}
-	if r = run(t, "", false, "check", "--root", root, profileFile); r.code != ExitDrift {
+	if r = run(t, "", false, "check", "--interval", "0", "--root", root, profileFile); r.code != ExitDrift {
 		t.Fatalf("check before apply: %d %s", r.code, r.stderr)
 	}
 	golden(t, "check-drift", r.stdout)
@@ -94,7 +94,7 @@ func TestRoundTripOnFixture(t *testing.T) {
 	}
 	golden(t, "apply", r.stdout)
 
-	r = run(t, "", false, "check", "--root", root, "-o", "json", profileFile)
+	r = run(t, "", false, "check", "--interval", "0", "--root", root, "-o", "json", profileFile)
 	if r.code != ExitOK {
 		t.Fatalf("check after apply: %d %s\n%s", r.code, r.stderr, r.stdout)
 	}
@@ -126,7 +126,7 @@ func TestRoundTripOnFixture(t *testing.T) {
 	if diffs := fixture.DiffDigests(before, fixture.Digest(t, root)); len(diffs) > 0 {
 		t.Fatalf("tree differs after revert: %v", diffs)
 	}
-	if r = run(t, "", false, "check", "--root", root, profileFile); r.code != ExitDrift {
+	if r = run(t, "", false, "check", "--interval", "0", "--root", root, profileFile); r.code != ExitDrift {
 		t.Fatalf("check after revert: %d", r.code)
 	}
 	if r = run(t, "", false, "revert", "--yes", "--root", root); r.code != ExitError || !strings.Contains(r.stderr, "nothing to revert") {
@@ -233,5 +233,29 @@ func TestSnapshotThenPlan(t *testing.T) {
 	}
 	if r := run(t, "", false, "--root", root, "snapshot", snap); r.code != ExitError || !strings.Contains(r.stderr, "not empty") {
 		t.Fatalf("snapshot into a non-empty dir: %d %q", r.code, r.stderr)
+	}
+}
+
+func TestCheckWithoutProfileRunsDiagnostics(t *testing.T) {
+	root := fixture.Unpack(t, "../../pkg/diagnose/testdata/quiet.txtar")
+	if r := run(t, "", false, "check", "--interval", "0", "--root", root); r.code != ExitOK {
+		t.Fatalf("quiet host: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	os.WriteFile(filepath.Join(root, "sys/kernel/mm/transparent_hugepage/enabled"), []byte("[always] madvise never\n"), 0o644)
+	r := run(t, "", false, "check", "--interval", "0", "--root", root, "-o", "json")
+	if r.code != ExitDrift {
+		t.Fatalf("THP always: exit %d", r.code)
+	}
+	var doc struct {
+		Status   string `json:"status"`
+		Findings []struct {
+			Rule, Name, Severity, Remedy string
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || len(doc.Findings) != 1 || doc.Findings[0].Rule != "NT503" || doc.Findings[0].Remedy == "" {
+		t.Fatalf("findings: %v %+v", err, doc)
+	}
+	if r := run(t, "", false, "check", "--diagnostics=false", "--root", root); r.code != ExitOK {
+		t.Fatalf("--diagnostics=false: %d", r.code)
 	}
 }

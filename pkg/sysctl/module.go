@@ -125,7 +125,7 @@ func (m Module) Plan(_ context.Context, env *module.Env, spec *profile.Spec) (*m
 		}
 	}
 	res.Items = append(res.Items, item)
-	res.Problems = append(res.Problems, overrides(r, persist)...)
+	res.Problems = append(res.Problems, Overrides(r, persist)...)
 	return res, nil
 }
 
@@ -137,9 +137,9 @@ func profileName(env *module.Env) string {
 	return "unnamed"
 }
 
-// overrides warns about other configuration files that set the same keys
+// Overrides warns about other configuration files that set the same keys
 // to other values.
-func overrides(r *host.Root, want map[string]string) []plan.Problem {
+func Overrides(r *host.Root, want map[string]string) []plan.Problem {
 	var out []plan.Problem
 	ours := filepath.Base(ConfFile)
 	last := map[string]Setting{}

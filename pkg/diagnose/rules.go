@@ -1,0 +1,577 @@
+package diagnose
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/nettune/nettune/pkg/cpuset"
+	"github.com/nettune/nettune/pkg/host"
+	"github.com/nettune/nettune/pkg/profile"
+	"github.com/nettune/nettune/pkg/sysctl"
+)
+
+// Rules returns every rule, in ID order. IDs are stable: scripts and
+// alerts may match on them.
+func Rules() []Rule {
+	return []Rule{
+		{"NT101", "softnet-dropped", "Packets dropped because a CPU's input backlog was full (2nd column of /proc/net/softnet_stat).", ruleSoftnetDropped, true},
+		{"NT102", "softnet-time-squeeze", "The NET_RX softirq ran out of budget or time with work left (3rd column of softnet_stat).", ruleTimeSqueeze, true},
+		{"NT103", "softnet-flow-limit", "Packets dropped by the per-flow backlog limit (flow_limit_count in softnet_stat).", ruleFlowLimit, true},
+		{"NT201", "nic-drops", "The NIC dropped packets because its receive ring or FIFO was full.", ruleNICDrops, true},
+		{"NT301", "irq-on-isolated-cpu", "Device interrupts were serviced on isolated CPUs.", ruleIRQOnIsolated, true},
+		{"NT302", "tick-on-isolated-cpu", "Local timer interrupts keep firing on isolated CPUs.", ruleTickOnIsolated, true},
+		{"NT401", "irqbalance-unbanned", "irqbalance runs without banning the isolated CPUs and will move pinned IRQs.", ruleIRQBalance, false},
+		{"NT402", "tuned-active", "A tuned profile is active and may rewrite the same settings.", ruleTuned, false},
+		{"NT403", "sysctl-overridden", "A sysctl.d file read after nettune's sets the same key differently.", ruleSysctlOverride, false},
+		{"NT501", "hugepages-short", "Fewer hugepages reserved or free than the profile needs.", ruleHugepages, false},
+		{"NT502", "gigantic-pages-unsupported", "1G pages are asked for but the CPU has no pdpe1gb.", ruleGigantic, false},
+		{"NT503", "thp-always", "Transparent hugepages in 'always' mode on a host with isolated CPUs (khugepaged and compaction stalls).", ruleTHP, false},
+		{"NT601", "iommu-missing", "vfio-pci is asked for but no IOMMU is active.", ruleIOMMU, false},
+		{"NT602", "numa-mismatch", "CPUs serving a NIC are on a different NUMA node than the NIC.", ruleNUMA, false},
+		{"NT603", "governor-not-performance", "Isolated CPUs run a cpufreq governor other than performance.", ruleGovernor, false},
+	}
+}
+
+func readSysctl(r *host.Root, name string) string {
+	s, err := r.ReadString(r.Proc("sys", strings.ReplaceAll(name, ".", "/")))
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func softnetRule(in *Input, get func(cpu int, after bool) uint64) (total uint64, evidence []string) {
+	cpus := make([]int, 0, len(in.After.Softnet))
+	for c := range in.After.Softnet {
+		cpus = append(cpus, c)
+	}
+	sort.Ints(cpus)
+	for _, c := range cpus {
+		d := delta(get(c, false), get(c, true))
+		if d > 0 {
+			total += d
+			evidence = append(evidence, fmt.Sprintf("cpu%d: %s", c, per(d, in.Interval)))
+		}
+	}
+	return total, evidence
+}
+
+func ruleSoftnetDropped(in *Input) []Finding {
+	total, ev := softnetRule(in, func(c int, after bool) uint64 {
+		if after {
+			return uint64(in.After.Softnet[c].Dropped)
+		}
+		return uint64(in.Before.Softnet[c].Dropped)
+	})
+	if total == 0 {
+		return nil
+	}
+	return []Finding{{
+		Severity: Warning, Object: "/proc/net/softnet_stat",
+		Message:  fmt.Sprintf("%d packets dropped: the per-CPU input backlog was full", total),
+		Evidence: strings.Join(ev, "; "),
+		Remedy:   fmt.Sprintf("raise spec.sysctl net.core.netdev_max_backlog (now %s), and spread receive work with RSS/RPS (spec.nics[].rps)", readSysctl(in.Root, "net.core.netdev_max_backlog")),
+	}}
+}
+
+func ruleTimeSqueeze(in *Input) []Finding {
+	total, ev := softnetRule(in, func(c int, after bool) uint64 {
+		if after {
+			return uint64(in.After.Softnet[c].TimeSqueezed)
+		}
+		return uint64(in.Before.Softnet[c].TimeSqueezed)
+	})
+	if total == 0 {
+		return nil
+	}
+	return []Finding{{
+		Severity: Warning, Object: "/proc/net/softnet_stat",
+		Message:  fmt.Sprintf("the receive softirq stopped %d times with packets left (time_squeeze)", total),
+		Evidence: strings.Join(ev, "; "),
+		Remedy: fmt.Sprintf("raise spec.sysctl net.core.netdev_budget (now %s) and net.core.netdev_budget_usecs (now %s)",
+			readSysctl(in.Root, "net.core.netdev_budget"), readSysctl(in.Root, "net.core.netdev_budget_usecs")),
+	}}
+}
+
+func ruleFlowLimit(in *Input) []Finding {
+	total, ev := softnetRule(in, func(c int, after bool) uint64 {
+		if after {
+			return uint64(in.After.Softnet[c].FlowLimitCount)
+		}
+		return uint64(in.Before.Softnet[c].FlowLimitCount)
+	})
+	if total == 0 {
+		return nil
+	}
+	return []Finding{{
+		Severity: Info, Object: "/proc/net/softnet_stat",
+		Message:  fmt.Sprintf("%d packets of large flows were dropped by the flow limit", total),
+		Evidence: strings.Join(ev, "; "),
+		Remedy:   "intended protection against one flow filling the backlog; if unwanted, raise spec.sysctl net.core.flow_limit_table_len or clear net.core.flow_limit_cpu_bitmap",
+	}}
+}
+
+// ringDrops are the counters that mean "the NIC had nowhere to put it".
+var ringDrops = []string{"rx_missed_errors", "rx_fifo_errors", "rx_over_errors"}
+
+func ruleNICDrops(in *Input) []Finding {
+	var out []Finding
+	names := make([]string, 0, len(in.After.NICStats))
+	for n := range in.After.NICStats {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		after, before := in.After.NICStats[name], in.Before.NICStats[name]
+		var ev []string
+		var total uint64
+		for _, c := range ringDrops {
+			if d := delta(before[c], after[c]); d > 0 {
+				total += d
+				ev = append(ev, c+": "+per(d, in.Interval))
+			}
+		}
+		if total == 0 {
+			continue
+		}
+		out = append(out, Finding{
+			Severity: Warning, Object: name,
+			Message:  fmt.Sprintf("%s dropped %d packets in hardware: the receive ring was full", name, total),
+			Evidence: strings.Join(ev, "; "),
+			Remedy:   fmt.Sprintf("raise the ring size (spec.nics[].rings.rx, ethtool -G %s rx <max from ethtool -g>), add queues (spec.nics[].channels) and make sure their IRQs are not on busy CPUs", name),
+		})
+	}
+	return out
+}
+
+// isolated is the set of CPUs that should be quiet: what the running
+// kernel isolates plus what the profile asks for.
+func isolated(in *Input) cpuset.Set {
+	s := in.Topo.Isolated.Union(in.Topo.NohzFull)
+	if in.Spec != nil && in.Spec.CPU != nil {
+		s = s.Union(in.Spec.CPU.Isolated)
+	}
+	return s
+}
+
+var numericIRQ = regexp.MustCompile(`^[0-9]+$`)
+
+func irqDelta(in *Input, id string, cpu int, after uint64) uint64 {
+	for _, b := range in.Before.IRQs {
+		if b.ID == id {
+			return delta(b.Counts[cpu], after)
+		}
+	}
+	return delta(0, after)
+}
+
+func ruleIRQOnIsolated(in *Input) []Finding {
+	iso := isolated(in)
+	if iso.IsEmpty() {
+		return nil
+	}
+	var ev []string
+	var total uint64
+	for _, irq := range in.After.IRQs {
+		if !numericIRQ.MatchString(irq.ID) {
+			continue
+		}
+		for _, c := range iso.List() {
+			if d := irqDelta(in, irq.ID, c, irq.Counts[c]); d > 0 {
+				total += d
+				ev = append(ev, fmt.Sprintf("IRQ %s (%s) on cpu%d: %s", irq.ID, irq.Name, c, per(d, in.Interval)))
+			}
+		}
+	}
+	if total == 0 {
+		return nil
+	}
+	if len(ev) > 8 {
+		ev = append(ev[:8], fmt.Sprintf("and %d more", len(ev)-8))
+	}
+	return []Finding{{
+		Severity: Warning, Object: "cpus " + iso.String(),
+		Message:  fmt.Sprintf("%d device interrupts ran on isolated CPUs %s", total, iso),
+		Evidence: strings.Join(ev, "; "),
+		Remedy:   "pin NIC IRQs to housekeeping CPUs (spec.nics[].irqAffinity), ban the isolated CPUs in irqbalance (spec.irqbalance.mode: ban) and keep isolcpus flag managed_irq (spec.cpu.isolcpusFlags)",
+	}}
+}
+
+// tickRateLimit: with nohz_full a busy isolated CPU still takes about one
+// tick per second; more than this many per second means the tick is on.
+const tickRateLimit = 10.0
+
+func ruleTickOnIsolated(in *Input) []Finding {
+	iso := isolated(in)
+	if iso.IsEmpty() || in.Interval <= 0 {
+		return nil
+	}
+	var loc IRQ
+	for _, irq := range in.After.IRQs {
+		if irq.ID == "LOC" {
+			loc = irq
+		}
+	}
+	if loc.Counts == nil {
+		return nil
+	}
+	var noisy []string
+	for _, c := range iso.List() {
+		rate := float64(irqDelta(in, "LOC", c, loc.Counts[c])) / in.Interval.Seconds()
+		if rate > tickRateLimit {
+			noisy = append(noisy, fmt.Sprintf("cpu%d: %.0f/s", c, rate))
+		}
+	}
+	if len(noisy) == 0 {
+		return nil
+	}
+	remedy := "find what runs there (a task, a workqueue or a timer keeps the tick on); ps -eLo psr,comm | awk '$1==CPU'"
+	if !iso.IsSubsetOf(in.Topo.NohzFull) {
+		remedy = fmt.Sprintf("enable nohz_full on the isolated CPUs (spec.cpu.nohzFull: true; running kernel has nohz_full=%q)", in.Topo.NohzFull.String())
+	}
+	return []Finding{{
+		Severity: Warning, Object: "cpus " + iso.String(),
+		Message:  "local timer interrupts keep firing on isolated CPUs",
+		Evidence: strings.Join(noisy, "; "),
+		Remedy:   remedy,
+	}}
+}
+
+// processRunning looks for a process by its comm under /proc.
+func processRunning(r *host.Root, comm string) bool {
+	entries, err := os.ReadDir(r.Proc())
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(r.Proc(e.Name(), "comm"))
+		if err == nil && strings.TrimSpace(string(b)) == comm {
+			return true
+		}
+	}
+	return false
+}
+
+// irqbalanceBanned reads the banned CPUs from the distro's irqbalance
+// environment file.
+func irqbalanceBanned(r *host.Root) (cpuset.Set, string) {
+	for _, f := range []string{"/etc/default/irqbalance", "/etc/sysconfig/irqbalance"} {
+		b, err := os.ReadFile(r.Path(f))
+		if err != nil {
+			continue
+		}
+		var set cpuset.Set
+		for _, line := range strings.Split(string(b), "\n") {
+			line = strings.TrimSpace(line)
+			k, v, ok := strings.Cut(line, "=")
+			if !ok || strings.HasPrefix(line, "#") {
+				continue
+			}
+			v = strings.Trim(strings.TrimSpace(v), `"'`)
+			switch strings.TrimSpace(k) {
+			case "IRQBALANCE_BANNED_CPULIST":
+				if s, err := cpuset.Parse(v); err == nil {
+					set = set.Union(s)
+				}
+			case "IRQBALANCE_BANNED_CPUS":
+				if s, err := cpuset.ParseMask(v); err == nil {
+					set = set.Union(s)
+				}
+			}
+		}
+		return set, f
+	}
+	return cpuset.Set{}, ""
+}
+
+func ruleIRQBalance(in *Input) []Finding {
+	iso := isolated(in)
+	if iso.IsEmpty() || !processRunning(in.Root, "irqbalance") {
+		return nil
+	}
+	banned, file := irqbalanceBanned(in.Root)
+	missing := iso.Difference(banned)
+	if missing.IsEmpty() {
+		return nil
+	}
+	where := "no /etc/default/irqbalance or /etc/sysconfig/irqbalance"
+	if file != "" {
+		where = fmt.Sprintf("%s bans %q", file, banned.String())
+	}
+	return []Finding{{
+		Severity: Warning, Object: "irqbalance",
+		Message:  fmt.Sprintf("irqbalance is running and may move IRQs onto isolated CPUs %s", missing),
+		Evidence: where,
+		Remedy:   "spec.irqbalance.mode: ban (IRQBALANCE_BANNED_CPULIST), or mode: stop",
+	}}
+}
+
+func ruleTuned(in *Input) []Finding {
+	b, err := os.ReadFile(in.Root.Path("/etc/tuned/active_profile"))
+	active := strings.TrimSpace(string(b))
+	if err != nil || active == "" || !processRunning(in.Root, "tuned") {
+		return nil
+	}
+	return []Finding{{
+		Severity: Warning, Object: "tuned",
+		Message:  fmt.Sprintf("tuned profile %q is active; it sets sysctls, governors and IRQ affinities of its own and may undo nettune's", active),
+		Evidence: "/etc/tuned/active_profile: " + active,
+		Remedy:   "tuned-adm off, or make sure the tuned profile and the nettune profile agree",
+	}}
+}
+
+func ruleSysctlOverride(in *Input) []Finding {
+	if in.Spec != nil && len(in.Spec.Sysctl) > 0 {
+		return nil // the sysctl module reports overrides of the profile's keys
+	}
+	b, err := os.ReadFile(in.Root.Path(sysctl.ConfFile))
+	if err != nil {
+		return nil
+	}
+	settings, err := sysctl.ParseConf(bytes.NewReader(b), sysctl.ConfFile)
+	if err != nil || len(settings) == 0 {
+		return nil
+	}
+	want := map[string]string{}
+	for _, s := range settings {
+		want[s.Key] = s.Value
+	}
+	var out []Finding
+	for _, p := range sysctl.Overrides(in.Root, want) {
+		if !strings.Contains(p.Message, "wins at boot") {
+			continue
+		}
+		out = append(out, Finding{Severity: Warning, Object: p.Object, Message: p.Message, Remedy: p.Remedy})
+	}
+	return out
+}
+
+// hugeFree sums total and free pages of a size over all nodes.
+func hugeTotals(in *Input, kb uint64) (total, free int) {
+	for _, n := range in.Topo.Nodes {
+		for _, p := range n.Hugepages {
+			if p.SizeKB == kb {
+				total += p.Total
+				free += p.Free
+			}
+		}
+	}
+	return total, free
+}
+
+func ruleHugepages(in *Input) []Finding {
+	if in.Spec == nil || in.Spec.Hugepages == nil {
+		return nil
+	}
+	need := map[uint64]int{}
+	for _, p := range in.Spec.Hugepages.Pages {
+		need[p.Size.KB()] += p.Count
+	}
+	var out []Finding
+	for _, kb := range sortedKeys(need) {
+		total, free := hugeTotals(in, kb)
+		size := profile.Size(kb) * profile.KiB
+		switch {
+		case total < need[kb]:
+			out = append(out, Finding{
+				Severity: Error, Object: "hugepages-" + size.String(),
+				Message:  fmt.Sprintf("%d %s pages reserved, the profile needs %d", total, size, need[kb]),
+				Evidence: fmt.Sprintf("total %d, free %d", total, free),
+				Remedy:   fmt.Sprintf("nettune apply; if the kernel cannot find contiguous memory, reserve at boot (spec.hugepages.pages[].boot: true → hugepagesz=%s hugepages=%d)", size, need[kb]),
+			})
+		case free == 0 && need[kb] > 0:
+			out = append(out, Finding{
+				Severity: Info, Object: "hugepages-" + size.String(),
+				Message:  fmt.Sprintf("all %d %s pages are in use", total, size),
+				Evidence: fmt.Sprintf("total %d, free 0", total),
+				Remedy:   "expected while the data plane runs; otherwise find the holder in /proc/*/smaps (look for hugetlbfs mappings)",
+			})
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[uint64]int) []uint64 {
+	out := make([]uint64, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// CPUHasFlag reports whether /proc/cpuinfo lists a CPU flag.
+func CPUHasFlag(r *host.Root, flag string) (has, known bool) {
+	b, err := os.ReadFile(r.Proc("cpuinfo"))
+	if err != nil {
+		return false, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(k) != "flags" {
+			continue
+		}
+		for _, f := range strings.Fields(v) {
+			if f == flag {
+				return true, true
+			}
+		}
+		return false, true
+	}
+	return false, false
+}
+
+func ruleGigantic(in *Input) []Finding {
+	if in.Spec == nil || in.Spec.Hugepages == nil {
+		return nil
+	}
+	for _, p := range in.Spec.Hugepages.Pages {
+		if p.Size != profile.GiB {
+			continue
+		}
+		has, known := CPUHasFlag(in.Root, "pdpe1gb")
+		if known && !has {
+			return []Finding{{
+				Severity: Error, Object: "hugepages-1G",
+				Message:  "the profile asks for 1G pages but this CPU has no pdpe1gb flag",
+				Evidence: "/proc/cpuinfo flags lack pdpe1gb",
+				Remedy:   "use 2M pages (spec.hugepages.pages[].size: 2M)",
+			}}
+		}
+	}
+	return nil
+}
+
+func ruleTHP(in *Input) []Finding {
+	b, err := os.ReadFile(in.Root.Sys("kernel/mm/transparent_hugepage/enabled"))
+	if err != nil || !strings.Contains(string(b), "[always]") || isolated(in).IsEmpty() {
+		return nil
+	}
+	return []Finding{{
+		Severity: Warning, Object: "transparent_hugepage",
+		Message:  "transparent hugepages are 'always' on a host with isolated CPUs: khugepaged scans and compaction stalls add latency",
+		Evidence: "/sys/kernel/mm/transparent_hugepage/enabled: " + strings.TrimSpace(string(b)),
+		Remedy:   "spec.hugepages.transparent: madvise (or never)",
+	}}
+}
+
+func ruleIOMMU(in *Input) []Finding {
+	if in.Spec == nil {
+		return nil
+	}
+	wants := false
+	for _, d := range in.Spec.Devices {
+		if d.Driver == "vfio-pci" {
+			wants = true
+		}
+	}
+	if !wants {
+		return nil
+	}
+	entries, err := os.ReadDir(in.Root.Sys("kernel/iommu_groups"))
+	if err == nil && len(entries) > 0 {
+		return nil
+	}
+	return []Finding{{
+		Severity: Error, Object: "/sys/kernel/iommu_groups",
+		Message:  "vfio-pci is asked for but no IOMMU is active (no IOMMU groups)",
+		Evidence: "/sys/kernel/iommu_groups is empty or missing",
+		Remedy:   "enable VT-d/AMD-Vi in the firmware and add intel_iommu=on iommu=pt (or amd_iommu=on) to spec.cpu.kernelArgs, then reboot; or bind uio_pci_generic",
+	}}
+}
+
+func ruleNUMA(in *Input) []Finding {
+	if in.Spec == nil || len(in.Topo.Nodes) < 2 {
+		return nil
+	}
+	var out []Finding
+	nodeOfPCI := func(pci string) int {
+		pci = profile.NormalizePCI(pci)
+		b, err := os.ReadFile(in.Root.Sys("bus/pci/devices", pci, "numa_node"))
+		if err != nil {
+			return -1
+		}
+		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return n
+	}
+	check := func(object string, node int, cpus cpuset.Set, key string) {
+		if node < 0 || cpus.IsEmpty() {
+			return
+		}
+		local := in.Topo.CPUsOfNode(node)
+		if remote := cpus.Difference(local); !remote.IsEmpty() {
+			out = append(out, Finding{
+				Severity: Warning, Object: object,
+				Message:  fmt.Sprintf("%s is on NUMA node %d but CPUs %s are not", object, node, remote),
+				Evidence: fmt.Sprintf("node %d CPUs: %s", node, local),
+				Remedy:   fmt.Sprintf("use CPUs of node %d in %s", node, key),
+			})
+		}
+	}
+	if dp := in.Spec.Dataplane; dp != nil {
+		cpus := dp.Lcores
+		key := "spec.dataplane.lcores"
+		if cpus.IsEmpty() && in.Spec.CPU != nil {
+			cpus, key = in.Spec.CPU.Isolated, "spec.cpu.isolated"
+		}
+		for _, p := range dp.Ports {
+			if p.PCI != "" {
+				check(p.PCI, nodeOfPCI(p.PCI), cpus, key)
+			}
+		}
+	}
+	for i, n := range in.Spec.NICs {
+		if n.IRQAffinity == nil || n.IRQAffinity.CPUs.IsEmpty() {
+			continue
+		}
+		for _, nic := range in.Topo.NICs {
+			if matchName(n.Match.Name, nic.Name) || (n.Match.PCI != "" && profile.NormalizePCI(n.Match.PCI) == nic.PCI) {
+				check(nic.Name, nic.Node, n.IRQAffinity.CPUs, fmt.Sprintf("spec.nics[%d].irqAffinity.cpus", i))
+			}
+		}
+	}
+	return out
+}
+
+func matchName(glob, name string) bool {
+	if glob == "" {
+		return false
+	}
+	ok, _ := filepath.Match(glob, name)
+	return ok
+}
+
+func ruleGovernor(in *Input) []Finding {
+	iso := isolated(in)
+	var slow []string
+	seen := map[string]bool{}
+	for _, c := range iso.List() {
+		b, err := os.ReadFile(in.Root.Sys("devices/system/cpu", fmt.Sprintf("cpu%d", c), "cpufreq/scaling_governor"))
+		if err != nil {
+			continue
+		}
+		g := strings.TrimSpace(string(b))
+		if g != "performance" {
+			slow = append(slow, fmt.Sprintf("cpu%d: %s", c, g))
+			seen[g] = true
+		}
+	}
+	if len(slow) == 0 {
+		return nil
+	}
+	return []Finding{{
+		Severity: Warning, Object: "cpus " + iso.String(),
+		Message:  "isolated CPUs are not on the performance governor: frequency ramps add latency and jitter",
+		Evidence: strings.Join(slow, "; "),
+		Remedy:   "spec.cpu.power.governor: performance",
+	}}
+}
