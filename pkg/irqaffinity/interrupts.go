@@ -1,0 +1,152 @@
+// Package irqaffinity maps a NIC's queues to their interrupts and pins
+// those interrupts to CPUs.
+//
+// The mapping reads the MSI vectors of the NIC's PCI function
+// (/sys/bus/pci/devices/<pci>/msi_irqs) and the names drivers give their
+// vectors in /proc/interrupts (<if>-TxRx-N, i40e-<if>-TxRx-N,
+// mlx5_compN@pci:<pci>, virtioN-input.N ...). Affinities are written to
+// /proc/irq/N/smp_affinity_list and verified by reading it back together
+// with effective_affinity_list; an IRQ whose affinity the kernel manages
+// refuses the write with EIO, which is reported as ErrManaged. The package
+// also edits irqbalance's configuration so that the daemon leaves pinned
+// IRQs and CPUs alone.
+package irqaffinity
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// IRQ is one numbered line of /proc/interrupts.
+type IRQ struct {
+	Number int
+	// Counts holds the interrupts taken by each CPU of the header.
+	Counts map[int]uint64
+	// Chip is the interrupt controller ("IR-PCI-MSIX-0000:03:00.0",
+	// "IO-APIC", "PCI-MSI").
+	Chip string
+	// Trigger is the hardware IRQ and flow ("524288-edge", "edge").
+	Trigger string
+	// Names are the actions' names (more than one for a shared line).
+	Names []string
+}
+
+// Name is the first action name, "" when none.
+func (q IRQ) Name() string {
+	if len(q.Names) == 0 {
+		return ""
+	}
+	return q.Names[0]
+}
+
+// Total is the sum of the per-CPU counts.
+func (q IRQ) Total() uint64 {
+	var n uint64
+	for _, c := range q.Counts {
+		n += c
+	}
+	return n
+}
+
+// flowRe matches the hwirq-and-flow column of current kernels
+// ("524288-edge", "2-fasteoi") and the combined chip-and-flow column of old
+// ones ("IO-APIC-edge", "PCI-MSI-edge").
+var flowRe = regexp.MustCompile(`^\S*-(edge|level|fasteoi|simple|percpu|percpu_devid|untouched|none|eoi|bad)$`)
+
+// ParseInterrupts reads /proc/interrupts. Only numbered IRQ lines are
+// returned; the architecture's summary lines (NMI, LOC, ERR...) are
+// skipped.
+func ParseInterrupts(rd io.Reader) ([]IRQ, error) {
+	sc := bufio.NewScanner(rd)
+	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	var cpus []int
+	header := false
+	var out []IRQ
+	line := 0
+	for sc.Scan() {
+		line++
+		text := sc.Text()
+		fields := strings.Fields(text)
+		if len(fields) == 0 {
+			continue
+		}
+		if !header {
+			for _, f := range fields {
+				n, ok := strings.CutPrefix(f, "CPU")
+				id, err := strconv.Atoi(n)
+				if !ok || err != nil || id < 0 {
+					return nil, fmt.Errorf("/proc/interrupts line %d: header field %q is not CPUn", line, f)
+				}
+				cpus = append(cpus, id)
+			}
+			header = true
+			continue
+		}
+		num, ok := strings.CutSuffix(fields[0], ":")
+		if !ok {
+			return nil, fmt.Errorf("/proc/interrupts line %d: %q has no IRQ label", line, fields[0])
+		}
+		n, err := strconv.Atoi(num)
+		if err != nil {
+			continue // NMI:, LOC:, ERR: ...
+		}
+		if n < 0 {
+			return nil, fmt.Errorf("/proc/interrupts line %d: negative IRQ %d", line, n)
+		}
+		q := IRQ{Number: n, Counts: map[int]uint64{}}
+		rest := fields[1:]
+		for i := 0; i < len(cpus) && len(rest) > 0; i++ {
+			c, err := strconv.ParseUint(rest[0], 10, 64)
+			if err != nil {
+				break
+			}
+			q.Counts[cpus[i]] = c
+			rest = rest[1:]
+		}
+		q.Chip, q.Trigger, q.Names = splitDescription(rest)
+		out = append(out, q)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if !header {
+		return nil, fmt.Errorf("/proc/interrupts: no CPU header")
+	}
+	return out, nil
+}
+
+// splitDescription splits what follows the counts: chip, flow, then the
+// action names separated by ", ".
+func splitDescription(f []string) (chip, trigger string, names []string) {
+	flow := -1
+	for i, s := range f {
+		if flowRe.MatchString(s) {
+			flow = i
+			break
+		}
+	}
+	var nameFields []string
+	switch {
+	case flow >= 0:
+		chip = strings.Join(f[:flow], " ")
+		trigger = f[flow]
+		nameFields = f[flow+1:]
+	case len(f) > 0:
+		// "XT-PIC timer": no flow column.
+		chip = f[0]
+		nameFields = f[1:]
+	}
+	if len(nameFields) == 0 {
+		return chip, trigger, nil
+	}
+	for _, n := range strings.Split(strings.Join(nameFields, " "), ", ") {
+		if n = strings.TrimSpace(n); n != "" {
+			names = append(names, n)
+		}
+	}
+	return chip, trigger, names
+}

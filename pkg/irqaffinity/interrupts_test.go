@@ -1,0 +1,106 @@
+package irqaffinity
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func parseFile(t *testing.T, name string) []IRQ {
+	t.Helper()
+	f, err := os.Open("testdata/interrupts/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	irqs, err := ParseInterrupts(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return irqs
+}
+
+func find(irqs []IRQ, n int) IRQ {
+	for _, q := range irqs {
+		if q.Number == n {
+			return q
+		}
+	}
+	return IRQ{Number: -1}
+}
+
+func TestParseInterrupts(t *testing.T) {
+	for _, tc := range []struct {
+		file    string
+		irq     int
+		chip    string
+		trigger string
+		names   []string
+		cpu1    uint64
+		lines   int
+	}{
+		{"ixgbe.txt", 134, "IR-PCI-MSIX-0000:03:00.0", "0-edge", []string{"eth0-TxRx-0"}, 318031, 9},
+		{"ixgbe.txt", 9, "IO-APIC", "9-fasteoi", []string{"acpi"}, 0, 9},
+		{"i40e.txt", 52, "IR-PCI-MSI", "1572864-edge", []string{"i40e-0000:3b:00.0:misc"}, 0, 6},
+		{"mlx5.txt", 89, "IR-PCI-MSIX-0000:af:00.0", "1-edge", []string{"mlx5_comp0@pci:0000:af:00.0"}, 496592, 9},
+		{"virtio.txt", 38, "PCI-MSIX-0000:00:03.0", "1-edge", []string{"virtio2-input.0"}, 2089, 19},
+		{"old.txt", 16, "", "IO-APIC-fasteoi", []string{"ehci_hcd:usb1", "eth1"}, 0, 7},
+		{"old.txt", 48, "", "PCI-MSI-edge", []string{"eth0-rx-0"}, 834221, 7},
+	} {
+		irqs := parseFile(t, tc.file)
+		if len(irqs) != tc.lines {
+			t.Errorf("%s: %d IRQ lines, want %d", tc.file, len(irqs), tc.lines)
+		}
+		q := find(irqs, tc.irq)
+		if q.Number < 0 {
+			t.Errorf("%s: IRQ %d missing", tc.file, tc.irq)
+			continue
+		}
+		if q.Chip != tc.chip || q.Trigger != tc.trigger || strings.Join(q.Names, "|") != strings.Join(tc.names, "|") || q.Counts[1] != tc.cpu1 {
+			t.Errorf("%s IRQ %d = chip %q trigger %q names %q cpu1 %d; want %q %q %q %d", tc.file, tc.irq, q.Chip, q.Trigger, q.Names, q.Counts[1], tc.chip, tc.trigger, tc.names, tc.cpu1)
+		}
+	}
+}
+
+func TestParseInterruptsErrors(t *testing.T) {
+	for _, in := range []string{
+		"",
+		"CPU0 CPUX\n",
+		"           CPU0\n  3 12 IO-APIC 3-edge foo\n",
+	} {
+		if _, err := ParseInterrupts(strings.NewReader(in)); err == nil {
+			t.Errorf("ParseInterrupts(%q) accepted", in)
+		}
+	}
+	// A line with no name (an IRQ being torn down) parses.
+	irqs, err := ParseInterrupts(strings.NewReader("           CPU0       CPU1\n 12:          0          0  IR-PCI-MSI 1-edge\n"))
+	if err != nil || len(irqs) != 1 || irqs[0].Name() != "" {
+		t.Errorf("nameless line: %+v, %v", irqs, err)
+	}
+}
+
+func FuzzParseInterrupts(f *testing.F) {
+	for _, name := range []string{"ixgbe.txt", "i40e.txt", "ice.txt", "mlx5.txt", "virtio.txt", "old.txt"} {
+		b, err := os.ReadFile("testdata/interrupts/" + name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(b))
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		irqs, err := ParseInterrupts(strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		for _, q := range irqs {
+			if q.Number < 0 {
+				t.Fatalf("negative IRQ %d", q.Number)
+			}
+			for _, n := range q.Names {
+				if n == "" || strings.TrimSpace(n) != n {
+					t.Fatalf("IRQ %d: bad name %q", q.Number, n)
+				}
+			}
+		}
+	})
+}

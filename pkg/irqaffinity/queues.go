@@ -1,0 +1,211 @@
+package irqaffinity
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/nettune/nettune/pkg/host"
+)
+
+// Queue kinds.
+const (
+	Combined = "combined"
+	RX       = "rx"
+	TX       = "tx"
+	Other    = "other"
+)
+
+// Queue is one interrupt of a NIC.
+type Queue struct {
+	// Label names the queue as the driver does ("TxRx-3", "rx-0",
+	// "comp5", "input.1"); "misc" style vectors keep their whole name.
+	Label string `json:"queue"`
+	// Kind is combined, rx, tx or other (link, mailbox, config vectors).
+	Kind string `json:"kind"`
+	// Index is the queue number; -1 for other vectors.
+	Index int    `json:"index"`
+	IRQ   int    `json:"irq"`
+	Name  string `json:"name"`
+}
+
+// Device says where a NIC's interrupts come from.
+type Device struct {
+	// Name is the interface name.
+	Name string
+	// PCI is the PCI address and PCIDir its sysfs directory under the
+	// root ("" for virtual interfaces).
+	PCI    string
+	PCIDir string
+	// Virtio is the virtio device the interface sits on ("virtio2"), "" if
+	// none.
+	Virtio string
+}
+
+// MSIIRQs lists the MSI/MSI-X vectors of a PCI function (its msi_irqs
+// directory), or its legacy interrupt line when it has no MSI vectors.
+func MSIIRQs(pciDir string) ([]int, error) {
+	if pciDir == "" {
+		return nil, nil
+	}
+	entries, err := os.ReadDir(filepath.Join(pciDir, "msi_irqs"))
+	if err != nil && !host.IsNotExist(err) {
+		return nil, err
+	}
+	var out []int
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err == nil {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		if b, err := os.ReadFile(filepath.Join(pciDir, "irq")); err == nil {
+			if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 0 {
+				out = append(out, n)
+			}
+		}
+	}
+	sort.Ints(out)
+	return out, nil
+}
+
+var (
+	mlx5Re   = regexp.MustCompile(`^mlx5_(comp|async|ctrl)(\d+)@pci:(\S+)$`)
+	virtioRe = regexp.MustCompile(`^(virtio\d+)-(input|output)\.(\d+)$`)
+	suffixRe = []struct {
+		re   *regexp.Regexp
+		kind string
+	}{
+		{regexp.MustCompile(`^(?:TxRx|txrx|Tx-Rx|fp|combined)-(\d+)$`), Combined},
+		{regexp.MustCompile(`^(?:rx|Rx|RX)-(\d+)$`), RX},
+		{regexp.MustCompile(`^(?:tx|Tx|TX)-(\d+)$`), TX},
+		{regexp.MustCompile(`^(\d+)$`), Combined},
+	}
+)
+
+// Classify names one interrupt of device d from its /proc/interrupts name.
+// ok is false when the name does not belong to d's queues (the caller
+// keeps it as an "other" vector when it is one of d's MSI vectors).
+func Classify(d Device, name string) (q Queue, ok bool) {
+	q = Queue{Label: name, Kind: Other, Index: -1, Name: name}
+	if m := mlx5Re.FindStringSubmatch(name); m != nil {
+		if d.PCI == "" || m[3] != d.PCI {
+			return q, false
+		}
+		if m[1] != "comp" {
+			return q, true
+		}
+		n, _ := strconv.Atoi(m[2])
+		return Queue{Label: "comp" + m[2], Kind: Combined, Index: n, Name: name}, true
+	}
+	if m := virtioRe.FindStringSubmatch(name); m != nil {
+		if d.Virtio == "" || m[1] != d.Virtio {
+			return q, false
+		}
+		n, _ := strconv.Atoi(m[3])
+		kind := RX
+		if m[2] == "output" {
+			kind = TX
+		}
+		return Queue{Label: m[2] + "." + m[3], Kind: kind, Index: n, Name: name}, true
+	}
+	if d.Virtio != "" && strings.HasPrefix(name, d.Virtio+"-") {
+		return q, true
+	}
+	if name == d.Name {
+		return q, true
+	}
+	// <if>-<suffix>, possibly behind a driver prefix: i40e-eth0-TxRx-0.
+	i := strings.Index(name, d.Name+"-")
+	for i >= 0 {
+		if i == 0 || name[i-1] == '-' || name[i-1] == '_' {
+			suffix := name[i+len(d.Name)+1:]
+			for _, s := range suffixRe {
+				if m := s.re.FindStringSubmatch(suffix); m != nil {
+					n, _ := strconv.Atoi(m[1])
+					return Queue{Label: suffix, Kind: s.kind, Index: n, Name: name}, true
+				}
+			}
+			return q, true
+		}
+		j := strings.Index(name[i+1:], d.Name+"-")
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return q, false
+}
+
+// Queues lists device d's interrupts: its MSI vectors named through
+// /proc/interrupts, queues first in queue order, then the other vectors.
+// When msi is empty (a snapshot without msi_irqs, a device that hides
+// them) the queues are found by name among all IRQs.
+func Queues(d Device, irqs []IRQ, msi []int) []Queue {
+	byNum := map[int]IRQ{}
+	for _, q := range irqs {
+		byNum[q.Number] = q
+	}
+	var out []Queue
+	add := func(q IRQ, fromMSI bool) {
+		for _, name := range q.Names {
+			c, ok := Classify(d, name)
+			if ok || fromMSI {
+				c.IRQ = q.Number
+				if !fromMSI && c.Kind == Other {
+					return
+				}
+				out = append(out, c)
+				return
+			}
+		}
+		if fromMSI {
+			out = append(out, Queue{Label: q.Name(), Kind: Other, Index: -1, IRQ: q.Number, Name: q.Name()})
+		}
+	}
+	if len(msi) > 0 {
+		for _, n := range msi {
+			if q, ok := byNum[n]; ok {
+				add(q, true)
+			}
+		}
+	} else {
+		for _, q := range irqs {
+			add(q, false)
+		}
+	}
+	rank := map[string]int{Combined: 0, RX: 1, TX: 2, Other: 3}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if (a.Kind == Other) != (b.Kind == Other) {
+			return b.Kind == Other
+		}
+		if a.Index != b.Index {
+			return a.Index < b.Index
+		}
+		if rank[a.Kind] != rank[b.Kind] {
+			return rank[a.Kind] < rank[b.Kind]
+		}
+		return a.IRQ < b.IRQ
+	})
+	return out
+}
+
+// ReadInterrupts reads and parses /proc/interrupts under the root.
+func ReadInterrupts(r *host.Root) ([]IRQ, error) {
+	f, err := os.Open(r.Proc("interrupts"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	irqs, err := ParseInterrupts(f)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", r.HostPath(r.Proc("interrupts")), err)
+	}
+	return irqs, nil
+}
