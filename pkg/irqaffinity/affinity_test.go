@@ -133,4 +133,3 @@ func TestPrivilegedIRQAffinity(t *testing.T) {
 		t.Errorf("IRQ %d: effective %s, want %d", irq, got.Effective, target)
 	}
 }
-

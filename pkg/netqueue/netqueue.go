@@ -1,0 +1,169 @@
+// Package netqueue manages the packet steering files of a network
+// interface's queues in sysfs: rps_cpus and rps_flow_cnt of each rx queue
+// (Receive Packet and Flow Steering), xps_cpus of each tx queue (Transmit
+// Packet Steering), and the global socket flow table that RFS needs,
+// net.core.rps_sock_flow_entries.
+//
+// Masks are the kernel's comma-separated 32-bit hex words (pkg/cpuset), so
+// hosts with more than 32 or 64 CPUs are handled; values are compared as
+// CPU sets, never as strings, because the kernel prints masks as wide as
+// its possible CPUs.
+package netqueue
+
+import (
+	"fmt"
+	"math/bits"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/nettune/nettune/pkg/cpuset"
+	"github.com/nettune/nettune/pkg/host"
+)
+
+// SockFlowEntriesPath is net.core.rps_sock_flow_entries. The kernel keeps it
+// in the initial network namespace only.
+const SockFlowEntriesPath = "/proc/sys/net/core/rps_sock_flow_entries"
+
+// MaxSockFlowEntries is the largest table the kernel accepts (1<<29).
+const MaxSockFlowEntries = 1 << 29
+
+// RPSPath is the rps_cpus file of rx queue q.
+func RPSPath(ifname string, q int) string {
+	return fmt.Sprintf("/sys/class/net/%s/queues/rx-%d/rps_cpus", ifname, q)
+}
+
+// FlowCntPath is the rps_flow_cnt file of rx queue q.
+func FlowCntPath(ifname string, q int) string {
+	return fmt.Sprintf("/sys/class/net/%s/queues/rx-%d/rps_flow_cnt", ifname, q)
+}
+
+// XPSPath is the xps_cpus file of tx queue q.
+func XPSPath(ifname string, q int) string {
+	return fmt.Sprintf("/sys/class/net/%s/queues/tx-%d/xps_cpus", ifname, q)
+}
+
+// RXQueues lists the rx queue numbers of an interface (queues/rx-N).
+func RXQueues(r *host.Root, ifname string) ([]int, error) { return queues(r, ifname, "rx-") }
+
+// TXQueues lists the tx queue numbers of an interface (queues/tx-N).
+func TXQueues(r *host.Root, ifname string) ([]int, error) { return queues(r, ifname, "tx-") }
+
+func queues(r *host.Root, ifname, prefix string) ([]int, error) {
+	entries, err := os.ReadDir(r.Sys("class/net", ifname, "queues"))
+	if err != nil {
+		return nil, fmt.Errorf("list queues of %s: %w", ifname, err)
+	}
+	var out []int
+	for _, e := range entries {
+		if s, ok := strings.CutPrefix(e.Name(), prefix); ok {
+			if n, err := strconv.Atoi(s); err == nil && n >= 0 {
+				out = append(out, n)
+			}
+		}
+	}
+	sort.Ints(out)
+	return out, nil
+}
+
+// Spread returns the CPUs of each of n queues: the whole set for every
+// queue, or with one one CPU each, round-robin over the set.
+func Spread(n int, cpus cpuset.Set, one bool) []cpuset.Set {
+	out := make([]cpuset.Set, n)
+	list := cpus.List()
+	for i := range out {
+		if one && len(list) > 0 {
+			out[i] = cpuset.Of(list[i%len(list)])
+		} else {
+			out[i] = cpus
+		}
+	}
+	return out
+}
+
+// FlowCount is the rps_flow_cnt of each of queues rx queues for a socket
+// flow table of entries: entries/queues, rounded up to a power of two as
+// the kernel rounds it (so that it reads back as written).
+func FlowCount(entries, queues int) int {
+	if entries <= 0 || queues <= 0 {
+		return 0
+	}
+	return RoundUpPow2(entries / queues)
+}
+
+// RoundUpPow2 rounds n up to a power of two (0 stays 0).
+func RoundUpPow2(n int) int {
+	if n <= 1 {
+		return n
+	}
+	return 1 << bits.Len(uint(n-1))
+}
+
+// ReadMask reads a mask file: its raw content and the CPUs it names.
+func ReadMask(r *host.Root, hostPath string) (string, cpuset.Set, error) {
+	raw, err := r.ReadString(r.Path(hostPath))
+	if err != nil {
+		return "", cpuset.Set{}, err
+	}
+	s, err := cpuset.ParseMask(raw)
+	if err != nil {
+		return raw, cpuset.Set{}, fmt.Errorf("%s: %w", hostPath, err)
+	}
+	return raw, s, nil
+}
+
+// WriteMask writes a mask file and checks that it reads back as the same
+// CPUs.
+func WriteMask(r *host.Root, hostPath, mask string) error {
+	want, err := cpuset.ParseMask(mask)
+	if err != nil {
+		return err
+	}
+	if err := r.W.WriteKernel(r.Path(hostPath), mask); err != nil {
+		return err
+	}
+	raw, got, err := ReadMask(r, hostPath)
+	if err != nil {
+		return fmt.Errorf("read back %s: %w", hostPath, err)
+	}
+	if !got.Equal(want) {
+		return fmt.Errorf("%s: wrote %s (CPUs %s), reads back %s (CPUs %s): %w", hostPath, mask, want, raw, got, ErrVerify)
+	}
+	return nil
+}
+
+// ReadCount reads a number file.
+func ReadCount(r *host.Root, hostPath string) (string, int, error) {
+	raw, err := r.ReadString(r.Path(hostPath))
+	if err != nil {
+		return "", 0, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(raw))
+	if err != nil {
+		return raw, 0, fmt.Errorf("%s reads %q, not a number", hostPath, raw)
+	}
+	return raw, n, nil
+}
+
+// WriteCount writes a number file and checks that it reads back.
+func WriteCount(r *host.Root, hostPath, value string) error {
+	want, err := strconv.Atoi(strings.TrimSpace(value))
+	if err != nil {
+		return fmt.Errorf("%s: %q is not a number", hostPath, value)
+	}
+	if err := r.W.WriteKernel(r.Path(hostPath), value); err != nil {
+		return err
+	}
+	raw, got, err := ReadCount(r, hostPath)
+	if err != nil {
+		return fmt.Errorf("read back %s: %w", hostPath, err)
+	}
+	if got != want {
+		return fmt.Errorf("%s: wrote %d, reads back %s: %w", hostPath, want, raw, ErrVerify)
+	}
+	return nil
+}
+
+// ErrVerify is wrapped when a value does not read back as written.
+var ErrVerify = fmt.Errorf("read-back differs from the written value")
