@@ -1,0 +1,180 @@
+// Package exporter serves nettune's view of a host as Prometheus metrics:
+// drift per module (when a profile is given), the diagnostic findings, the
+// softnet and NIC counters the diagnostics read, and the statistics of a
+// running forwarder. Everything is read at scrape time; counters are
+// exported as counters so that Prometheus computes the rates.
+package exporter
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"sort"
+	"strconv"
+
+	"github.com/nettune/nettune/pkg/diagnose"
+	"github.com/nettune/nettune/pkg/engine"
+	"github.com/nettune/nettune/pkg/host"
+	"github.com/nettune/nettune/pkg/numa"
+	"github.com/nettune/nettune/pkg/plan"
+	"github.com/nettune/nettune/pkg/profile"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ForwarderStatsFile is where `nettune run` publishes its counters (host
+// path), for the exporter to pick up.
+const ForwarderStatsFile = "/run/nettune/forwarder.json"
+
+// ForwarderStats is the content of ForwarderStatsFile.
+type ForwarderStats struct {
+	Ports []struct {
+		Name    string `json:"name"`
+		RX      uint64 `json:"rx"`
+		TX      uint64 `json:"tx"`
+		Dropped uint64 `json:"dropped"`
+	} `json:"ports"`
+}
+
+// Collector implements prometheus.Collector.
+type Collector struct {
+	Engine  *engine.Engine
+	Profile *profile.Profile // nil: no drift metrics
+	Log     *slog.Logger
+}
+
+var (
+	descItems = prometheus.NewDesc("nettune_profile_items",
+		"Settings of the profile by module and check status (ok, drift, pending-reboot).",
+		[]string{"profile", "module", "status"}, nil)
+	descInSync = prometheus.NewDesc("nettune_profile_in_sync",
+		"1 when every setting of the profile is ok, 0 otherwise.", []string{"profile"}, nil)
+	descCheckError = prometheus.NewDesc("nettune_profile_check_errors",
+		"Problems of severity error found while checking the profile (it does not fit the host).", []string{"profile"}, nil)
+	descFinding = prometheus.NewDesc("nettune_diagnostic_finding",
+		"1 for each diagnostic rule that currently has a finding (rules that need two samples are not run here; see the counters).",
+		[]string{"rule", "name", "severity"}, nil)
+	descSoftnetProcessed = prometheus.NewDesc("nettune_softnet_processed_packets_total",
+		"Packets processed by the receive softirq, per CPU (/proc/net/softnet_stat column 1).", []string{"cpu"}, nil)
+	descSoftnetDropped = prometheus.NewDesc("nettune_softnet_dropped_packets_total",
+		"Packets dropped because the CPU's input backlog was full (softnet_stat column 2).", []string{"cpu"}, nil)
+	descSoftnetSqueezed = prometheus.NewDesc("nettune_softnet_time_squeeze_total",
+		"Times the receive softirq ran out of budget with work left (softnet_stat column 3).", []string{"cpu"}, nil)
+	descSoftnetFlowLimit = prometheus.NewDesc("nettune_softnet_flow_limit_packets_total",
+		"Packets dropped by the per-flow backlog limit.", []string{"cpu"}, nil)
+	descNIC = prometheus.NewDesc("nettune_nic_statistic_total",
+		"Counters from /sys/class/net/<interface>/statistics.", []string{"interface", "counter"}, nil)
+	descFwd = prometheus.NewDesc("nettune_forwarder_packets_total",
+		"Packets of the running nettune forwarder by port and direction (rx, tx, dropped).", []string{"port", "direction"}, nil)
+	descUp = prometheus.NewDesc("nettune_scrape_success",
+		"1 when the host could be read.", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descItems, descInSync, descCheckError, descFinding, descSoftnetProcessed, descSoftnetDropped, descSoftnetSqueezed, descSoftnetFlowLimit, descNIC, descFwd, descUp} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	ctx := context.Background()
+	r := c.Engine.Env.Root
+	var spec *profile.Spec
+	if c.Profile != nil {
+		spec = &c.Profile.Spec
+		c.collectDrift(ctx, ch)
+	}
+	findings, err := diagnose.Run(ctx, r, diagnose.Options{Spec: spec})
+	if err != nil {
+		c.Log.Warn("diagnostics failed", "err", err)
+	}
+	fired := map[string]diagnose.Finding{}
+	for _, f := range findings {
+		fired[f.Rule] = f
+	}
+	for _, rule := range diagnose.Rules() {
+		if rule.Rate {
+			continue
+		}
+		v, sev := 0.0, ""
+		if f, ok := fired[rule.ID]; ok {
+			v, sev = 1, string(f.Severity)
+		}
+		ch <- prometheus.MustNewConstMetric(descFinding, prometheus.GaugeValue, v, rule.ID, rule.Name, sev)
+	}
+	topo, err := numa.Read(r)
+	if err != nil {
+		topo = &numa.Topology{}
+	}
+	s, err := diagnose.TakeSample(r, topo)
+	if err != nil {
+		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, 1)
+	cpus := make([]int, 0, len(s.Softnet))
+	for cpu := range s.Softnet {
+		cpus = append(cpus, cpu)
+	}
+	sort.Ints(cpus)
+	for _, cpu := range cpus {
+		st, l := s.Softnet[cpu], strconv.Itoa(cpu)
+		ch <- prometheus.MustNewConstMetric(descSoftnetProcessed, prometheus.CounterValue, float64(st.Processed), l)
+		ch <- prometheus.MustNewConstMetric(descSoftnetDropped, prometheus.CounterValue, float64(st.Dropped), l)
+		ch <- prometheus.MustNewConstMetric(descSoftnetSqueezed, prometheus.CounterValue, float64(st.TimeSqueezed), l)
+		ch <- prometheus.MustNewConstMetric(descSoftnetFlowLimit, prometheus.CounterValue, float64(st.FlowLimitCount), l)
+	}
+	for nic, counters := range s.NICStats {
+		for name, v := range counters {
+			ch <- prometheus.MustNewConstMetric(descNIC, prometheus.CounterValue, float64(v), nic, name)
+		}
+	}
+	c.collectForwarder(r, ch)
+}
+
+func (c *Collector) collectDrift(ctx context.Context, ch chan<- prometheus.Metric) {
+	name := c.Profile.Metadata.Name
+	pr, err := c.Engine.Check(ctx, c.Profile)
+	if pr == nil {
+		c.Log.Warn("check failed", "err", err)
+		ch <- prometheus.MustNewConstMetric(descCheckError, prometheus.GaugeValue, 1, name)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descCheckError, prometheus.GaugeValue, float64(len(pr.Errors())), name)
+	counts := map[[2]string]int{}
+	for _, m := range engine.UsedSections(&c.Profile.Spec) {
+		for _, st := range []plan.Status{plan.OK, plan.Drift, plan.PendingReboot} {
+			counts[[2]string{m, string(st)}] = 0
+		}
+	}
+	for _, it := range pr.Items {
+		counts[[2]string{it.Module, string(it.Status)}]++
+	}
+	for k, v := range counts {
+		ch <- prometheus.MustNewConstMetric(descItems, prometheus.GaugeValue, float64(v), name, k[0], k[1])
+	}
+	inSync := 0.0
+	if err == nil && pr.Count(plan.Drift) == 0 && pr.Count(plan.PendingReboot) == 0 {
+		inSync = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descInSync, prometheus.GaugeValue, inSync, name)
+}
+
+func (c *Collector) collectForwarder(r *host.Root, ch chan<- prometheus.Metric) {
+	b, err := os.ReadFile(r.Path(ForwarderStatsFile))
+	if err != nil {
+		return
+	}
+	var st ForwarderStats
+	if err := json.Unmarshal(b, &st); err != nil {
+		c.Log.Warn("unreadable forwarder statistics", "file", ForwarderStatsFile, "err", err)
+		return
+	}
+	for _, p := range st.Ports {
+		ch <- prometheus.MustNewConstMetric(descFwd, prometheus.CounterValue, float64(p.RX), p.Name, "rx")
+		ch <- prometheus.MustNewConstMetric(descFwd, prometheus.CounterValue, float64(p.TX), p.Name, "tx")
+		ch <- prometheus.MustNewConstMetric(descFwd, prometheus.CounterValue, float64(p.Dropped), p.Name, "dropped")
+	}
+}
