@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nettune/nettune/pkg/host"
 	"github.com/nettune/nettune/pkg/module"
 	"github.com/nettune/nettune/pkg/plan"
 	"github.com/nettune/nettune/pkg/profile"
@@ -185,6 +186,35 @@ type Confirm func(*PlanResult) (bool, error)
 // reverse order and the generation is discarded, so the host is left as it
 // was.
 func (e *Engine) Apply(ctx context.Context, p *profile.Profile, confirm Confirm) (*ApplyResult, error) {
+	build := func(ctx context.Context) (*PlanResult, error) { return e.Plan(ctx, p) }
+	return e.apply(ctx, record{Profile: p.Metadata.Name, Source: p.Source}, build, confirm)
+}
+
+// ApplyChanges applies the changes build computes (called under the lock)
+// as a new generation recorded under label, exactly like Apply: confirmed,
+// journaled write-ahead, verified, rolled back on failure, undone by
+// 'nettune revert'. 'nettune bind' and 'nettune unbind' use it. An error
+// from build aborts before anything is written.
+func (e *Engine) ApplyChanges(ctx context.Context, label string, build func(context.Context) (*PlanResult, error), confirm Confirm) (*ApplyResult, error) {
+	return e.apply(ctx, record{Profile: label}, build, confirm)
+}
+
+// JournalChanges returns every change recorded in the journal, oldest
+// first. Modules read it to know what nettune did before (the devices
+// module finds the interface name of a device it bound away).
+func JournalChanges(r *host.Root) ([]plan.Change, error) {
+	gens, err := Generations(r)
+	if err != nil {
+		return nil, err
+	}
+	var out []plan.Change
+	for _, g := range gens {
+		out = append(out, g.Changes...)
+	}
+	return out, nil
+}
+
+func (e *Engine) apply(ctx context.Context, hdr record, build func(context.Context) (*PlanResult, error), confirm Confirm) (*ApplyResult, error) {
 	r := e.Env.Root
 	lk, err := acquire(r)
 	if err != nil {
@@ -209,7 +239,7 @@ func (e *Engine) Apply(ctx context.Context, p *profile.Profile, confirm Confirm)
 		next = last + 1
 	}
 
-	pr, err := e.Plan(ctx, p)
+	pr, err := build(ctx)
 	if err != nil {
 		return &ApplyResult{Plan: pr}, err
 	}
@@ -228,10 +258,9 @@ func (e *Engine) Apply(ctx context.Context, p *profile.Profile, confirm Confirm)
 		}
 	}
 
-	j, err := openGeneration(r, next, record{
-		Profile: p.Metadata.Name, Source: p.Source, Version: e.Version,
-		Time: e.Now().UTC().Format(time.RFC3339),
-	})
+	hdr.Version = e.Version
+	hdr.Time = e.Now().UTC().Format(time.RFC3339)
+	j, err := openGeneration(r, next, hdr)
 	if err != nil {
 		return res, err
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"github.com/nettune/nettune/pkg/devbind"
 	"github.com/nettune/nettune/pkg/module"
 	"github.com/nettune/nettune/pkg/sysctl"
 )
@@ -12,5 +13,6 @@ import (
 func Modules() []module.Module {
 	return []module.Module{
 		sysctl.Module{},
+		devbind.Module{Journal: JournalChanges},
 	}
 }

@@ -171,7 +171,9 @@ type Device struct {
 	PCI    string `yaml:"pci" required:"true" doc:"PCI address, or a kernel interface name that is resolved to one."`
 	Driver string `yaml:"driver" required:"true" doc:"vfio-pci, uio_pci_generic or a kernel driver."`
 	UID    *int   `yaml:"uid" min:"0" doc:"Owner of /dev/vfio/<group> for a non-root DPDK user."`
-	GID    *int   `yaml:"gid" min:"0"`
+	GID    *int   `yaml:"gid" min:"0" doc:"Group of /dev/vfio/<group>."`
+	// UnsafeNoIOMMU allows vfio's no-IOMMU mode.
+	UnsafeNoIOMMU bool `yaml:"unsafeNoIOMMU" doc:"On a host without IOMMU, bind vfio-pci in vfio's unsafe no-IOMMU mode (no DMA isolation, taints the kernel). Refused otherwise."`
 }
 
 // Dataplane is spec.dataplane.

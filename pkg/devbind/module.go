@@ -1,0 +1,143 @@
+package devbind
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/nettune/nettune/pkg/host"
+	"github.com/nettune/nettune/pkg/module"
+	"github.com/nettune/nettune/pkg/plan"
+	"github.com/nettune/nettune/pkg/profile"
+)
+
+// Module implements module.Module for spec.devices: each entry is a
+// binding checked for drift, applied through Transition and reverted to
+// the journaled binding.
+type Module struct {
+	// Journal returns the changes recorded in the journal, oldest first,
+	// so that an interface name of the profile can be resolved after its
+	// device was bound away. May be nil.
+	Journal func(*host.Root) ([]plan.Change, error)
+	// Planner, when set, builds the planner (tests feed the network
+	// state); NewPlanner by default.
+	Planner func(r *host.Root, journal []plan.Change) *Planner
+}
+
+// Name implements module.Module.
+func (Module) Name() string { return Name }
+
+// Configured implements module.Module.
+func (Module) Configured(s *profile.Spec) bool { return len(s.Devices) > 0 }
+
+func (m Module) planner(r *host.Root) (*Planner, error) {
+	var journal []plan.Change
+	if m.Journal != nil {
+		var err error
+		if journal, err = m.Journal(r); err != nil {
+			return nil, fmt.Errorf("read journal: %w", err)
+		}
+	}
+	if m.Planner != nil {
+		return m.Planner(r, journal), nil
+	}
+	return NewPlanner(r, journal), nil
+}
+
+// Plan implements module.Module. Every guard that refuses a device which
+// is not bound yet is an error problem: a profile cannot force past a
+// guard; the operator fixes the host (or the profile) instead.
+func (m Module) Plan(ctx context.Context, env *module.Env, spec *profile.Spec) (*module.Result, error) {
+	p, err := m.planner(env.Root)
+	if err != nil {
+		return nil, err
+	}
+	var targets []Target
+	for _, d := range spec.Devices {
+		t := Target{Arg: d.PCI, Driver: d.Driver, NoIOMMU: d.UnsafeNoIOMMU, Reason: "profile binds " + d.PCI + " to " + d.Driver}
+		if d.UID != nil || d.GID != nil {
+			o := Owner{}
+			if d.UID != nil {
+				o.UID = *d.UID
+			}
+			if d.GID != nil {
+				o.GID = *d.GID
+			}
+			t.Owner = &o
+		}
+		targets = append(targets, t)
+	}
+	r, err := p.Bind(ctx, targets, Options{})
+	if err != nil {
+		return nil, err
+	}
+	res := &module.Result{Items: r.Items}
+	for _, ref := range r.Refusals {
+		remedy := ref.Remedy
+		if ref.Guard == GuardIOMMUGroup {
+			remedy = "list them in spec.devices too"
+		}
+		remedy = strings.ReplaceAll(remedy, ", or --force", "")
+		remedy = strings.ReplaceAll(remedy, " or --force", "")
+		res.Problems = append(res.Problems, plan.Problem{Severity: plan.Error, Module: Name, Object: ref.Device, Message: ref.Message, Remedy: remedy})
+	}
+	for _, w := range r.Warnings {
+		res.Problems = append(res.Problems, plan.Problem{Severity: plan.Warning, Module: Name, Object: w.Device, Message: w.Message, Remedy: w.Remedy})
+	}
+	return res, nil
+}
+
+// Apply implements module.Module.
+func (Module) Apply(ctx context.Context, env *module.Env, c plan.Change) error {
+	return change(ctx, env.Root, c, false)
+}
+
+// Revert implements module.Module.
+func (Module) Revert(ctx context.Context, env *module.Env, c plan.Change) error {
+	return change(ctx, env.Root, c, true)
+}
+
+// change applies (or with revert, undoes) one journaled change.
+func change(ctx context.Context, r *host.Root, c plan.Change, revert bool) error {
+	value := c.After
+	if revert {
+		value = c.Before
+	}
+	switch c.Attribute {
+	case AttrDriver:
+		st, err := ParseState(value)
+		if err != nil {
+			return err
+		}
+		return Transition(ctx, r, c.Object, st)
+	case AttrModule:
+		if !revert {
+			return loadModule(ctx, r, c.Object)
+		}
+		if c.Before == "" {
+			return unloadModule(ctx, r, c.Object)
+		}
+		return nil
+	case AttrNoIOMMU:
+		if revert && !r.Exists(r.Path(noIOMMUParam)) {
+			// vfio was unloaded: the parameter is gone with it.
+			return nil
+		}
+		return setNoIOMMU(r, value)
+	case AttrOwner:
+		if value == "" {
+			// The node did not exist before the bind; it goes away
+			// when the binding is reverted.
+			return nil
+		}
+		o, err := ParseOwner(value)
+		if err != nil {
+			return err
+		}
+		if revert && (groupNode(r, c.Object) == "" || !r.Exists(r.Path(groupNode(r, c.Object)))) {
+			return nil
+		}
+		return setOwner(r, c.Object, o)
+	}
+	return fmt.Errorf("unknown devices attribute %q in journal", c.Attribute)
+}

@@ -1,0 +1,407 @@
+package devbind
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nettune/nettune/pkg/host"
+	"github.com/nettune/nettune/pkg/plan"
+)
+
+// Name is the module name, equal to the profile section it serves.
+const Name = "devices"
+
+// Attributes of the changes devbind makes.
+const (
+	// AttrDriver: a device's binding (State strings in Before/After).
+	AttrDriver = "driver"
+	// AttrModule: a driver module nettune loaded (Object is the driver).
+	AttrModule = "module"
+	// AttrNoIOMMU: vfio's enable_unsafe_noiommu_mode.
+	AttrNoIOMMU = "enable_unsafe_noiommu_mode"
+	// AttrOwner: the owner of the device's /dev/vfio group node.
+	AttrOwner = "vfio-owner"
+)
+
+// Guards that are not about the device's use but about the request.
+const (
+	GuardUnknownDevice = "unknown-device"
+	GuardUnknownDriver = "unknown-driver"
+	GuardRequest       = "request"
+)
+
+// moduleLoaded is the After of a module change.
+const moduleLoaded = "loaded"
+
+// Recorded is a binding change found in the journal.
+type Recorded struct {
+	Address       string
+	Before, After State
+}
+
+// RecordedBindings extracts the driver changes of this module from
+// journaled changes, oldest first.
+func RecordedBindings(changes []plan.Change) []Recorded {
+	var out []Recorded
+	for _, c := range changes {
+		if c.Module != Name || c.Attribute != AttrDriver {
+			continue
+		}
+		b, err1 := ParseState(c.Before)
+		a, err2 := ParseState(c.After)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		out = append(out, Recorded{Address: c.Object, Before: b, After: a})
+	}
+	return out
+}
+
+// Planner computes binding changes for a host.
+type Planner struct {
+	Root *host.Root
+	// Network feeds the guards; NetworkFor(Root) by default.
+	Network NetworkSource
+	// Getenv reads SSH_CONNECTION; os.Getenv on the live host, nil (not
+	// read) on an offline root.
+	Getenv func(string) string
+	// Recorded are the bindings in the journal, oldest first.
+	Recorded []Recorded
+}
+
+// NewPlanner returns a planner over a root with the journal's changes.
+func NewPlanner(r *host.Root, journal []plan.Change) *Planner {
+	p := &Planner{Root: r, Network: NetworkFor(r), Recorded: RecordedBindings(journal)}
+	if r.Live() {
+		p.Getenv = os.Getenv
+	}
+	return p
+}
+
+// Target is one device to bind.
+type Target struct {
+	// Arg names the device: PCI address (full or short) or interface.
+	Arg string
+	// Driver is the driver to bind to.
+	Driver string
+	// Owner, when set, is given the device's /dev/vfio group node.
+	Owner *Owner
+	// NoIOMMU allows vfio's unsafe no-IOMMU mode on a host without IOMMU.
+	NoIOMMU bool
+	// Reason is recorded in the change.
+	Reason string
+}
+
+// Options change how guards apply.
+type Options struct {
+	// Force turns forceable refusals into warnings.
+	Force bool
+	// Group adds the other endpoints of a vfio-pci target's IOMMU group
+	// that are still on kernel drivers to the bind.
+	Group bool
+}
+
+// Result is a binding plan.
+type Result struct {
+	// Items are the desired settings in apply order: driver modules to
+	// load, vfio's no-IOMMU switch, device bindings, group node owners.
+	Items []plan.Item `json:"items"`
+	// Refusals stop the whole operation.
+	Refusals []Refusal `json:"refusals"`
+	// Warnings are forced refusals and cautions.
+	Warnings []Refusal `json:"warnings"`
+	// Devices are the devices concerned, as observed.
+	Devices []*Device `json:"devices"`
+}
+
+// Changes returns the items that differ from the host, in apply order.
+func (r *Result) Changes() []plan.Change {
+	var out []plan.Change
+	for _, it := range r.Items {
+		if it.Status == plan.Drift {
+			out = append(out, it.Change)
+		}
+	}
+	return out
+}
+
+// want is a resolved target.
+type want struct {
+	dev     *Device
+	state   State
+	owner   *Owner
+	noIOMMU bool
+	reason  string
+}
+
+// Bind plans binding each target to its driver.
+func (p *Planner) Bind(ctx context.Context, targets []Target, opts Options) (*Result, error) {
+	inv, err := Scan(p.Root, nil)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{}
+	var wants []want
+	seen := map[string]string{}
+	for _, t := range targets {
+		d, err := inv.Resolve(t.Arg, p.Recorded)
+		if err != nil {
+			res.Refusals = append(res.Refusals, Refusal{Device: t.Arg, Guard: GuardUnknownDevice, Message: err.Error(), Remedy: "see 'nettune devices'"})
+			continue
+		}
+		if prev, dup := seen[d.Address]; dup {
+			res.Refusals = append(res.Refusals, Refusal{Device: d.Address, Guard: GuardRequest, Message: fmt.Sprintf("named twice (%s and %s)", prev, t.Arg)})
+			continue
+		}
+		seen[d.Address] = t.Arg
+		if t.Driver == "" {
+			res.Refusals = append(res.Refusals, Refusal{Device: d.Address, Guard: GuardRequest, Message: "no driver given"})
+			continue
+		}
+		if t.Owner != nil && !SameDriver(t.Driver, "vfio-pci") {
+			res.Refusals = append(res.Refusals, Refusal{Device: d.Address, Guard: GuardRequest, Message: fmt.Sprintf("an owner only applies to vfio-pci (/dev/vfio), not to %s", t.Driver)})
+			continue
+		}
+		wants = append(wants, want{dev: d, state: inv.desired(d, t.Driver), owner: t.Owner, noIOMMU: t.NoIOMMU, reason: t.Reason})
+	}
+	if opts.Group {
+		wants = inv.addGroupPeers(wants, seen)
+	}
+	return p.build(ctx, inv, wants, opts, res)
+}
+
+// Unbind plans giving each device back to a kernel driver: driver when
+// given, else the driver the journal recorded before nettune bound it,
+// else the device's kernel driver by modalias. driver_override is cleared
+// (or set back to what the journal recorded).
+func (p *Planner) Unbind(ctx context.Context, args []string, driver string, opts Options) (*Result, error) {
+	inv, err := Scan(p.Root, nil)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{}
+	var wants []want
+	seen := map[string]bool{}
+	for _, arg := range args {
+		d, err := inv.Resolve(arg, p.Recorded)
+		if err != nil {
+			res.Refusals = append(res.Refusals, Refusal{Device: arg, Guard: GuardUnknownDevice, Message: err.Error(), Remedy: "see 'nettune devices'"})
+			continue
+		}
+		if seen[d.Address] {
+			res.Refusals = append(res.Refusals, Refusal{Device: d.Address, Guard: GuardRequest, Message: "named twice"})
+			continue
+		}
+		seen[d.Address] = true
+		st, reason, ref := p.restoreTarget(inv, d, driver)
+		if ref != nil {
+			res.Refusals = append(res.Refusals, *ref)
+			continue
+		}
+		wants = append(wants, want{dev: d, state: st, reason: reason})
+	}
+	return p.build(ctx, inv, wants, opts, res)
+}
+
+// restoreTarget decides where unbind sends a device.
+func (p *Planner) restoreTarget(inv *Inventory, d *Device, driver string) (State, string, *Refusal) {
+	cur := State{Driver: d.Driver, Override: d.Override}
+	if driver != "" {
+		if UserspaceDriver(driver) {
+			return State{}, "", &Refusal{Device: d.Address, Guard: GuardRequest, Message: fmt.Sprintf("unbind gives a device back to a kernel driver; %s is not one", driver), Remedy: "use 'nettune bind --driver " + driver + "'"}
+		}
+		return inv.desired(d, driver), "unbind: --driver " + driver, nil
+	}
+	for i := len(p.Recorded) - 1; i >= 0; i-- {
+		rec := p.Recorded[i]
+		if rec.Address == d.Address && rec.After.Same(cur) {
+			st := rec.Before
+			st.Interfaces = nil
+			return st, "unbind: the binding recorded before nettune changed it", nil
+		}
+	}
+	if d.Driver != "" && !UserspaceDriver(d.Driver) {
+		return State{Driver: d.Driver}, "unbind: already on kernel driver " + d.Driver, nil
+	}
+	kernel := inv.KernelDrivers(d)
+	switch len(kernel) {
+	case 1:
+		return State{Driver: kernel[0]}, "unbind: kernel driver " + kernel[0] + " by modalias", nil
+	case 0:
+		why := "no kernel driver matches its modalias"
+		if !inv.ModulesKnown() {
+			why = "the kernel's modules.alias was not found"
+		}
+		return State{}, "", &Refusal{Device: d.Address, Guard: GuardUnknownDriver, Message: "the journal has no binding to restore and " + why, Remedy: "name the kernel driver with --driver"}
+	}
+	return State{}, "", &Refusal{Device: d.Address, Guard: GuardUnknownDriver, Message: fmt.Sprintf("the journal has no binding to restore and several kernel drivers match: %s", strings.Join(kernel, ", ")), Remedy: "name one with --driver"}
+}
+
+// desired is the binding for driver: userspace drivers (and pci-stub)
+// are pinned with driver_override so that a rescan or a module load cannot
+// hand the device back to its kernel driver; kernel drivers bind by their
+// ID table with driver_override cleared.
+func (inv *Inventory) desired(d *Device, driver string) State {
+	name := inv.driverName(driver)
+	st := State{Driver: name}
+	if UserspaceDriver(name) || SameDriver(name, "pci-stub") {
+		st.Override = name
+	}
+	return st
+}
+
+// addGroupPeers adds, for each vfio-pci target, the other endpoints of its
+// IOMMU group that vfio would not accept.
+func (inv *Inventory) addGroupPeers(wants []want, seen map[string]string) []want {
+	out := wants
+	for _, w := range wants {
+		if !SameDriver(w.state.Driver, "vfio-pci") {
+			continue
+		}
+		for _, p := range w.dev.GroupPeers {
+			pd := inv.Get(p)
+			if pd == nil || vfioViable(pd) {
+				continue
+			}
+			if _, dup := seen[p]; dup {
+				continue
+			}
+			seen[p] = "--group"
+			out = append(out, want{dev: pd, state: w.state, owner: w.owner, noIOMMU: w.noIOMMU, reason: "IOMMU group " + w.dev.IOMMUGroup + " of " + w.dev.Address})
+		}
+	}
+	return out
+}
+
+// build turns resolved targets into items, refusals and warnings.
+func (p *Planner) build(ctx context.Context, inv *Inventory, wants []want, opts Options, res *Result) (*Result, error) {
+	var (
+		netState *Network
+		netErr   error
+		netRead  bool
+		sessions []Session
+	)
+	network := func() (*Network, error) {
+		if !netRead {
+			netRead = true
+			src := p.Network
+			if src == nil {
+				src = NetworkFor(p.Root)
+			}
+			netState, netErr = src.Network(ctx)
+			sessions = Sessions(p.Root, p.Getenv)
+		}
+		return netState, netErr
+	}
+	together := map[string]bool{}
+	for _, w := range wants {
+		if SameDriver(w.state.Driver, "vfio-pci") {
+			together[w.dev.Address] = true
+		}
+	}
+	var (
+		modules  []plan.Item
+		noIOMMU  []plan.Item
+		drivers  []plan.Item
+		owners   []plan.Item
+		loading  = map[string]bool{}
+		needNoIO bool
+	)
+	for _, w := range wants {
+		d := w.dev
+		res.Devices = append(res.Devices, d)
+		cur := State{Driver: d.Driver, Override: d.Override, Interfaces: d.Interfaces}
+		item := plan.Item{Change: plan.Change{
+			Module: Name, Object: d.Address, Attribute: AttrDriver, Action: plan.Set,
+			Before: cur.String(), After: w.state.String(), When: plan.Live,
+			Path:   filepath.Join("/sys", pciDevices, d.Address, "driver"),
+			Reason: w.reason, Command: bindCommand(d.Address, cur, w.state),
+		}, Status: plan.OK}
+		if !cur.Same(w.state) {
+			item.Status = plan.Drift
+			item.Detail = fmt.Sprintf("bound to %s, want %s", nonEmpty(cur.Driver, noDriver), nonEmpty(w.state.Driver, noDriver))
+			var refusals []Refusal
+			if w.state.Driver != "" {
+				refusals = inv.bindGuards(d, w.state.Driver, together, w.noIOMMU)
+			}
+			if len(d.Interfaces) > 0 {
+				n, err := network()
+				refusals = append(refusals, activity(d, n, err, sessions)...)
+			}
+			for _, r := range refusals {
+				if r.Forceable && opts.Force {
+					r.Message = "forced: " + r.Message
+					res.Warnings = append(res.Warnings, r)
+				} else {
+					res.Refusals = append(res.Refusals, r)
+				}
+			}
+			if w.state.Driver != "" {
+				if _, ok := inv.LoadedDriver(w.state.Driver); !ok && !loading[ModuleName(w.state.Driver)] {
+					loading[ModuleName(w.state.Driver)] = true
+					modules = append(modules, plan.Item{Change: plan.Change{
+						Module: Name, Object: w.state.Driver, Attribute: AttrModule, Action: plan.Create,
+						After: moduleLoaded, When: plan.Live, Path: filepath.Join("/sys", pciDrivers, w.state.Driver),
+						Reason: "load the driver before touching " + d.Address, Command: "modprobe " + w.state.Driver,
+					}, Status: plan.Drift})
+				}
+			}
+		}
+		vfio := SameDriver(w.state.Driver, "vfio-pci")
+		if vfio && !inv.IOMMU && w.noIOMMU {
+			needNoIO = true
+		}
+		drivers = append(drivers, item)
+		if w.owner != nil && vfio {
+			owners = append(owners, p.ownerItem(d, *w.owner, item.Status == plan.Drift))
+		}
+	}
+	if needNoIO {
+		cur := inv.NoIOMMUMode
+		it := plan.Item{Change: plan.Change{
+			Module: Name, Object: "vfio", Attribute: AttrNoIOMMU, Action: plan.Set,
+			Before: nonEmpty(cur, "N"), After: "Y", When: plan.Live, Path: noIOMMUParam,
+			Reason:  "the host has no IOMMU and no-IOMMU mode was asked for",
+			Command: "echo Y > " + noIOMMUParam,
+		}, Status: plan.OK}
+		if cur != "Y" {
+			it.Status = plan.Drift
+		}
+		noIOMMU = append(noIOMMU, it)
+		res.Warnings = append(res.Warnings, Refusal{Device: "vfio", Guard: GuardNoIOMMU,
+			Message: "vfio runs in unsafe no-IOMMU mode: the bound devices can DMA to any memory and the kernel is tainted",
+			Remedy:  "use it only on hosts (or VMs) where that is acceptable; enable an IOMMU to get isolation"})
+	}
+	res.Items = append(append(append(append(res.Items, modules...), noIOMMU...), drivers...), owners...)
+	return res, nil
+}
+
+// ownerItem plans the owner of a device's /dev/vfio group node. The node
+// exists only while a device of the group is bound to vfio-pci, so before
+// the bind its current owner is unknown ("").
+func (p *Planner) ownerItem(d *Device, o Owner, binding bool) plan.Item {
+	r := p.Root
+	node := ""
+	before := ""
+	if !binding {
+		node = groupNode(r, d.Address)
+		if node != "" {
+			if cur, err := ownerOf(r.Path(node)); err == nil {
+				before = cur.String()
+			}
+		}
+	}
+	it := plan.Item{Change: plan.Change{
+		Module: Name, Object: d.Address, Attribute: AttrOwner, Action: plan.Set,
+		Before: before, After: o.String(), When: plan.Live, Path: node,
+		Reason:  "let a non-root DPDK process open the VFIO group",
+		Command: fmt.Sprintf("chown %s %s", o, nonEmpty(node, "/dev/vfio/$(basename $(readlink /sys/bus/pci/devices/"+d.Address+"/iommu_group))")),
+	}, Status: plan.OK}
+	if before != o.String() {
+		it.Status = plan.Drift
+	}
+	return it
+}

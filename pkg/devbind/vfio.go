@@ -1,0 +1,118 @@
+package devbind
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/nettune/nettune/pkg/host"
+	"github.com/nettune/nettune/pkg/module"
+)
+
+// Chowner is implemented by a host.Writer that can change file ownership.
+// host.Writer has no Chown; the devbind writes that need it (/dev/vfio
+// nodes) go through it when the Writer has it, so that tests see them.
+type Chowner interface {
+	Chown(path string, uid, gid int) error
+}
+
+func chown(r *host.Root, p string, uid, gid int) error {
+	if c, ok := r.W.(Chowner); ok {
+		return c.Chown(p, uid, gid)
+	}
+	if err := os.Chown(p, uid, gid); err != nil {
+		return fmt.Errorf("chown %s to %d:%d: %w", p, uid, gid, err)
+	}
+	return nil
+}
+
+// Owner is the uid:gid of a file, as "1000:1000".
+type Owner struct{ UID, GID int }
+
+func (o Owner) String() string { return fmt.Sprintf("%d:%d", o.UID, o.GID) }
+
+// ParseOwner reads "uid:gid".
+func ParseOwner(s string) (Owner, error) {
+	u, g, ok := strings.Cut(s, ":")
+	uid, err1 := strconv.Atoi(u)
+	gid, err2 := strconv.Atoi(g)
+	if !ok || err1 != nil || err2 != nil || uid < 0 || gid < 0 {
+		return Owner{}, fmt.Errorf("bad owner %q: want uid:gid", s)
+	}
+	return Owner{uid, gid}, nil
+}
+
+func ownerOf(p string) (Owner, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return Owner{}, err
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return Owner{}, fmt.Errorf("stat %s: no owner information", p)
+	}
+	return Owner{int(sys.Uid), int(sys.Gid)}, nil
+}
+
+// groupNode returns the host path of the VFIO group character device a
+// device bound to vfio-pci is used through: /dev/vfio/<group>, or
+// /dev/vfio/noiommu-<group> in no-IOMMU mode. It is "" while the device
+// has no group.
+func groupNode(r *host.Root, addr string) string {
+	g := linkBase(r.Sys(pciDevices, addr, "iommu_group"))
+	if g == "" {
+		return ""
+	}
+	for _, name := range []string{g, "noiommu-" + g} {
+		if _, err := os.Stat(r.Dev("vfio", name)); err == nil {
+			return filepath.Join("/dev/vfio", name)
+		}
+	}
+	return filepath.Join("/dev/vfio", g)
+}
+
+// setOwner chowns a device's VFIO group node and reads the owner back.
+func setOwner(r *host.Root, addr string, o Owner) error {
+	if err := requireKernel(r); err != nil {
+		return err
+	}
+	node := groupNode(r, addr)
+	if node == "" {
+		return fmt.Errorf("%s has no IOMMU group: is it bound to vfio-pci?", addr)
+	}
+	p := r.Path(node)
+	if err := chown(r, p, o.UID, o.GID); err != nil {
+		return err
+	}
+	got, err := ownerOf(p)
+	if err != nil {
+		return fmt.Errorf("read back owner of %s: %w", node, err)
+	}
+	if got != o {
+		return fmt.Errorf("%s: owner is %s after chown to %s: %w", node, got, o, module.ErrVerify)
+	}
+	return nil
+}
+
+// setNoIOMMU writes vfio's enable_unsafe_noiommu_mode ("Y" or "N") and
+// reads it back. The parameter exists once vfio is loaded.
+func setNoIOMMU(r *host.Root, v string) error {
+	if err := requireKernel(r); err != nil {
+		return err
+	}
+	p := r.Path(noIOMMUParam)
+	if err := r.W.WriteKernel(p, v); err != nil {
+		return err
+	}
+	got, err := r.ReadString(p)
+	if err != nil {
+		return fmt.Errorf("read back %s: %w", noIOMMUParam, err)
+	}
+	if strings.TrimSpace(got) != v {
+		return fmt.Errorf("%s: wrote %q, kernel reads back %q: %w", noIOMMUParam, v, got, module.ErrVerify)
+	}
+	return nil
+}
