@@ -12,7 +12,10 @@ import (
 )
 
 func (a *app) applyCommand() *cobra.Command {
-	var yes, dryRun bool
+	var (
+		yes, dryRun bool
+		only        []string
+	)
 	cmd := &cobra.Command{
 		Use:   "apply PROFILE",
 		Short: "Bring the host to the profile (journaled, verified, reversible)",
@@ -30,6 +33,11 @@ each change, and touches nothing.`,
 			p, err := profile.Load(args[0])
 			if err != nil {
 				return err
+			}
+			if len(only) > 0 {
+				if err := onlySections(p, only); err != nil {
+					return err
+				}
 			}
 			eng, err := a.engine()
 			if err != nil {
@@ -92,6 +100,7 @@ each change, and touches nothing.`,
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation (required when stdin is not a terminal)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be done, with equivalent shell commands, and touch nothing")
+	cmd.Flags().StringSliceVar(&only, "only", nil, "apply only these spec sections (comma-separated: sysctl, cpu, hugepages, nics, irqbalance, devices)")
 	return cmd
 }
 

@@ -259,3 +259,45 @@ func TestCheckWithoutProfileRunsDiagnostics(t *testing.T) {
 		t.Fatalf("--diagnostics=false: %d", r.code)
 	}
 }
+
+func TestInstallUninstall(t *testing.T) {
+	root := fixture.Unpack(t, "../../pkg/systemd/testdata/host.txtar")
+	before := fixture.Digest(t, root)
+	r := run(t, "", false, "--root", root, "install", "--binary", "/usr/local/sbin/nettune", "testdata/child.yaml")
+	if r.code != ExitOK {
+		t.Fatalf("install: %d %s", r.code, r.stderr)
+	}
+	// The recorded profile is self-contained: it loads without its parent.
+	b, err := os.ReadFile(filepath.Join(root, "etc/nettune/profile.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	alone := filepath.Join(t.TempDir(), "profile.yaml")
+	os.WriteFile(alone, b, 0o644)
+	if r := run(t, "", false, "validate", "--no-host", alone); r.code != ExitOK {
+		t.Fatalf("recorded profile does not load on its own: %s\n%s", r.stderr, b)
+	}
+	if !strings.Contains(string(b), "net.core.somaxconn: 8192") || !strings.Contains(string(b), "net.core.netdev_budget: 600") {
+		t.Errorf("recorded profile lost settings:\n%s", b)
+	}
+	if strings.Contains(string(b), "rmem_max") || strings.Contains(string(b), "extends") {
+		t.Errorf("recorded profile keeps a removed key or extends:\n%s", b)
+	}
+	if r = run(t, "", false, "--root", root, "uninstall"); r.code != ExitOK {
+		t.Fatalf("uninstall: %d %s", r.code, r.stderr)
+	}
+	if diffs := fixture.DiffDigests(before, fixture.Digest(t, root)); len(diffs) > 0 {
+		t.Fatalf("tree differs after uninstall: %v", diffs)
+	}
+}
+
+func TestApplyOnly(t *testing.T) {
+	root := fixture.Unpack(t, hostFixture)
+	if r := run(t, "", false, "apply", "--only", "nics,bogus", "--yes", "--root", root, profileFile); r.code != ExitError || !strings.Contains(r.stderr, `unknown section "bogus"`) {
+		t.Fatalf("--only bogus: %d %q", r.code, r.stderr)
+	}
+	r := run(t, "", false, "apply", "--only", "nics", "--yes", "--root", root, profileFile)
+	if r.code != ExitOK || !strings.Contains(r.stdout, "No changes") {
+		t.Fatalf("--only nics on a sysctl profile: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+}

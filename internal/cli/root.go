@@ -130,6 +130,8 @@ and reverts kernel settings.
 		a.revertCommand(),
 		a.snapshotCommand(),
 		a.exporterCommand(),
+		a.installCommand(),
+		a.uninstallCommand(),
 		a.versionCommand(),
 		a.completionCommand(),
 	)

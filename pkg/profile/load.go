@@ -246,3 +246,27 @@ func (l *loader) merge(base, child *yaml.Node) *yaml.Node {
 	}
 	return out
 }
+
+// Flatten reads a profile, resolves its extends chain and returns one
+// self-contained YAML document equivalent to it (what `nettune install`
+// records, so that the boot-time apply does not depend on other files).
+func Flatten(ref string) ([]byte, error) {
+	if _, err := Load(ref); err != nil {
+		return nil, err
+	}
+	l := &loader{files: map[*yaml.Node]string{}}
+	node, _, err := l.load(ref, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(node); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}

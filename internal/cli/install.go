@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/nettune/nettune/internal/output"
+	"github.com/nettune/nettune/pkg/profile"
+	"github.com/nettune/nettune/pkg/systemd"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) installCommand() *cobra.Command {
+	var binary string
+	cmd := &cobra.Command{
+		Use:   "install PROFILE",
+		Short: "Re-apply PROFILE at every boot and when a NIC appears (systemd + udev)",
+		Long: `Record PROFILE (with its extends chain resolved) as /etc/nettune/profile.yaml
+and install:
+  ` + systemd.ApplyUnit + `  oneshot, before network-pre.target:
+      nettune apply --yes /etc/nettune/profile.yaml
+  ` + systemd.NICUnit + `  the NIC sections, when a NIC appears
+  ` + systemd.UdevRule + `  starts it for every new network device
+then enable the boot unit. Settings that persist by themselves (sysctl.d,
+kernel arguments, fstab) do not need this; ring sizes, IRQ affinities, RPS,
+runtime hugepages and device bindings do. Undo with 'nettune uninstall'.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			flat, err := profile.Flatten(args[0])
+			if err != nil {
+				return err
+			}
+			eng, err := a.engine()
+			if err != nil {
+				return err
+			}
+			if binary == "" {
+				if binary, err = os.Executable(); err != nil {
+					return err
+				}
+			}
+			if binary, err = filepath.Abs(binary); err != nil {
+				return err
+			}
+			warnings, err := systemd.Install(cmd.Context(), eng.Env.Root, binary, flat)
+			if err != nil {
+				return err
+			}
+			return a.printer.Print(output.Document{Kind: "install", Body: struct {
+				Files    []string `json:"files"`
+				Warnings []string `json:"warnings"`
+			}{systemd.Files, nonNilS(warnings)}, Table: func(t *output.TableWriter) {
+				for _, f := range systemd.Files {
+					t.Line("wrote %s", f)
+				}
+				for _, w := range warnings {
+					t.Line("%s: %s", t.Colorize("yellow", "warning"), w)
+				}
+				t.Line("The profile is applied at boot by nettune-apply.service. Undo with: nettune uninstall")
+			}})
+		},
+	}
+	cmd.Flags().StringVar(&binary, "binary", "", "path of the nettune binary the units run (default: this executable)")
+	return cmd
+}
+
+func (a *app) uninstallCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "uninstall",
+		Short: "Remove what 'nettune install' installed",
+		Long: `Disable nettune-apply.service and remove the units, the udev rule and
+/etc/nettune/profile.yaml. Settings already applied stay as they are; undo
+them with 'nettune revert'.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			eng, err := a.engine()
+			if err != nil {
+				return err
+			}
+			warnings, err := systemd.Uninstall(cmd.Context(), eng.Env.Root)
+			if err != nil {
+				return err
+			}
+			return a.printer.Print(output.Document{Kind: "uninstall", Body: struct {
+				Warnings []string `json:"warnings"`
+			}{nonNilS(warnings)}, Table: func(t *output.TableWriter) {
+				for _, w := range warnings {
+					t.Line("%s: %s", t.Colorize("yellow", "warning"), w)
+				}
+				t.Line("Boot-time apply removed.")
+			}})
+		},
+	}
+}
+
+func nonNilS(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// onlySections keeps the named spec sections of p and drops the others
+// (apply --only).
+func onlySections(p *profile.Profile, only []string) error {
+	keep := map[string]bool{}
+	valid := map[string]bool{"sysctl": true, "cpu": true, "hugepages": true, "nics": true, "irqbalance": true, "devices": true, "dataplane": true}
+	for _, s := range only {
+		if !valid[s] {
+			return fmt.Errorf("--only: unknown section %q; valid choices: sysctl, cpu, hugepages, nics, irqbalance, devices, dataplane", s)
+		}
+		keep[s] = true
+	}
+	s := &p.Spec
+	if !keep["sysctl"] {
+		s.Sysctl = nil
+	}
+	if !keep["cpu"] {
+		s.CPU = nil
+	}
+	if !keep["hugepages"] {
+		s.Hugepages = nil
+	}
+	if !keep["nics"] {
+		s.NICs = nil
+	}
+	if !keep["irqbalance"] {
+		s.IRQBalance = nil
+	}
+	if !keep["devices"] {
+		s.Devices = nil
+	}
+	if !keep["dataplane"] {
+		s.Dataplane = nil
+	}
+	return nil
+}
