@@ -3,6 +3,7 @@ package engine
 import (
 	"github.com/nettune/nettune/pkg/devbind"
 	"github.com/nettune/nettune/pkg/module"
+	"github.com/nettune/nettune/pkg/nics"
 	"github.com/nettune/nettune/pkg/sysctl"
 )
 
@@ -13,6 +14,7 @@ import (
 func Modules() []module.Module {
 	return []module.Module{
 		sysctl.Module{},
+		nics.Module{}, nics.IRQBalance{},
 		devbind.Module{Journal: JournalChanges},
 	}
 }

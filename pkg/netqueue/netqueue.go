@@ -167,3 +167,22 @@ func WriteCount(r *host.Root, hostPath, value string) error {
 
 // ErrVerify is wrapped when a value does not read back as written.
 var ErrVerify = fmt.Errorf("read-back differs from the written value")
+
+// Mask spells a CPU set as the kernel prints masks on a machine with nbits
+// possible CPUs: Set.Mask's 32-bit words, the most significant one only as
+// wide as nbits needs ("30" with 8 CPUs, "00,00000030" with 40), so that a
+// written mask reads back byte for byte.
+func Mask(s cpuset.Set, nbits int) string {
+	if m := s.Max() + 1; m > nbits {
+		nbits = m
+	}
+	nbits = max(nbits, 1)
+	m := s.Mask(nbits)
+	first, rest, _ := strings.Cut(m, ",")
+	digits := ((nbits-1)%32)/4 + 1
+	first = first[len(first)-digits:]
+	if rest == "" {
+		return first
+	}
+	return first + "," + rest
+}

@@ -77,6 +77,28 @@ func TestQueuesAndMasks(t *testing.T) {
 	}
 }
 
+func TestKernelMask(t *testing.T) {
+	for _, tc := range []struct {
+		cpus  string
+		nbits int
+		want  string
+	}{
+		{"4-5", 8, "30"},
+		{"", 8, "00"},
+		{"0", 2, "1"},
+		{"0-1", 2, "3"},
+		{"4-5", 40, "00,00000030"},
+		{"39", 40, "80,00000000"},
+		{"0", 64, "00000000,00000001"},
+		{"0", 96, "00000000,00000000,00000001"},
+		{"70", 8, "40,00000000,00000000"},
+	} {
+		if got := Mask(cpuset.MustParse(tc.cpus), tc.nbits); got != tc.want {
+			t.Errorf("Mask(%s, %d) = %s, want %s", tc.cpus, tc.nbits, got, tc.want)
+		}
+	}
+}
+
 func TestSpreadAndFlowCount(t *testing.T) {
 	got := Spread(5, cpuset.MustParse("4-6"), true)
 	var s []string
@@ -115,7 +137,7 @@ func FuzzListMask(f *testing.F) {
 		if err != nil || s.Max() > 4095 {
 			return
 		}
-		m := s.Mask(int(nbits % 4097))
+		m := Mask(s, int(nbits%4097))
 		back, err := cpuset.ParseMask(m)
 		if err != nil {
 			t.Fatalf("ParseMask(%q) from list %q: %v", m, list, err)
