@@ -26,6 +26,10 @@ type CPU struct {
 	Package  int        `json:"package"`
 	Core     int        `json:"core"`
 	Siblings cpuset.Set `json:"siblings"`
+	// Driver and Governor are the cpufreq scaling driver and governor;
+	// empty when the CPU has no cpufreq (virtual machines, no driver).
+	Driver   string `json:"cpufreqDriver,omitempty"`
+	Governor string `json:"governor,omitempty"`
 }
 
 // HugepagePool is one page size on one node.
@@ -65,6 +69,13 @@ type Topology struct {
 	Isolated cpuset.Set `json:"isolated"`
 	NohzFull cpuset.Set `json:"nohzFull"`
 	NICs     []NIC      `json:"nics"`
+	// CPUInfo is the processor model and its feature flags.
+	CPUInfo CPUInfo `json:"cpuInfo"`
+	// HugepageSizesKB are the page sizes the kernel offers
+	// (/sys/kernel/mm/hugepages), ascending; DefaultHugepageKB is the
+	// default size (Hugepagesize in /proc/meminfo).
+	HugepageSizesKB   []uint64 `json:"hugepageSizesKB"`
+	DefaultHugepageKB uint64   `json:"defaultHugepageKB"`
 }
 
 // Read reads the topology under the root.
@@ -79,6 +90,7 @@ func Read(r *host.Root) (*Topology, error) {
 		t.Possible = t.Online
 	}
 	t.Isolated, _ = readSet(filepath.Join(cpuDir, "isolated"))
+	// A kernel with NO_HZ_FULL booted without nohz_full= prints "(null)".
 	t.NohzFull, _ = readSet(filepath.Join(cpuDir, "nohz_full"))
 	if err := t.readNodes(r); err != nil {
 		return nil, err
@@ -99,9 +111,20 @@ func Read(r *host.Root) (*Topology, error) {
 		} else {
 			c.Siblings = cpuset.Of(id)
 		}
+		freq := filepath.Join(cpuDir, fmt.Sprintf("cpu%d", id), "cpufreq")
+		c.Driver = readString(filepath.Join(freq, "scaling_driver"))
+		c.Governor = readString(filepath.Join(freq, "scaling_governor"))
 		t.CPUs = append(t.CPUs, c)
 	}
 	t.NICs = readNICs(r, len(t.Nodes))
+	if f, err := os.Open(r.Proc("cpuinfo")); err == nil {
+		t.CPUInfo, _ = ParseCPUInfo(f)
+		f.Close()
+	}
+	for _, p := range readPools(r.Sys("kernel/mm/hugepages")) {
+		t.HugepageSizesKB = append(t.HugepageSizesKB, p.SizeKB)
+	}
+	t.DefaultHugepageKB = readMeminfoKey(r.Proc("meminfo"), "Hugepagesize:")
 	return t, nil
 }
 
@@ -319,7 +342,36 @@ func readSet(p string) (cpuset.Set, error) {
 	if err != nil {
 		return cpuset.Set{}, err
 	}
+	if strings.TrimSpace(string(b)) == "(null)" {
+		return cpuset.Set{}, nil
+	}
 	return cpuset.Parse(string(b))
+}
+
+func readString(p string) string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// readMeminfoKey returns one "Key: value kB" number of a meminfo file.
+func readMeminfoKey(p, key string) uint64 {
+	f, err := os.Open(p)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		if len(fs) >= 2 && fs[0] == key {
+			v, _ := strconv.ParseUint(fs[1], 10, 64)
+			return v
+		}
+	}
+	return 0
 }
 
 func readInt(p string, def int) int {
@@ -374,4 +426,98 @@ func parseMeminfo(sc *bufio.Scanner, skip int) (total, free uint64) {
 		}
 	}
 	return total, free
+}
+
+// LocalCPUs returns the online CPUs on a NIC's node; every online CPU when
+// the firmware does not say (numa_node -1).
+func (t *Topology) LocalCPUs(n NIC) cpuset.Set { return t.CPUsOfNode(n.Node) }
+
+// HousekeepingByNode returns, for every node that has CPUs, its online CPUs
+// outside isolated.
+func (t *Topology) HousekeepingByNode(isolated cpuset.Set) map[int]cpuset.Set {
+	out := map[int]cpuset.Set{}
+	for _, n := range t.Nodes {
+		if !n.CPUs.IsEmpty() {
+			out[n.ID] = t.Housekeeping(n.ID, isolated)
+		}
+	}
+	return out
+}
+
+// NodesWithMemory returns the nodes that have memory, where hugepages can
+// be reserved (a CPU-only node has none).
+func (t *Topology) NodesWithMemory() []int {
+	var out []int
+	for _, n := range t.Nodes {
+		if n.MemoryKB > 0 {
+			out = append(out, n.ID)
+		}
+	}
+	return out
+}
+
+// Pool returns a node's pool of one page size.
+func (n Node) Pool(sizeKB uint64) (HugepagePool, bool) {
+	for _, p := range n.Hugepages {
+		if p.SizeKB == sizeKB {
+			return p, true
+		}
+	}
+	return HugepagePool{}, false
+}
+
+// HasHugepageSize reports whether the kernel offers a page size.
+func (t *Topology) HasHugepageSize(kb uint64) bool {
+	for _, s := range t.HugepageSizesKB {
+		if s == kb {
+			return true
+		}
+	}
+	return false
+}
+
+// Cores groups the online CPUs by physical core: package, core id and the
+// CPUs (SMT threads) of the core, ordered by node, package and core.
+func (t *Topology) Cores() []Core {
+	byKey := map[[2]int]*Core{}
+	var keys [][2]int
+	for _, c := range t.CPUs {
+		if !c.Online {
+			continue
+		}
+		k := [2]int{c.Package, c.Core}
+		if c.Core < 0 {
+			k = [2]int{c.Package, -1 - c.ID} // unknown core: one per CPU
+		}
+		co, ok := byKey[k]
+		if !ok {
+			co = &Core{Node: c.Node, Package: c.Package, Core: c.Core}
+			byKey[k] = co
+			keys = append(keys, k)
+		}
+		co.CPUs = co.CPUs.Union(cpuset.Of(c.ID))
+	}
+	out := make([]Core, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, *byKey[k])
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Node != b.Node {
+			return a.Node < b.Node
+		}
+		if a.Package != b.Package {
+			return a.Package < b.Package
+		}
+		return a.CPUs.List()[0] < b.CPUs.List()[0]
+	})
+	return out
+}
+
+// Core is one physical core.
+type Core struct {
+	Node    int        `json:"node"`
+	Package int        `json:"package"`
+	Core    int        `json:"core"`
+	CPUs    cpuset.Set `json:"cpus"`
 }
