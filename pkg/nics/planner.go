@@ -310,7 +310,7 @@ func (p *planner) queuesItem(n NIC, e profile.NIC) (plan.Item, queueState, bool)
 	it := plan.Item{Change: plan.Change{
 		Module: "nics", Object: n.Name, Attribute: attrQueues, Action: plan.Set,
 		Before: formatKV(queueKeys, before), After: after, When: plan.Live,
-		Reason: "ring sizes and queue counts in one change: the driver resets the link for each",
+		Reason:  "ring sizes and queue counts in one change: the driver resets the link for each",
 		Command: strings.Join(cmds, " && "),
 	}, Status: plan.OK}
 	if !same {
