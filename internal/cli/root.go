@@ -129,6 +129,7 @@ and reverts kernel settings.
 		a.checkCommand(),
 		a.revertCommand(),
 		a.snapshotCommand(),
+		a.irqsCommand(),
 		a.topologyCommand(),
 		a.exporterCommand(),
 		a.installCommand(),

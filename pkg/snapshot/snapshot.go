@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/nettune/nettune/pkg/ethtool"
 )
 
 // Source is one part of the host to copy.
@@ -54,6 +56,10 @@ var Sources = []Source{
 	{"/etc/default/irqbalance", 0},
 	{"/etc/sysconfig/irqbalance", 0},
 	{"/etc/os-release", 0},
+	{"/usr/lib/systemd/system/irqbalance.service", 0},
+	{"/lib/systemd/system/irqbalance.service", 0},
+	{"/etc/systemd/system/irqbalance.service", 0},
+	{ethtool.StateDir, 1},
 }
 
 // skipped are host paths never copied: secrets and per-boot identifiers.
@@ -83,6 +89,15 @@ func Take(src, dir string) (Stats, error) {
 		if err := t.copy(s.Path, s.Depth); err != nil {
 			return t.st, err
 		}
+	}
+	// Ethtool settings are ioctls, not files: on the live host they are
+	// captured into ethtool.StateDir, which offline roots read instead.
+	if filepath.Clean(src) == "/" {
+		n, err := ethtool.CaptureHost(dir)
+		if err != nil {
+			return t.st, err
+		}
+		t.st.Files += n
 	}
 	return t.st, nil
 }
@@ -142,11 +157,22 @@ func (t *taker) copy(p string, depth int) error {
 			if err := t.copy(resolved, 1); err != nil {
 				return err
 			}
+			if strings.HasPrefix(p, "/sys/bus/pci/devices/") {
+				// MSI vectors: which IRQs belong to the device.
+				if err := t.copy(filepath.Join(resolved, "msi_irqs"), 1); err != nil {
+					return err
+				}
+			}
 			if strings.HasPrefix(p, "/sys/class/net/") {
 				if err := t.copy(filepath.Join(resolved, "queues"), 2); err != nil {
 					return err
 				}
 				if err := t.copy(filepath.Join(resolved, "device"), 0); err != nil {
+					return err
+				}
+				// The driver of a device that is not the PCI function
+				// itself (virtio-net's virtioN).
+				if err := t.copy(filepath.Join(resolved, "device", "driver"), 0); err != nil {
 					return err
 				}
 			}
