@@ -129,6 +129,7 @@ and reverts kernel settings.
 		a.checkCommand(),
 		a.revertCommand(),
 		a.snapshotCommand(),
+		a.devicesCommand(), a.bindCommand(), a.unbindCommand(),
 		a.irqsCommand(),
 		a.topologyCommand(),
 		a.exporterCommand(),

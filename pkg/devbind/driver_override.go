@@ -21,6 +21,11 @@ type KernelEmulator interface {
 	EmulatesKernel() bool
 }
 
+// CanBind reports (as an error wrapping host.ErrOffline) whether bindings
+// can be changed under the root: on the live host, or on an offline root
+// whose Writer emulates the kernel.
+func CanBind(r *host.Root) error { return requireKernel(r) }
+
 // requireKernel refuses to bind on an offline root without an emulator.
 func requireKernel(r *host.Root) error {
 	if r.Live() {
@@ -128,15 +133,15 @@ func currentDriver(r *host.Root, addr string) string {
 // any failure it puts the device back to the binding it found. It is
 // idempotent.
 func Transition(ctx context.Context, r *host.Root, addr string, want State) error {
-	if err := requireKernel(r); err != nil {
-		return err
-	}
 	cur, err := Observe(r, addr)
 	if err != nil {
 		return err
 	}
 	if cur.Same(want) {
 		return nil
+	}
+	if err := requireKernel(r); err != nil {
+		return err
 	}
 	drv, loaded := "", false
 	if want.Driver != "" {
@@ -277,9 +282,6 @@ func restoreCommand(addr string, now, orig State) string {
 // bindCommand is the shell equivalent of a transition, for plans.
 func bindCommand(addr string, cur, want State) string {
 	var cmds []string
-	if want.Driver != "" && !sameName(cur.Driver, want.Driver) {
-		cmds = append(cmds, "modprobe "+want.Driver)
-	}
 	ov := func(v string) string {
 		if v == "" {
 			v = "''"
@@ -306,6 +308,9 @@ func bindCommand(addr string, cur, want State) string {
 
 // loadModule loads a driver module (a "module" change).
 func loadModule(ctx context.Context, r *host.Root, name string) error {
+	if registered(r, name) != "" {
+		return nil
+	}
 	if err := requireKernel(r); err != nil {
 		return err
 	}
@@ -317,15 +322,15 @@ func loadModule(ctx context.Context, r *host.Root, name string) error {
 // bound to its driver any more, and leaves it loaded (without error) when
 // something still uses it.
 func unloadModule(ctx context.Context, r *host.Root, name string) error {
-	if err := requireKernel(r); err != nil {
-		return err
-	}
 	drv := registered(r, name)
 	if drv == "" {
 		return nil
 	}
 	if len(boundDevices(r, drv)) > 0 {
 		return nil
+	}
+	if err := requireKernel(r); err != nil {
+		return err
 	}
 	if _, err := r.Exec.Run(ctx, "modprobe", "-r", name); err != nil {
 		return fmt.Errorf("unload driver %s: %w", name, err)

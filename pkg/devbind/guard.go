@@ -48,6 +48,13 @@ var bifurcatedDrivers = map[string]string{
 	"mana":      "mana",
 }
 
+// Bifurcated reports whether a driver is bifurcated: DPDK drives its
+// devices through it, so they must not be bound to vfio-pci.
+func Bifurcated(driver string) bool {
+	_, ok := bifurcatedDrivers[ModuleName(driver)]
+	return ok
+}
+
 // vfioFriendly are drivers vfio accepts on the other devices of a group it
 // uses, besides no driver and vfio drivers themselves.
 var vfioFriendly = map[string]bool{"pci_stub": true, "pcieport": true}

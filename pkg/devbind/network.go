@@ -17,7 +17,7 @@ import (
 // NetworkFile is where 'nettune snapshot' stores the network state (links,
 // addresses, routes of every table), relative to the snapshot root: netlink
 // state has no file in /proc or /sys to copy, so it is captured as JSON.
-const NetworkFile = "/nettune-snapshot/network.json"
+const NetworkFile = "/var/lib/nettune-snapshot/network.json"
 
 // ErrNetworkUnknown is returned when the network state cannot be read: the
 // guards then cannot tell whether an interface is in use.

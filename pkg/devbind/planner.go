@@ -81,6 +81,41 @@ func NewPlanner(r *host.Root, journal []plan.Change) *Planner {
 	return p
 }
 
+// Devices scans the PCI devices for 'nettune devices' and marks those in
+// use, with the reasons the guards would give. A device whose network
+// state cannot be read counts as active.
+func (p *Planner) Devices(ctx context.Context, ids *IDs) (*Inventory, error) {
+	inv, err := Scan(p.Root, ids)
+	if err != nil {
+		return nil, err
+	}
+	src := p.Network
+	if src == nil {
+		src = NetworkFor(p.Root)
+	}
+	var (
+		n        *Network
+		netErr   error
+		sessions []Session
+		read     bool
+	)
+	for _, d := range inv.Devices {
+		if len(d.Interfaces) == 0 {
+			continue
+		}
+		if !read {
+			read = true
+			n, netErr = src.Network(ctx)
+			sessions = Sessions(p.Root, p.Getenv)
+		}
+		for _, r := range activity(d, n, netErr, sessions) {
+			d.Active = true
+			d.Reasons = append(d.Reasons, r.Message)
+		}
+	}
+	return inv, nil
+}
+
 // Target is one device to bind.
 type Target struct {
 	// Arg names the device: PCI address (full or short) or interface.
@@ -393,6 +428,8 @@ func (p *Planner) ownerItem(d *Device, o Owner, binding bool) plan.Item {
 				before = cur.String()
 			}
 		}
+	} else if d.IOMMUGroup != "" {
+		node = "/dev/vfio/" + d.IOMMUGroup
 	}
 	it := plan.Item{Change: plan.Change{
 		Module: Name, Object: d.Address, Attribute: AttrOwner, Action: plan.Set,

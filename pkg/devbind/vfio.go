@@ -76,14 +76,17 @@ func groupNode(r *host.Root, addr string) string {
 
 // setOwner chowns a device's VFIO group node and reads the owner back.
 func setOwner(r *host.Root, addr string, o Owner) error {
-	if err := requireKernel(r); err != nil {
-		return err
-	}
 	node := groupNode(r, addr)
 	if node == "" {
 		return fmt.Errorf("%s has no IOMMU group: is it bound to vfio-pci?", addr)
 	}
 	p := r.Path(node)
+	if cur, err := ownerOf(p); err == nil && cur == o {
+		return nil
+	}
+	if err := requireKernel(r); err != nil {
+		return err
+	}
 	if err := chown(r, p, o.UID, o.GID); err != nil {
 		return err
 	}
@@ -100,10 +103,13 @@ func setOwner(r *host.Root, addr string, o Owner) error {
 // setNoIOMMU writes vfio's enable_unsafe_noiommu_mode ("Y" or "N") and
 // reads it back. The parameter exists once vfio is loaded.
 func setNoIOMMU(r *host.Root, v string) error {
+	p := r.Path(noIOMMUParam)
+	if cur, err := r.ReadString(p); err == nil && strings.TrimSpace(cur) == v {
+		return nil
+	}
 	if err := requireKernel(r); err != nil {
 		return err
 	}
-	p := r.Path(noIOMMUParam)
 	if err := r.W.WriteKernel(p, v); err != nil {
 		return err
 	}
