@@ -1,0 +1,462 @@
+//go:build cgo && !nodpdk
+
+package dataplane
+
+/*
+#cgo pkg-config: libdpdk
+#cgo CFLAGS: -O3 -Wall
+#include <stdlib.h>
+#include "fwd.h"
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Available reports whether this build contains the DPDK forwarder.
+const Available = true
+
+// ealUsed is set by the first Start: the EAL exists once per process.
+var ealUsed atomic.Bool
+
+// control runs closures on one OS thread, the thread that ran
+// rte_eal_init; it is locked for the life of the process.
+type control struct{ ch chan func() }
+
+func newControl() *control {
+	c := &control{ch: make(chan func())}
+	go func() {
+		runtime.LockOSThread() // never unlocked: this is the EAL thread
+		for fn := range c.ch {
+			fn()
+		}
+	}()
+	return c
+}
+
+func (c *control) do(fn func()) {
+	done := make(chan struct{})
+	c.ch <- func() { fn(); close(done) }
+	<-done
+}
+
+// Forwarder is a running forwarder. Its methods may be called from any
+// goroutine.
+type Forwarder struct {
+	cfg        Config
+	plans      []WorkerPlan
+	ctl        *control
+	ports      []PortStats // static fields filled at start
+	dpdkPorts  []uint16
+	configured int // ports from dpdkPorts[0] on that were configured
+	pools      []*C.struct_rte_mempool
+	workers    []*C.struct_nt_worker
+	runtimeDir string
+	warnings   []string
+	started    time.Time
+
+	mu      sync.Mutex
+	stopped bool
+	final   Stats
+}
+
+// Start initialises the EAL, sets up the ports and launches one worker per
+// Config.Lcores entry. ctx bounds the start-up only (the wait for links);
+// the forwarder runs until Stop. Start succeeds at most once per process.
+func Start(ctx context.Context, cfg Config) (*Forwarder, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if len(cfg.MainCPUs) == 0 {
+		hk, err := housekeepingCPUs(cfg.Lcores)
+		if err != nil {
+			return nil, err
+		}
+		cfg.MainCPUs = hk
+	}
+	if cfg.FilePrefix == "" {
+		cfg.FilePrefix = fmt.Sprintf("nettune-%d", os.Getpid())
+	}
+	args, err := EALArgs(cfg)
+	if err != nil {
+		return nil, err
+	}
+	plans, err := Layout(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if !ealUsed.CompareAndSwap(false, true) {
+		return nil, fmt.Errorf("start forwarder: %w; run each forwarder in its own process", ErrEALUsed)
+	}
+	f := &Forwarder{cfg: cfg, plans: plans, ctl: newControl()}
+	f.ctl.do(func() { err = f.start(ctx, args) })
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// housekeepingCPUs is the process's allowed CPUs minus the workers.
+func housekeepingCPUs(workers []int) ([]int, error) {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return nil, fmt.Errorf("read cpu affinity of the process: %w", err)
+	}
+	w := map[int]bool{}
+	for _, c := range workers {
+		w[c] = true
+	}
+	var hk []int
+	for c := 0; c < len(set)*64; c++ {
+		if set.IsSet(c) && !w[c] {
+			hk = append(hk, c)
+		}
+	}
+	if len(hk) == 0 {
+		return nil, invalid("no housekeeping cpu left: every allowed cpu is a worker (%v)", workers)
+	}
+	return hk, nil
+}
+
+// confineThreads sets the CPU affinity of every thread of the process (the
+// Go runtime's and the caller's) to cpus, so that only the workers, which
+// the EAL pins itself, run on worker CPUs. Threads created later inherit
+// the affinity of their creator. It repeats until a pass finds no new
+// thread.
+func confineThreads(cpus []int) error {
+	var set unix.CPUSet
+	for _, c := range cpus {
+		set.Set(c)
+	}
+	done := map[int]bool{}
+	for pass := 0; pass < 10; pass++ {
+		ents, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			return fmt.Errorf("list threads to confine to housekeeping cpus %v: %w", cpus, err)
+		}
+		fresh := false
+		for _, e := range ents {
+			tid, err := strconv.Atoi(e.Name())
+			if err != nil || done[tid] {
+				continue
+			}
+			fresh = true
+			if err := unix.SchedSetaffinity(tid, &set); err != nil && !errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("set cpu affinity of thread %d to housekeeping cpus %v: %w", tid, cpus, err)
+			}
+			done[tid] = true
+		}
+		if !fresh {
+			return nil
+		}
+	}
+	return nil
+}
+
+func dpdkErr(ret C.int) error {
+	if ret < 0 {
+		ret = -ret
+	}
+	return fmt.Errorf("%s (errno %d)", C.GoString(C.nt_strerror(ret)), int(ret))
+}
+
+// start runs on the control thread.
+func (f *Forwarder) start(ctx context.Context, args []string) (err error) {
+	argv := make([]*C.char, 0, len(args)+2)
+	argv = append(argv, C.CString("nettune"))
+	for _, a := range args {
+		argv = append(argv, C.CString(a)) // kept: the EAL may keep pointers into argv
+	}
+	argv = append(argv, nil)
+	cargv := (**C.char)(C.malloc(C.size_t(len(argv)) * C.size_t(unsafe.Sizeof(argv[0]))))
+	copy(unsafe.Slice(cargv, len(argv)), argv)
+	if os.Geteuid() == 0 {
+		sweepRuntimeDirs("/var/run/dpdk", processAlive)
+	}
+	if err := confineThreads(f.cfg.MainCPUs); err != nil {
+		return err
+	}
+	if C.nt_eal_init(C.int(len(argv)-1), cargv) < 0 {
+		return fmt.Errorf("initialise dpdk eal with %q: %w", args, dpdkErr(C.nt_errno()))
+	}
+	f.runtimeDir = C.GoString(C.nt_runtime_dir())
+	defer func() {
+		if err != nil {
+			f.teardown()
+		}
+	}()
+	if n := int(C.nt_lcore_count()); n != len(f.cfg.Lcores)+1 {
+		return fmt.Errorf("dpdk eal has %d lcores, want %d (main + %d workers)", n, len(f.cfg.Lcores)+1, len(f.cfg.Lcores))
+	}
+
+	cfg := &f.cfg
+	queues := queueCounts(f.plans, len(cfg.Ports))
+	infos := make([]C.struct_nt_port_info, len(cfg.Ports))
+	f.dpdkPorts = make([]uint16, len(cfg.Ports))
+	f.configured = 0
+	for i, p := range cfg.Ports {
+		name := C.CString(p.DeviceName())
+		var id C.uint16_t
+		ret := C.nt_port_by_name(name, &id)
+		C.free(unsafe.Pointer(name))
+		if ret != 0 {
+			return fmt.Errorf("find dpdk port %s (device %q): not probed by the eal; check the vdev arguments or the device's driver binding", p.label(), p.DeviceName())
+		}
+		f.dpdkPorts[i] = uint16(id)
+		if ret := C.nt_port_info(id, &infos[i]); ret != 0 {
+			return fmt.Errorf("get device info of port %s: %w", p.label(), dpdkErr(ret))
+		}
+		if s := int(infos[i].socket); s >= 0 {
+			cfg.Ports[i].Socket = s
+		}
+		if queues[i] > int(infos[i].max_rxq) || queues[i] > int(infos[i].max_txq) {
+			return fmt.Errorf("port %s (driver %s) has at most %d rx and %d tx queues, %d needed: use fewer workers",
+				p.label(), C.GoString(&infos[i].driver[0]), infos[i].max_rxq, infos[i].max_txq, queues[i])
+		}
+	}
+	// Unknown sockets: take the node of the first worker serving the port.
+	for _, pl := range f.plans {
+		for _, s := range pl.Streams {
+			if cfg.Ports[s.RxPort].Socket < 0 {
+				cfg.Ports[s.RxPort].Socket = int(C.nt_lcore_socket(C.uint(pl.Lcore)))
+			}
+		}
+	}
+
+	// One pool per socket.
+	poolOf := map[int]*C.struct_rte_mempool{}
+	for _, p := range cfg.Ports {
+		if poolOf[p.Socket] != nil {
+			continue
+		}
+		n := PoolSize(*cfg, p.Socket)
+		name := C.CString(fmt.Sprintf("nettune_mbuf_%d", p.Socket))
+		mp := C.nt_pool_create(name, C.uint(n), MbufCacheSize, C.int(p.Socket))
+		C.free(unsafe.Pointer(name))
+		if mp == nil {
+			return fmt.Errorf("create mbuf pool of %d mbufs on socket %d: %w; give the eal more memory", n, p.Socket, dpdkErr(C.nt_errno()))
+		}
+		poolOf[p.Socket] = mp
+		f.pools = append(f.pools, mp)
+	}
+
+	f.ports = make([]PortStats, len(cfg.Ports))
+	for i, p := range cfg.Ports {
+		nrx, ntx := C.uint16_t(cfg.RxDesc), C.uint16_t(cfg.TxDesc)
+		var stage *C.char
+		id := C.uint16_t(f.dpdkPorts[i])
+		f.configured = i + 1
+		ret := C.nt_port_setup(id, C.uint16_t(queues[i]), &nrx, &ntx, C.int(p.Socket), poolOf[p.Socket], 1, infos[i].rss, &stage)
+		if ret != 0 {
+			return fmt.Errorf("port %s: %s with %d queues, %d rx and %d tx descriptors: %w",
+				p.label(), C.GoString(stage), queues[i], cfg.RxDesc, cfg.TxDesc, dpdkErr(ret))
+		}
+		if ret := C.nt_promisc(id); ret != 0 {
+			f.warnings = append(f.warnings, fmt.Sprintf("port %s: enable promiscuous mode: %v", p.label(), dpdkErr(ret)))
+		}
+		mac := make(net.HardwareAddr, 6)
+		C.nt_mac(id, (*C.uint8_t)(unsafe.Pointer(&mac[0])))
+		f.ports[i] = PortStats{
+			Name: p.label(), DPDKPort: int(id), MAC: mac, Socket: p.Socket,
+			Queues: queues[i], RxDesc: int(nrx), TxDesc: int(ntx),
+		}
+	}
+	f.waitLinks(ctx)
+
+	for _, pl := range f.plans {
+		mode := C.int(C.NT_MODE_IO)
+		if cfg.Mode == ModeMAC {
+			mode = C.NT_MODE_MAC
+		}
+		txFirst := C.int(0)
+		if cfg.TxFirst {
+			txFirst = 1
+		}
+		w := C.nt_worker_new(C.uint(pl.Lcore), mode, C.uint16_t(cfg.Burst), txFirst)
+		if w == nil {
+			return fmt.Errorf("allocate worker state for lcore %d: out of memory", pl.Lcore)
+		}
+		f.workers = append(f.workers, w)
+		for _, s := range pl.Streams {
+			var hdr [12]byte
+			copy(hdr[:6], cfg.peerMAC(s.TxPort))
+			copy(hdr[6:], f.ports[s.TxPort].MAC)
+			ret := C.nt_worker_add(w, C.uint16_t(f.dpdkPorts[s.RxPort]), C.uint16_t(s.RxQueue),
+				C.uint16_t(f.dpdkPorts[s.TxPort]), C.uint16_t(s.TxQueue),
+				(*C.uint8_t)(unsafe.Pointer(&hdr[0])), poolOf[cfg.Ports[s.RxPort].Socket])
+			if ret != 0 {
+				return fmt.Errorf("add stream to worker on lcore %d: %w", pl.Lcore, dpdkErr(ret))
+			}
+		}
+	}
+	C.nt_set_stop(0)
+	f.started = time.Now()
+	for i, w := range f.workers {
+		if ret := C.nt_worker_launch(w); ret != 0 {
+			C.nt_set_stop(1)
+			C.nt_wait_workers()
+			return fmt.Errorf("launch worker on lcore %d (cpu %d): %w", f.plans[i].Lcore, f.plans[i].CPU, dpdkErr(ret))
+		}
+	}
+	return nil
+}
+
+// waitLinks polls the links until all are up, the timeout or ctx ends.
+func (f *Forwarder) waitLinks(ctx context.Context) {
+	var deadline time.Time
+	if f.cfg.LinkTimeout > 0 {
+		deadline = time.Now().Add(f.cfg.LinkTimeout)
+	}
+	for {
+		all := true
+		for i := range f.ports {
+			var up C.int
+			var speed C.uint32_t
+			if C.nt_link(C.uint16_t(f.dpdkPorts[i]), &up, &speed) == 0 {
+				f.ports[i].LinkUp, f.ports[i].SpeedMbps = up != 0, uint32(speed)
+			}
+			all = all && f.ports[i].LinkUp
+		}
+		if all || deadline.IsZero() || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	for _, p := range f.ports {
+		if !p.LinkUp {
+			f.warnings = append(f.warnings, fmt.Sprintf("port %s: link down after %v", p.Name, f.cfg.LinkTimeout))
+		}
+	}
+}
+
+// teardown closes ports, frees memory and cleans up the EAL; it runs on
+// the control thread after the workers have returned.
+func (f *Forwarder) teardown() error {
+	for _, id := range f.dpdkPorts[:f.configured] {
+		C.nt_port_close(C.uint16_t(id))
+	}
+	for _, w := range f.workers {
+		C.nt_worker_free(w)
+	}
+	f.workers = nil
+	for _, mp := range f.pools {
+		C.nt_pool_free(mp)
+	}
+	f.pools = nil
+	var err error
+	if ret := C.nt_eal_cleanup(); ret != 0 {
+		err = fmt.Errorf("clean up dpdk eal: %w", dpdkErr(ret))
+	}
+	if f.runtimeDir != "" {
+		err = errors.Join(err, removeRuntimeDir(f.runtimeDir))
+	}
+	return err
+}
+
+// Warnings are the problems found at start that did not stop it (a port
+// refusing promiscuous mode, a link still down).
+func (f *Forwarder) Warnings() []string { return append([]string(nil), f.warnings...) }
+
+// EALArgs returns the EAL arguments the forwarder was started with.
+func (f *Forwarder) EALArgs() []string {
+	a, _ := EALArgs(f.cfg)
+	return a
+}
+
+// readWorkers reads the workers' counters; any goroutine may call it while
+// the workers exist.
+func (f *Forwarder) readWorkers() []WorkerStats {
+	out := make([]WorkerStats, len(f.workers))
+	var ctr [C.NT_MAX_STREAMS]C.struct_nt_ctr
+	for i, w := range f.workers {
+		C.nt_worker_read(w, &ctr[0])
+		pl := f.plans[i]
+		ws := WorkerStats{Lcore: pl.Lcore, CPU: pl.CPU, Streams: make([]StreamStats, len(pl.Streams))}
+		for j, s := range pl.Streams {
+			ws.Streams[j] = StreamStats{
+				RxPort: s.RxPort, TxPort: s.TxPort,
+				Rx: uint64(ctr[j].rx), Tx: uint64(ctr[j].tx),
+				Dropped: uint64(ctr[j].dropped), Generated: uint64(ctr[j].generated),
+			}
+		}
+		out[i] = ws
+	}
+	return out
+}
+
+// readPorts reads the device counters; it runs on the control thread.
+func (f *Forwarder) readPorts() []PortStats {
+	ports := make([]PortStats, len(f.ports))
+	copy(ports, f.ports)
+	var c [8]C.uint64_t
+	for i := range ports {
+		if C.nt_port_stats(C.uint16_t(f.dpdkPorts[i]), &c[0]) == 0 {
+			ports[i].Device = DeviceCounters{
+				RxPackets: uint64(c[0]), TxPackets: uint64(c[1]),
+				RxBytes: uint64(c[2]), TxBytes: uint64(c[3]),
+				RxMissed: uint64(c[4]), RxErrors: uint64(c[5]),
+				TxErrors: uint64(c[6]), RxNoMbuf: uint64(c[7]),
+			}
+		}
+	}
+	return ports
+}
+
+// Stats returns the current counters: the workers' by lock-free reads, the
+// devices' from rte_eth_stats_get on the control thread. After Stop it
+// returns the final counters.
+func (f *Forwarder) Stats() Stats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stopped {
+		return f.final
+	}
+	var s Stats
+	f.ctl.do(func() { s.Ports = f.readPorts() })
+	s.Workers = f.readWorkers()
+	s.Elapsed = time.Since(f.started)
+	s.sumPorts()
+	return s
+}
+
+// Stop stops the workers, reads the final counters, stops and closes the
+// ports and cleans up the EAL. A second Stop returns the same Stats and
+// ErrStopped.
+func (f *Forwarder) Stop() (Stats, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stopped {
+		return f.final, ErrStopped
+	}
+	C.nt_set_stop(1)
+	elapsed := time.Since(f.started)
+	var s Stats
+	var err error
+	f.ctl.do(func() {
+		C.nt_wait_workers()
+		s.Workers = f.readWorkers()
+		s.Ports = f.readPorts()
+		err = f.teardown()
+	})
+	s.Elapsed = elapsed
+	s.sumPorts()
+	f.stopped, f.final = true, s
+	return s, err
+}

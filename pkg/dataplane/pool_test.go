@@ -1,0 +1,54 @@
+package dataplane
+
+import "testing"
+
+func TestPoolSize(t *testing.T) {
+	tests := []struct {
+		name   string
+		cfg    Config
+		socket int
+		want   uint32
+	}{
+		// 2 ports × 1 queue × 2048 + 2 lcores × 384 + 2 streams × 32 = 4928
+		{"null pair one worker", nullConfig(1), 0, 8191},
+		{"no ports on socket", nullConfig(1), 1, 0},
+		// 2 × 1 × (256+256) + 2 × 384 + 2 × 32 = 1856
+		{"small rings", func() Config { c := nullConfig(1); c.RxDesc, c.TxDesc = 256, 256; return c }(), 0, 2047},
+		// 2 ports × 4 queues × 4096 + 5 × 384 + 8 × 64 = 35200
+		{"four workers", func() Config {
+			c := nullConfig(1, 2, 3, 4)
+			c.RxDesc, c.TxDesc, c.Burst = 2048, 2048, 64
+			return c
+		}(), 0, 65535},
+		// socket 1: port 1 only: 1 × 2048 + 2 × 384 + 1 × 32 = 2848
+		{"split sockets", func() Config { c := nullConfig(1); c.Ports[1].Socket = 1; return c }(), 1, 4095},
+		{"invalid", Config{}, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := PoolSize(tt.cfg, tt.socket); got != tt.want {
+				t.Errorf("PoolSize = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// The pool always holds every descriptor, every cache and one burst per
+// stream, and is 2^k-1.
+func TestPoolSizeBounds(t *testing.T) {
+	for w := 1; w <= 8; w++ {
+		for _, desc := range []int{64, 512, 1024, 4096} {
+			var workers []int
+			for i := 1; i <= w; i++ {
+				workers = append(workers, i)
+			}
+			cfg := nullConfig(workers...)
+			cfg.RxDesc, cfg.TxDesc = desc, desc
+			n := uint64(PoolSize(cfg, 0))
+			need := uint64(2*w*2*desc + (w+1)*MbufCacheSize*3/2 + 2*w*DefaultBurst)
+			if n < need || n&(n+1) != 0 || n > 2*need {
+				t.Errorf("%d workers %d desc: PoolSize %d, need %d", w, desc, n, need)
+			}
+		}
+	}
+}
