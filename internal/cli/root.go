@@ -135,6 +135,7 @@ and reverts kernel settings.
 		a.exporterCommand(),
 		a.installCommand(),
 		a.uninstallCommand(),
+		a.profileCommand(),
 		a.versionCommand(),
 		a.completionCommand(),
 	)
