@@ -2,6 +2,7 @@ package engine
 
 import (
 	"github.com/nettune/nettune/pkg/devbind"
+	"github.com/nettune/nettune/pkg/isolcpus"
 	"github.com/nettune/nettune/pkg/module"
 	"github.com/nettune/nettune/pkg/nics"
 	"github.com/nettune/nettune/pkg/sysctl"
@@ -14,6 +15,7 @@ import (
 func Modules() []module.Module {
 	return []module.Module{
 		sysctl.Module{},
+		isolcpus.Module{},
 		nics.Module{}, nics.IRQBalance{},
 		devbind.Module{Journal: JournalChanges},
 	}

@@ -68,7 +68,10 @@ type Topology struct {
 	// Isolated and NohzFull are what the running kernel has.
 	Isolated cpuset.Set `json:"isolated"`
 	NohzFull cpuset.Set `json:"nohzFull"`
-	NICs     []NIC      `json:"nics"`
+	// NohzFullSupported is false when the kernel has no NO_HZ_FULL (no
+	// /sys/devices/system/cpu/nohz_full) and ignores nohz_full=.
+	NohzFullSupported bool  `json:"nohzFullSupported"`
+	NICs              []NIC `json:"nics"`
 	// CPUInfo is the processor model and its feature flags.
 	CPUInfo CPUInfo `json:"cpuInfo"`
 	// HugepageSizesKB are the page sizes the kernel offers
@@ -92,6 +95,8 @@ func Read(r *host.Root) (*Topology, error) {
 	t.Isolated, _ = readSet(filepath.Join(cpuDir, "isolated"))
 	// A kernel with NO_HZ_FULL booted without nohz_full= prints "(null)".
 	t.NohzFull, _ = readSet(filepath.Join(cpuDir, "nohz_full"))
+	_, err = os.Stat(filepath.Join(cpuDir, "nohz_full"))
+	t.NohzFullSupported = err == nil
 	if err := t.readNodes(r); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,197 @@
+// Package isolcpus is the nettune module behind spec.cpu: it takes CPUs
+// away from the scheduler and the kernel's housekeeping through boot
+// arguments (isolcpus=, nohz_full=, rcu_nocbs=, irqaffinity=, C-state and
+// P-state limits, further arguments the profile owns) written into the
+// host's boot configuration by pkg/bootloader, and sets the cpufreq
+// governor at runtime.
+//
+// The boot arguments are checked against two things: the boot
+// configuration (drift when it lacks them) and the running kernel
+// (/proc/cmdline, /sys/devices/system/cpu/isolated and nohz_full), which
+// only gets them at the next boot: until then check reports
+// pending-reboot.
+package isolcpus
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/nettune/nettune/pkg/bootloader"
+	"github.com/nettune/nettune/pkg/cpuset"
+	"github.com/nettune/nettune/pkg/module"
+	"github.com/nettune/nettune/pkg/numa"
+	"github.com/nettune/nettune/pkg/plan"
+	"github.com/nettune/nettune/pkg/profile"
+)
+
+// Module implements module.Module for spec.cpu.
+type Module struct{}
+
+// Name implements module.Module.
+func (Module) Name() string { return "cpu" }
+
+// Configured implements module.Module.
+func (Module) Configured(s *profile.Spec) bool { return s.CPU != nil }
+
+// Plan implements module.Module.
+func (m Module) Plan(_ context.Context, env *module.Env, spec *profile.Spec) (*module.Result, error) {
+	r := env.Root
+	c := spec.CPU
+	res := &module.Result{}
+	topo, err := numa.Read(r)
+	if err != nil {
+		return nil, err
+	}
+	iso := Resolve(c, topo.Online)
+	res.Problems = append(res.Problems, validate(m.Name(), c, iso, topo)...)
+
+	names, args := KernelArgs(c, iso)
+	for _, e := range checkKernelArgs(c, names[:len(names)-len(c.KernelArgs)]) {
+		res.Problems = append(res.Problems, plan.Problem{Severity: plan.Error, Module: m.Name(), Object: "kernelArgs", Message: e})
+	}
+	if hasErrors(res.Problems) {
+		return res, nil
+	}
+	if len(names) > 0 {
+		b, err := bootloader.Plan(r, bootloader.Request{
+			Module: m.Name(), Names: names, Args: args, Equal: Equal, Reason: reason(c, iso),
+		})
+		if err != nil {
+			return nil, err
+		}
+		res.Problems = append(res.Problems, b.Problems...)
+		if b.Item != nil {
+			res.Items = append(res.Items, *b.Item)
+			if b.Item.Status == plan.OK {
+				res.Problems = append(res.Problems, effective(m.Name(), iso, topo)...)
+			}
+		}
+	}
+	if c.Power != nil && c.Power.Governor != "" {
+		items, problems := governorItems(r, topo, c.Power.Governor, iso.Isolated)
+		res.Items = append(res.Items, items...)
+		res.Problems = append(res.Problems, problems...)
+	}
+	return res, nil
+}
+
+func hasErrors(ps []plan.Problem) bool {
+	for _, p := range ps {
+		if p.Severity == plan.Error {
+			return true
+		}
+	}
+	return false
+}
+
+func reason(c *profile.CPU, iso Isolation) string {
+	if iso.Isolated.IsEmpty() {
+		return "spec.cpu: boot arguments"
+	}
+	return fmt.Sprintf("spec.cpu: isolate %s, housekeeping %s", iso.Isolated, iso.Housekeeping)
+}
+
+// Apply implements module.Module.
+func (m Module) Apply(ctx context.Context, env *module.Env, c plan.Change) error {
+	switch {
+	case c.Object == bootloader.Object:
+		return bootloader.Apply(ctx, env, c)
+	case c.Attribute == attrGovernor:
+		return writeGovernor(env.Root, c.Path, c.After)
+	}
+	return fmt.Errorf("unknown cpu change %s %s in journal", c.Object, c.Attribute)
+}
+
+// Revert implements module.Module.
+func (m Module) Revert(ctx context.Context, env *module.Env, c plan.Change) error {
+	switch {
+	case c.Object == bootloader.Object:
+		return bootloader.Revert(ctx, env, c)
+	case c.Attribute == attrGovernor:
+		return writeGovernor(env.Root, c.Path, c.Before)
+	}
+	return fmt.Errorf("unknown cpu change %s %s in journal", c.Object, c.Attribute)
+}
+
+// validate checks the partition against the host: the CPUs exist and are
+// online, every node with isolated CPUs keeps a housekeeping CPU, and warns
+// about SMT siblings split across the partition and kernels that cannot
+// stop the tick.
+func validate(mod string, c *profile.CPU, iso Isolation, topo *numa.Topology) []plan.Problem {
+	var out []plan.Problem
+	fail := func(obj, remedy, format string, args ...any) {
+		out = append(out, plan.Problem{Severity: plan.Error, Module: mod, Object: obj, Message: fmt.Sprintf(format, args...), Remedy: remedy})
+	}
+	warn := func(obj, remedy, format string, args ...any) {
+		out = append(out, plan.Problem{Severity: plan.Warning, Module: mod, Object: obj, Message: fmt.Sprintf(format, args...), Remedy: remedy})
+	}
+	for _, set := range []struct {
+		key  string
+		cpus cpuset.Set
+	}{{"isolated", c.Isolated}, {"housekeeping", c.Housekeeping}} {
+		if missing := set.cpus.Difference(topo.Possible); !missing.IsEmpty() {
+			fail(set.key, "use CPUs of this host (nettune topology)", "CPUs %s do not exist on this host (CPUs %s)", missing, topo.Possible)
+			continue
+		}
+		if off := set.cpus.Difference(topo.Online); !off.IsEmpty() {
+			fail(set.key, fmt.Sprintf("bring them online (echo 1 > /sys/devices/system/cpu/cpu%d/online) or leave them out", off.List()[0]),
+				"CPUs %s are offline", off)
+		}
+	}
+	if both := c.Isolated.Intersect(c.Housekeeping); !both.IsEmpty() {
+		fail("housekeeping", "", "CPUs %s are both isolated and housekeeping", both)
+	}
+	if c.Isolated.IsEmpty() {
+		return out
+	}
+	for _, node := range topo.NodesOf(c.Isolated) {
+		if iso.Housekeeping.Intersect(topo.CPUsOfNode(node)).IsEmpty() {
+			fail("isolated", "keep at least one CPU of every node for the kernel (timers, RCU, IRQs, kworkers)",
+				"node %d would have no housekeeping CPU: its CPUs %s are all isolated or not housekeeping", node, topo.CPUsOfNode(node))
+		}
+	}
+	var split []string
+	for _, core := range topo.Cores() {
+		in, out := core.CPUs.Intersect(c.Isolated), core.CPUs.Difference(c.Isolated)
+		if !in.IsEmpty() && !out.IsEmpty() {
+			split = append(split, fmt.Sprintf("%s (sibling %s)", in, out))
+		}
+	}
+	if len(split) > 0 {
+		warn("isolated", "isolate whole cores (nettune topology shows the siblings) or disable SMT",
+			"isolated CPUs share a physical core with CPUs that are not isolated: %s; the sibling's load disturbs them", strings.Join(split, ", "))
+	}
+	if iso.NohzFull && !topo.NohzFullSupported {
+		warn("nohzFull", "use a kernel built with CONFIG_NO_HZ_FULL (most distribution kernels are), or set nohzFull: false",
+			"the running kernel has no /sys/devices/system/cpu/nohz_full: it was built without NO_HZ_FULL and would ignore nohz_full=")
+	}
+	if p := c.Power; p != nil && p.IntelPstate != "" && topo.CPUInfo.Vendor != "" && topo.CPUInfo.Vendor != "GenuineIntel" {
+		warn("power.intelPstate", "use amd_pstate= in kernelArgs on AMD CPUs",
+			"intel_pstate= has no effect on %s CPUs", topo.CPUInfo.Vendor)
+	}
+	return out
+}
+
+// effective compares what the running kernel did with arguments it was
+// booted with: a kernel that ignores nohz_full= or isolates other CPUs
+// than asked.
+func effective(mod string, iso Isolation, topo *numa.Topology) []plan.Problem {
+	var out []plan.Problem
+	if iso.Isolated.IsEmpty() {
+		return out
+	}
+	wantDomain := len(iso.Flags) == 0 || slices.Contains(iso.Flags, "domain")
+	if wantDomain && !topo.Isolated.Equal(iso.Isolated) {
+		out = append(out, plan.Problem{Severity: plan.Warning, Module: mod, Object: "isolated",
+			Message: fmt.Sprintf("the running kernel was booted with isolcpus= for %s but isolates %q (/sys/devices/system/cpu/isolated)", iso.Isolated, topo.Isolated.String()),
+			Remedy:  "look for isolcpus errors in dmesg"})
+	}
+	if iso.NohzFull && topo.NohzFullSupported && !topo.NohzFull.Equal(iso.Isolated) {
+		out = append(out, plan.Problem{Severity: plan.Warning, Module: mod, Object: "nohzFull",
+			Message: fmt.Sprintf("the running kernel was booted with nohz_full=%s but reports %q (/sys/devices/system/cpu/nohz_full)", iso.Isolated, topo.NohzFull.String()),
+			Remedy:  "look for nohz_full errors in dmesg"})
+	}
+	return out
+}
