@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"sort"
 
 	"github.com/nettune/nettune/pkg/host"
@@ -151,37 +150,6 @@ func (n *Network) Marshal() ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
-}
-
-// CaptureNetwork writes the network state of the host below src into the
-// snapshot directory dir at NetworkFile: from netlink when src is the live
-// host, else by copying the file an earlier snapshot captured (if any).
-// 'nettune snapshot' calls it.
-func CaptureNetwork(ctx context.Context, src, dir string) error {
-	dst := filepath.Join(dir, NetworkFile)
-	var data []byte
-	if filepath.Clean(src) == "/" {
-		n, err := Netlink{}.Network(ctx)
-		if err != nil {
-			return fmt.Errorf("capture network state: %w", err)
-		}
-		if data, err = n.Marshal(); err != nil {
-			return err
-		}
-	} else {
-		b, err := os.ReadFile(filepath.Join(src, NetworkFile))
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		data = b
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(dst, data, 0o644)
 }
 
 // link returns the link with that name.

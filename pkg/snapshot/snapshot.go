@@ -7,6 +7,7 @@ package snapshot
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/nettune/nettune/pkg/devbind"
 	"github.com/nettune/nettune/pkg/ethtool"
 )
 
@@ -60,6 +62,7 @@ var Sources = []Source{
 	{"/lib/systemd/system/irqbalance.service", 0},
 	{"/etc/systemd/system/irqbalance.service", 0},
 	{ethtool.StateDir, 1},
+	{"/sys/bus/pci/drivers", 2}, {"/sys/class/iommu", 1}, {"/sys/module/vfio/parameters", 1}, {devbind.NetworkFile, 0},
 }
 
 // skipped are host paths never copied: secrets and per-boot identifiers.
@@ -98,6 +101,13 @@ func Take(src, dir string) (Stats, error) {
 			return t.st, err
 		}
 		t.st.Files += n
+	}
+	// Network state (netlink), the kernel's PCI module aliases and the
+	// pci.ids names of the devices present, for devbind.
+	n, err := devbind.Capture(context.Background(), src, dir)
+	t.st.Files += n
+	if err != nil {
+		return t.st, err
 	}
 	return t.st, nil
 }
