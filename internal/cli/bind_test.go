@@ -143,6 +143,7 @@ func TestBindRevertByteIdentical(t *testing.T) {
 		{"noiommu", bindFlags{driver: "vfio-pci", noIOMMU: true}, []string{"eth1", "eth2"}},
 	} {
 		t.Run(tc.fixture+" "+tc.f.driver+" "+strings.Join(tc.args, ","), func(t *testing.T) {
+			t.Parallel()
 			s := newSimCLI(t, tc.fixture)
 			before := fixture.Digest(t, s.root)
 			tc.f.yes = true
@@ -239,6 +240,7 @@ func TestBindRefusedCLI(t *testing.T) {
 		{"unknown", "noiommu", []string{"eth9"}, "[unknown-device]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			root := fixture.Unpack(t, devbindFixtures+tc.fix+".txtar")
 			before := fixture.Digest(t, root)
 			args := append([]string{"bind", "--root", root, "--driver", "vfio-pci", "--yes"}, tc.args...)

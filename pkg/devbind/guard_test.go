@@ -120,6 +120,7 @@ func TestGuards(t *testing.T) {
 		{name: "no IOMMU with uio_pci_generic", fixture: "noiommu", args: []string{"eth2"}, driver: "uio_pci_generic", changes: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			p := offlinePlanner(t, tc.fixture)
 			var targets []devbind.Target
 			for _, a := range tc.args {
@@ -226,6 +227,23 @@ func TestPlanAlreadyBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(res.Refusals) != 0 || len(res.Items) != 1 || res.Items[0].Status != plan.OK {
+		t.Fatalf("%+v", res)
+	}
+}
+
+// TestPlanBoundGroupNotViable: a device already on vfio-pci whose group
+// peer went back to a kernel driver is ok, with a warning.
+func TestPlanBoundGroupNotViable(t *testing.T) {
+	r, _ := simHost(t, "pf-siblings")
+	ctx := context.Background()
+	if err := devbind.Transition(ctx, r, "0000:03:00.0", devbind.State{Driver: "vfio-pci", Override: "vfio-pci"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := devbind.NewPlanner(r, nil).Bind(ctx, []devbind.Target{{Arg: "0000:03:00.0", Driver: "vfio-pci"}}, devbind.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Refusals) != 0 || len(res.Changes()) != 0 || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0].Message, "bound, but unusable: IOMMU group 12 also holds 0000:03:00.1") {
 		t.Fatalf("%+v", res)
 	}
 }

@@ -19,9 +19,6 @@ type Module struct {
 	// so that an interface name of the profile can be resolved after its
 	// device was bound away. May be nil.
 	Journal func(*host.Root) ([]plan.Change, error)
-	// Planner, when set, builds the planner (tests feed the network
-	// state); NewPlanner by default.
-	Planner func(r *host.Root, journal []plan.Change) *Planner
 }
 
 // Name implements module.Module.
@@ -37,9 +34,6 @@ func (m Module) planner(r *host.Root) (*Planner, error) {
 		if journal, err = m.Journal(r); err != nil {
 			return nil, fmt.Errorf("read journal: %w", err)
 		}
-	}
-	if m.Planner != nil {
-		return m.Planner(r, journal), nil
 	}
 	return NewPlanner(r, journal), nil
 }

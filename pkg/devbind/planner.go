@@ -386,6 +386,16 @@ func (p *Planner) build(ctx context.Context, inv *Inventory, wants []want, opts 
 			}
 		}
 		vfio := SameDriver(w.state.Driver, "vfio-pci")
+		if vfio && item.Status == plan.OK {
+			// Bound already, but vfio cannot use the group while a
+			// member stays on a kernel driver.
+			for _, r := range inv.bindGuards(d, w.state.Driver, together, w.noIOMMU) {
+				if r.Guard == GuardIOMMUGroup {
+					r.Message = "bound, but unusable: " + r.Message
+					res.Warnings = append(res.Warnings, r)
+				}
+			}
+		}
 		if vfio && !inv.IOMMU && w.noIOMMU {
 			needNoIO = true
 		}

@@ -100,6 +100,7 @@ func TestTransitionFailures(t *testing.T) {
 		{"release to no driver", "0000:09:00.0", nil, devbind.State{}, "igb if=eth7"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			injected := 0
 			for n := 1; ; n++ {
 				r, bus := simHost(t, "pf-siblings")
@@ -173,6 +174,7 @@ func TestTransitionProbeFailures(t *testing.T) {
 			func(b *pcisim.Bus) { b.FailProbe("0000:08:00.0", "i40e", syscall.EIO) }, "none"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			r, bus := simHost(t, tc.fixture)
 			tc.fail(bus)
 			before := fixture.Digest(t, r.Prefix)
