@@ -126,10 +126,10 @@ func (p *planner) run() {
 				continue
 			}
 			claimed[n.Name] = i
-			nrx := p.planNIC(label, n, entry)
+			qs := p.planNIC(label, n, entry)
 			if entry.RFS != nil {
 				sockFlows[entry.RFS.FlowEntries] = append(sockFlows[entry.RFS.FlowEntries], i)
-				p.planFlowCounts(n, entry.RFS.FlowEntries, nrx)
+				p.planFlowCounts(n, entry.RFS.FlowEntries, qs)
 			}
 		}
 	}
@@ -168,9 +168,9 @@ type queueState struct {
 	curRX int
 }
 
-// planNIC plans one NIC; it returns the number of rx queues after the
-// plan (for rps_flow_cnt).
-func (p *planner) planNIC(label string, n NIC, e profile.NIC) int {
+// planNIC plans one NIC; it returns what the plan does to its queues (for
+// rps_flow_cnt).
+func (p *planner) planNIC(label string, n NIC, e profile.NIC) queueState {
 	var qs queueState
 	var queuesItem, rssItem *plan.Item
 	// Rings and channels: one change.
@@ -223,7 +223,7 @@ func (p *planner) planNIC(label string, n NIC, e profile.NIC) int {
 	if e.XPS != nil {
 		p.planSteering(label, n, e.XPS, qs, false)
 	}
-	return qs.rx
+	return qs
 }
 
 func (p *planner) queuesItem(n NIC, e profile.NIC) (plan.Item, queueState, bool) {
@@ -592,16 +592,19 @@ func (p *planner) limitQueues(n NIC, key string, queues []int, changes bool, aft
 	return out
 }
 
-func (p *planner) planFlowCounts(n NIC, entries, nrx int) {
+// planFlowCounts plans rps_flow_cnt of every rx queue: the table divided
+// by the rx queues there are (after the plan's channel change, if any).
+func (p *planner) planFlowCounts(n NIC, entries int, qs queueState) {
 	queues, err := netqueue.RXQueues(p.r, n.Name)
 	if err != nil {
 		p.errorf(n.Name, "", "%v", err)
 		return
 	}
-	if nrx <= 0 {
-		nrx = len(queues)
+	nrx := len(queues)
+	if qs.changes && qs.rx > 0 {
+		nrx = qs.rx
+		queues = p.limitQueues(n, "rfs", queues, true, nrx)
 	}
-	queues = p.limitQueues(n, "rfs", queues, nrx != len(queues), nrx)
 	want := netqueue.FlowCount(entries, nrx)
 	for _, qn := range queues {
 		hp := netqueue.FlowCntPath(n.Name, qn)

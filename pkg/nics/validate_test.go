@@ -129,6 +129,21 @@ func TestChannelOrdering(t *testing.T) {
 		}
 	}
 
+	// RFS divides the table by the queues left after the change.
+	pr, err = planInline(t, "  nics:\n    - match: {name: eth0}\n      channels: {combined: 2}\n      rfs: {flowEntries: 32768}\n")
+	if pr == nil {
+		t.Fatal(err)
+	}
+	var flows []string
+	for _, c := range pr.Changes() {
+		if c.Attribute == "rps_flow_cnt" {
+			flows = append(flows, c.Object+"="+c.After)
+		}
+	}
+	if strings.Join(flows, " ") != "eth0/rx-0=16384 eth0/rx-1=16384" {
+		t.Errorf("flow counts after shrinking to 2 queues: %v", flows)
+	}
+
 	// Growing: channels first, then the table may use the new queues.
 	pr, err = planInline(t, "  nics:\n    - match: {name: ens1f0}\n      channels: {combined: 8}\n      rss: {queues: 8}\n")
 	if err != nil {
