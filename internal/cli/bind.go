@@ -181,6 +181,10 @@ func (a *app) runBinding(ctx context.Context, eng *engine.Engine, verb, label st
 		if perr := a.printBindPlan(verb, pr, last, true); perr != nil {
 			return perr
 		}
+		var refused *refusedError
+		if errors.As(err, &refused) {
+			return fmt.Errorf("%s would be refused (see above)", verb)
+		}
 		return err
 	}
 	confirm := func(pr *engine.PlanResult) (bool, error) {

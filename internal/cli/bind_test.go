@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -267,6 +268,21 @@ func TestBindDryRunAndOffline(t *testing.T) {
 		t.Fatalf("dry run: %d %s", r.code, r.stderr)
 	}
 	golden(t, "bind-dry-run", r.stdout)
+	r = run(t, "", false, "bind", "--dry-run", "-o", "json", "--root", root, "--driver", "vfio-pci", "eth3")
+	var doc struct {
+		Kind     string `json:"kind"`
+		Changes  []any  `json:"changes"`
+		Refusals []struct {
+			Device, Guard string
+			Forceable     bool
+		} `json:"refusals"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || r.code != ExitError {
+		t.Fatalf("dry run -o json: %d %v\n%s", r.code, err, r.stdout)
+	}
+	if doc.Kind != "bind-plan" || len(doc.Changes) != 1 || len(doc.Refusals) != 2 || doc.Refusals[0].Guard != "address" || !doc.Refusals[0].Forceable {
+		t.Errorf("dry run -o json: %+v", doc)
+	}
 	r = run(t, "", false, "bind", "--yes", "--root", root, "--driver", "vfio-pci", "eth1", "eth2")
 	if r.code != ExitError || !strings.Contains(r.stderr, "not the live host") {
 		t.Fatalf("offline bind: %d %s", r.code, r.stderr)

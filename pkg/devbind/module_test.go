@@ -293,3 +293,23 @@ func TestModuleOfflineRoot(t *testing.T) {
 	}
 	assertIdentical(t, before, dir)
 }
+
+// TestModuleOwnerFailureRollsBack: the chown of the group node fails after
+// the devices were bound; the engine rolls the bindings back.
+func TestModuleOwnerFailureRollsBack(t *testing.T) {
+	eng, bus := simEngine(t, "pf-siblings")
+	r := eng.Env.Root
+	before := fixture.Digest(t, r.Prefix)
+	bus.Fail = func(path, value string) error {
+		if path == "/dev/vfio/12" {
+			return syscall.EPERM
+		}
+		return nil
+	}
+	p := devicesProfile(t, "    - pci: eth1\n      driver: vfio-pci\n      uid: 1000\n    - pci: eth2\n      driver: vfio-pci\n")
+	_, err := eng.Apply(context.Background(), p, nil)
+	if !errors.Is(err, syscall.EPERM) || !strings.Contains(err.Error(), "rolled back") {
+		t.Fatalf("apply: %v", err)
+	}
+	assertIdentical(t, before, r.Prefix)
+}
