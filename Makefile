@@ -8,7 +8,7 @@ DEMO_ROOT ?= /tmp/nettune-demo
 
 export PATH := $(PATH):/usr/local/go/bin:$(HOME)/go/bin
 
-.PHONY: all deps build test test-short lint fmt bench demo clean schema
+.PHONY: all deps build test test-short lint fmt bench bench-dataplane demo clean schema
 
 all: build
 
@@ -38,21 +38,27 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+## bench-dataplane: nettune's forwarder against dpdk-testpmd on the same vdevs and cores (ROUNDS, DURATION; see the script)
+bench-dataplane:
+	./scripts/bench-dataplane.sh $(SCENARIOS)
+
 ## schema: regenerate schema/profile.schema.json from the profile types
 schema:
 	$(GO) test ./pkg/profile -run "TestSchemaUpToDate|TestReferenceUpToDate" -update
 
-## demo: plan, apply, check and revert the safe built-in default against a snapshot of this host (never the live host)
+## demo: plan, apply, check and revert the safe built-in default against a snapshot of this host (never the live host), then run the forwarder on two net_null ports for 5s
 demo: build
 	rm -rf $(DEMO_ROOT)
 	$(BIN) snapshot $(DEMO_ROOT)
 	$(BIN) validate --root $(DEMO_ROOT) safe-default
 	$(BIN) plan --root $(DEMO_ROOT) safe-default
 	$(BIN) apply --root $(DEMO_ROOT) --yes safe-default
-	$(BIN) check --root $(DEMO_ROOT) safe-default
+	$(BIN) check --interval 0 --root $(DEMO_ROOT) safe-default
 	$(BIN) revert --root $(DEMO_ROOT) --yes
-	$(BIN) check --root $(DEMO_ROOT) safe-default; test $$? -eq 2
+	$(BIN) check --interval 0 --root $(DEMO_ROOT) safe-default; test $$? -eq 2
 	@echo "demo: the snapshot in $(DEMO_ROOT) went through plan, apply, check and revert"
+	$(BIN) run --duration 5s null-forwarder
+	@echo "demo: the forwarder ran for 5s between two net_null ports on CPU 1"
 
 clean:
 	rm -rf bin

@@ -1,11 +1,18 @@
 package cli
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/nettune/nettune/internal/fixture"
 )
 
 // TestPrivilegedSysctlNetns runs the real nettune binary against the live
@@ -24,10 +31,7 @@ func TestPrivilegedSysctlNetns(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "nettune")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/nettune").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildNettune(t)
 	prof := filepath.Join(dir, "netns.yaml")
 	if err := os.WriteFile(prof, []byte(`apiVersion: nettune/v1
 kind: Profile
@@ -112,4 +116,128 @@ func readSysctls(t *testing.T) string {
 		vals = append(vals, strings.TrimSpace(string(b)))
 	}
 	return strings.Join(vals, "|")
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// buildNettune builds the real binary once for the tests that need
+// processes of their own (DPDK's EAL starts once per process; network
+// namespaces are per process). TestMain removes it.
+func buildNettune(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "nettune-cli-test-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "nettune")
+		if out, err := exec.Command("go", "build", "-o", builtBin, "../../cmd/nettune").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
+}
+
+func skipUnlessDPDK(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (DPDK)")
+	}
+	if out, err := exec.Command("pkg-config", "--exists", "libdpdk").CombinedOutput(); err != nil {
+		t.Skipf("DPDK development files not installed: %v %s", err, out)
+	}
+	if b, _ := os.ReadFile("/sys/devices/system/cpu/online"); strings.TrimSpace(string(b)) == "0" {
+		t.Skip("needs two CPUs")
+	}
+}
+
+// TestPrivilegedRunNullForwarder runs the shipped null-forwarder profile
+// through the real CLI for two seconds and reads the JSON summary.
+func TestPrivilegedRunNullForwarder(t *testing.T) {
+	skipUnlessDPDK(t)
+	bin := buildNettune(t)
+	cmd := exec.Command(bin, "run", "--duration", "2s", "-o", "json", "null-forwarder")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	var doc struct {
+		FormatVersion string  `json:"format_version"`
+		Forwarded     uint64  `json:"forwarded"`
+		Dropped       uint64  `json:"dropped"`
+		Mpps          float64 `json:"mpps"`
+		Elapsed       float64 `json:"elapsedSeconds"`
+		Ports         []struct {
+			Name    string
+			Rx, Tx  uint64
+			Dropped uint64
+		} `json:"ports"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatalf("summary: %v\n%s", err, out)
+	}
+	if doc.FormatVersion != "1" || doc.Forwarded == 0 || doc.Mpps <= 0 || doc.Elapsed <= 0 || len(doc.Ports) != 2 {
+		t.Fatalf("summary %+v", doc)
+	}
+	var rx uint64
+	for _, p := range doc.Ports {
+		rx += p.Rx
+	}
+	if rx != doc.Forwarded+doc.Dropped {
+		t.Errorf("received %d != forwarded %d + dropped %d", rx, doc.Forwarded, doc.Dropped)
+	}
+	if _, err := os.Stat("/run/nettune/forwarder.json"); err == nil {
+		t.Error("forwarder statistics file left behind")
+	}
+}
+
+// TestPrivilegedRunSIGTERM: SIGTERM while forwarding exits 0 with a
+// summary and leaves no DPDK runtime directory.
+func TestPrivilegedRunSIGTERM(t *testing.T) {
+	skipUnlessDPDK(t)
+	bin := buildNettune(t)
+	cmd := exec.Command(bin, "run", "-o", "json", "null-forwarder")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	prefix := fmt.Sprintf("/var/run/dpdk/nettune-%d", cmd.Process.Pid)
+	time.Sleep(3 * time.Second)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), `"forwarded"`) {
+		t.Errorf("no summary after SIGTERM:\n%s", stdout.String())
+	}
+	if _, err := os.Stat(prefix); err == nil {
+		t.Errorf("%s left behind", prefix)
+	}
+}
+
+func TestRunRefusesOfflineRoot(t *testing.T) {
+	root := fixture.Unpack(t, hostFixture)
+	r := run(t, "", false, "--root", root, "run", "null-forwarder")
+	if r.code != ExitError || !(strings.Contains(r.stderr, "cannot run against --root") || strings.Contains(r.stderr, "without the dpdk forwarder")) {
+		t.Fatalf("run --root: %d %q", r.code, r.stderr)
+	}
 }

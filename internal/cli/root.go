@@ -136,6 +136,7 @@ and reverts kernel settings.
 		a.installCommand(),
 		a.uninstallCommand(),
 		a.profileCommand(),
+		a.runCommand(),
 		a.versionCommand(),
 		a.completionCommand(),
 	)

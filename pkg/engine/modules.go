@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"github.com/nettune/nettune/pkg/dataplane"
 	"github.com/nettune/nettune/pkg/devbind"
 	"github.com/nettune/nettune/pkg/isolcpus"
 	"github.com/nettune/nettune/pkg/module"
@@ -18,5 +19,6 @@ func Modules() []module.Module {
 		isolcpus.Module{},
 		nics.Module{}, nics.IRQBalance{},
 		devbind.Module{Journal: JournalChanges},
+		dataplane.Module{},
 	}
 }

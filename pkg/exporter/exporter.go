@@ -28,12 +28,31 @@ const ForwarderStatsFile = "/run/nettune/forwarder.json"
 
 // ForwarderStats is the content of ForwarderStatsFile.
 type ForwarderStats struct {
-	Ports []struct {
-		Name    string `json:"name"`
-		RX      uint64 `json:"rx"`
-		TX      uint64 `json:"tx"`
-		Dropped uint64 `json:"dropped"`
-	} `json:"ports"`
+	Ports []ForwarderPort `json:"ports"`
+}
+
+// ForwarderPort is one port's counters.
+type ForwarderPort struct {
+	Name    string `json:"name"`
+	RX      uint64 `json:"rx"`
+	TX      uint64 `json:"tx"`
+	Dropped uint64 `json:"dropped"`
+}
+
+// ForwarderCollector serves a running forwarder's counters (nettune run
+// --metrics-listen).
+type ForwarderCollector struct {
+	Read func() ForwarderStats
+}
+
+// Describe implements prometheus.Collector.
+func (c ForwarderCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descFwd }
+
+// Collect implements prometheus.Collector.
+func (c ForwarderCollector) Collect(ch chan<- prometheus.Metric) { emitForwarder(c.Read(), ch) }
+
+func emitForwarder(st ForwarderStats, ch chan<- prometheus.Metric) {
+	emitForwarder(st, ch)
 }
 
 // Collector implements prometheus.Collector.

@@ -61,15 +61,6 @@ type Port struct {
 	NIC  numa.NIC
 }
 
-// mbufBytes is what one mbuf costs in a DPDK pool: the 2176-byte default
-// data room (RTE_MBUF_DEFAULT_BUF_SIZE), the 128-byte rte_mbuf header and
-// the mempool object header, rounded to cache lines.
-const mbufBytes = 2432
-
-// ealOverheadMB is memory the EAL and PMDs allocate besides the pools
-// (rings, descriptor rings, per-lcore data), per NUMA node used.
-const ealOverheadMB = 64
-
 // Make computes the plan.
 func Make(topo *numa.Topology, req Request) (*Plan, error) {
 	if req.Cores < 1 {
@@ -150,10 +141,9 @@ func Make(topo *numa.Topology, req Request) (*Plan, error) {
 	}
 	cfg := p.dataplaneConfig(topo)
 	for _, n := range nodes {
-		mbufs := dataplane.PoolSize(cfg, n)
-		p.PoolMbufs[n] = mbufs
-		bytes := uint64(mbufs)*mbufBytes + ealOverheadMB<<20
-		p.Pages[n] = int((bytes + uint64(p.PageSize) - 1) / uint64(p.PageSize))
+		p.PoolMbufs[n] = dataplane.PoolSize(cfg, n)
+		need := dataplane.MemoryNeeded(cfg, n)
+		p.Pages[n] = int((need + uint64(p.PageSize) - 1) / uint64(p.PageSize))
 	}
 	return p, nil
 }

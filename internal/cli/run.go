@@ -1,0 +1,243 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nettune/nettune/internal/output"
+	"github.com/nettune/nettune/pkg/dataplane"
+	"github.com/nettune/nettune/pkg/exporter"
+	"github.com/nettune/nettune/pkg/host"
+	"github.com/nettune/nettune/pkg/numa"
+	"github.com/nettune/nettune/pkg/profile"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) runCommand() *cobra.Command {
+	var (
+		duration      time.Duration
+		metricsListen string
+		force         bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run PROFILE",
+		Short: "Run the bundled DPDK forwarder on the cores and devices the profile prepared",
+		Long: `Start nettune's DPDK L2 forwarder with everything taken from the profile's
+spec.dataplane: ports (PCI devices bound by spec.devices, or vdevs such as
+net_null0, net_af_packet0,iface=veth0), pairs, mode, worker CPUs (default:
+the profile's isolated CPUs on the ports' NUMA nodes), descriptors and burst.
+
+Before starting it checks the host: PCI ports on a DPDK driver and enough
+free hugepages (refuses otherwise; --force runs anyway), worker CPUs
+isolated (warns). It prints the EAL arguments, then a line of per-port
+rates every second on a terminal. SIGINT or SIGTERM (or --duration) stops
+the workers, closes the ports and cleans up the EAL; the summary follows
+(-o json: per-port counters, total forwarded, elapsed seconds, Mpps).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !dataplane.Available {
+				_, err := dataplane.Start(cmd.Context(), dataplane.Config{})
+				return err
+			}
+			p, err := profile.Load(args[0])
+			if err != nil {
+				return err
+			}
+			eng, err := a.engine()
+			if err != nil {
+				return err
+			}
+			r := eng.Env.Root
+			if !r.Live() {
+				return errors.New("nettune run starts DPDK on this machine; it cannot run against --root")
+			}
+			topo, err := numa.Read(r)
+			if err != nil {
+				return err
+			}
+			cfg, err := dataplane.FromProfile(r, &p.Spec, topo)
+			if err != nil {
+				return err
+			}
+			problems, warnings := dataplane.Preflight(r, topo, cfg)
+			for _, w := range warnings {
+				fmt.Fprintln(a.io.ErrOut, "warning: "+w)
+			}
+			if len(problems) > 0 {
+				for _, pr := range problems {
+					fmt.Fprintln(a.io.ErrOut, "problem: "+pr)
+				}
+				if !force {
+					return fmt.Errorf("the host is not ready for the forwarder (%d problem(s) above); fix them or pass --force", len(problems))
+				}
+			}
+			eal, err := dataplane.EALArgs(cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.io.ErrOut, "EAL arguments: %s\n", strings.Join(eal, " "))
+
+			ctx := cmd.Context()
+			if duration > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, duration)
+				defer cancel()
+			}
+			fwd, err := dataplane.Start(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			for _, w := range fwd.Warnings() {
+				fmt.Fprintln(a.io.ErrOut, "warning: "+w)
+			}
+			pub := &statsPublisher{log: a.log, w: r.W, path: r.Path(exporter.ForwarderStatsFile)}
+			if metricsListen != "" {
+				stop, err := serveForwarderMetrics(metricsListen, pub.snapshot)
+				if err != nil {
+					fwd.Stop()
+					return err
+				}
+				defer stop()
+				fmt.Fprintf(a.io.ErrOut, "metrics on http://%s/metrics\n", metricsListen)
+			}
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			prev := fwd.Stats()
+			live := a.io.OutTTY && a.printer.Format == output.Table
+		loop:
+			for {
+				select {
+				case <-ctx.Done():
+					break loop
+				case <-tick.C:
+					cur := fwd.Stats()
+					pub.publish(cur)
+					if live {
+						fmt.Fprintf(a.io.ErrOut, "\r\x1b[K%s", rateLine(dataplane.Rates(prev, cur)))
+					}
+					prev = cur
+				}
+			}
+			if live {
+				fmt.Fprintln(a.io.ErrOut)
+			}
+			final, err := fwd.Stop()
+			pub.remove()
+			if err != nil {
+				return fmt.Errorf("stop forwarder: %w", err)
+			}
+			return a.printRunSummary(final, eal)
+		},
+	}
+	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this long (default: until SIGINT/SIGTERM)")
+	cmd.Flags().StringVar(&metricsListen, "metrics-listen", "", "serve the forwarder's Prometheus metrics on this address (e.g. 127.0.0.1:9618)")
+	cmd.Flags().BoolVar(&force, "force", false, "start even when the host checks find problems")
+	return cmd
+}
+
+func rateLine(rates []dataplane.PortRate) string {
+	var parts []string
+	for _, r := range rates {
+		parts = append(parts, fmt.Sprintf("%s rx %.2f tx %.2f drop %.2f Mpps", r.Name, r.RxPPS/1e6, r.TxPPS/1e6, r.DropPPS/1e6))
+	}
+	return strings.Join(parts, " | ")
+}
+
+type runPort struct {
+	Name     string `json:"name"`
+	Rx       uint64 `json:"rx"`
+	Tx       uint64 `json:"tx"`
+	Dropped  uint64 `json:"dropped"`
+	RxMissed uint64 `json:"rxMissed"`
+	LinkUp   bool   `json:"linkUp"`
+}
+
+type runBody struct {
+	Ports          []runPort `json:"ports"`
+	Forwarded      uint64    `json:"forwarded"`
+	Dropped        uint64    `json:"dropped"`
+	ElapsedSeconds float64   `json:"elapsedSeconds"`
+	Mpps           float64   `json:"mpps"`
+	EALArgs        []string  `json:"ealArgs"`
+}
+
+func (a *app) printRunSummary(st dataplane.Stats, eal []string) error {
+	body := runBody{Forwarded: st.Forwarded(), Dropped: st.Dropped(), ElapsedSeconds: st.Elapsed.Seconds(), Mpps: st.Mpps(), EALArgs: eal, Ports: []runPort{}}
+	for _, p := range st.Ports {
+		body.Ports = append(body.Ports, runPort{Name: p.Name, Rx: p.Rx, Tx: p.Tx, Dropped: p.Dropped, RxMissed: p.Device.RxMissed, LinkUp: p.LinkUp})
+	}
+	return a.printer.Print(output.Document{Kind: "run", Body: body, Table: func(t *output.TableWriter) {
+		var rows [][]string
+		for _, p := range body.Ports {
+			rows = append(rows, []string{p.Name, fmt.Sprint(p.Rx), fmt.Sprint(p.Tx), fmt.Sprint(p.Dropped), fmt.Sprint(p.RxMissed), fmt.Sprint(p.LinkUp)})
+		}
+		t.Rows([]string{"PORT", "RX", "TX", "DROPPED", "RX-MISSED", "LINK"}, rows)
+		t.Line("")
+		t.Line("Forwarded %d packets in %.1fs: %.2f Mpps (%d dropped).", body.Forwarded, body.ElapsedSeconds, body.Mpps, body.Dropped)
+	}})
+}
+
+// statsPublisher keeps the latest counters for the metrics endpoint and
+// writes them to /run/nettune/forwarder.json for 'nettune exporter'.
+type statsPublisher struct {
+	log  *slog.Logger
+	w    host.Writer
+	path string
+	mu   sync.Mutex
+	last exporter.ForwarderStats
+}
+
+func (s *statsPublisher) publish(st dataplane.Stats) {
+	var fs exporter.ForwarderStats
+	for _, p := range st.Ports {
+		fs.Ports = append(fs.Ports, exporter.ForwarderPort{Name: p.Name, RX: p.Rx, TX: p.Tx, Dropped: p.Dropped})
+	}
+	s.mu.Lock()
+	s.last = fs
+	s.mu.Unlock()
+	b, err := json.Marshal(fs)
+	if err == nil {
+		err = s.w.WriteFile(s.path, b, 0o644)
+	}
+	if err != nil {
+		s.log.Debug("publish forwarder statistics", "err", err)
+	}
+}
+
+func (s *statsPublisher) snapshot() exporter.ForwarderStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
+}
+
+func (s *statsPublisher) remove() { s.w.Remove(s.path) }
+
+func serveForwarderMetrics(addr string, read func() exporter.ForwarderStats) (func(), error) {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(exporter.ForwarderCollector{Read: read}); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}, nil
+}
