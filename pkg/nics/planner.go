@@ -557,8 +557,14 @@ func (p *planner) planSteering(label string, n NIC, q *profile.QueueCPUs, qs que
 	for i, qn := range queues {
 		hp := path(n.Name, qn)
 		raw, cur, err := netqueue.ReadMask(p.r, hp)
+		if err != nil && !rx && host.IsNotExist(err) && p.r.Exists(p.r.Path(hp)) {
+			// The kernel refuses xps_cpus of a device with a single
+			// tx queue (ENOENT on an attribute that is there).
+			p.warnf(n.Name, "remove xps for this NIC", "%s has a single tx queue: the kernel has no XPS for it", n.Name)
+			return
+		}
 		if err != nil {
-			p.errorf(n.Name, "", "read %s: %v", hp, err)
+			p.errorf(n.Name, "", "%v", err)
 			continue
 		}
 		mask := netqueue.Mask(sets[i], p.nbits)

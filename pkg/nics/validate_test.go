@@ -73,6 +73,8 @@ func TestPlanProblems(t *testing.T) {
 			"nics[0] matches PCI device 0000:d8:00.0, which is bound to vfio-pci and has no kernel network interface"},
 		{"virtual NIC IRQs", "  nics:\n    - match: {name: veth0}\n      irqAffinity: {strategy: local}\n", plan.Warning,
 			"veth0 (veth) has no queue interrupts nettune recognizes"},
+		{"xps on a single tx queue", "  nics:\n    - match: {name: veth0}\n      xps: {cpus: 0-1}\n", plan.Warning,
+			"veth0 has a single tx queue: the kernel has no XPS for it"},
 		{"shrink without rss", "  nics:\n    - match: {name: eth0}\n      channels: {combined: 2}\n", plan.Warning,
 			"the channel change leaves 2 rx queues, but the RSS indirection table still points at queues up to 3"},
 		{"ban everything", "  nics:\n    - match: {name: 'ens*'}\n      irqAffinity: {strategy: local, includeIsolated: true}\n  irqbalance: {mode: ban}\n", plan.Error,
