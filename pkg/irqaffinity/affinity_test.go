@@ -133,3 +133,29 @@ func TestPrivilegedIRQAffinity(t *testing.T) {
 		t.Errorf("IRQ %d: effective %s, want %d", irq, got.Effective, target)
 	}
 }
+
+func TestManagedFromDebugfs(t *testing.T) {
+	r := irqRoot(t)
+	if Managed(r, 45) {
+		t.Error("IRQ 45 managed without debugfs")
+	}
+	d := r.Sys("kernel/debug/irq/irqs")
+	os.MkdirAll(d, 0o755)
+	os.WriteFile(filepath.Join(d, "45"), []byte("handler:  handle_edge_irq\ndstate:   0x3780c200\n            IRQD_ACTIVATED\n            IRQD_IRQ_STARTED\n            IRQD_AFFINITY_MANAGED\n"), 0o444)
+	os.WriteFile(filepath.Join(d, "46"), []byte("handler:  handle_edge_irq\ndstate:   0x10401200\n            IRQD_ACTIVATED\n"), 0o444)
+	if !Managed(r, 45) || Managed(r, 46) {
+		t.Errorf("Managed(45) = %v, Managed(46) = %v", Managed(r, 45), Managed(r, 46))
+	}
+}
+
+func TestPending(t *testing.T) {
+	for _, tc := range []struct {
+		req, eff string
+		want     bool
+	}{{"2", "2", false}, {"2-3", "3", false}, {"2", "0", true}, {"2", "", false}} {
+		a := Affinity{Requested: cpuset.MustParse(tc.req), Effective: cpuset.MustParse(tc.eff)}
+		if a.Pending() != tc.want {
+			t.Errorf("Pending(%s, %s) = %v", tc.req, tc.eff, !tc.want)
+		}
+	}
+}
