@@ -52,7 +52,11 @@ func (c ForwarderCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descFwd
 func (c ForwarderCollector) Collect(ch chan<- prometheus.Metric) { emitForwarder(c.Read(), ch) }
 
 func emitForwarder(st ForwarderStats, ch chan<- prometheus.Metric) {
-	emitForwarder(st, ch)
+	for _, p := range st.Ports {
+		ch <- prometheus.MustNewConstMetric(descFwd, prometheus.CounterValue, float64(p.RX), p.Name, "rx")
+		ch <- prometheus.MustNewConstMetric(descFwd, prometheus.CounterValue, float64(p.TX), p.Name, "tx")
+		ch <- prometheus.MustNewConstMetric(descFwd, prometheus.CounterValue, float64(p.Dropped), p.Name, "dropped")
+	}
 }
 
 // Collector implements prometheus.Collector.
@@ -191,9 +195,5 @@ func (c *Collector) collectForwarder(r *host.Root, ch chan<- prometheus.Metric) 
 		c.Log.Warn("unreadable forwarder statistics", "file", ForwarderStatsFile, "err", err)
 		return
 	}
-	for _, p := range st.Ports {
-		ch <- prometheus.MustNewConstMetric(descFwd, prometheus.CounterValue, float64(p.RX), p.Name, "rx")
-		ch <- prometheus.MustNewConstMetric(descFwd, prometheus.CounterValue, float64(p.TX), p.Name, "tx")
-		ch <- prometheus.MustNewConstMetric(descFwd, prometheus.CounterValue, float64(p.Dropped), p.Name, "dropped")
-	}
+	emitForwarder(st, ch)
 }

@@ -116,3 +116,19 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestForwarderCollector(t *testing.T) {
+	st := ForwarderStats{Ports: []ForwarderPort{{Name: "p0", RX: 5, TX: 4, Dropped: 1}, {Name: "p1", RX: 4, TX: 5}}}
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(ForwarderCollector{Read: func() ForwarderStats { return st }}); err != nil {
+		t.Fatal(err)
+	}
+	fams, err := reg.Gather()
+	if err != nil || len(fams) != 1 || len(fams[0].GetMetric()) != 6 {
+		t.Fatalf("gather: %v %v", fams, err)
+	}
+	got, ok := value(fams[0], map[string]string{"port": "p0", "direction": "dropped"})
+	if !ok || got != 1 {
+		t.Errorf("p0 dropped = %v", got)
+	}
+}
