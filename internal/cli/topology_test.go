@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/nettune/nettune/internal/fixture"
@@ -54,5 +55,78 @@ func TestTopologyLiveHost(t *testing.T) {
 	r := run(t, "", false, "topology")
 	if r.code != ExitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// TestCPUHugepagesRoundTrip runs plan, apply, check and revert through the
+// CLI on every boot configuration fixture with a profile that isolates
+// CPUs and reserves hugepages: after apply, check says pending-reboot (the
+// kernel arguments wait for a reboot, the runtime pages and governors are
+// in place); after revert the tree is byte for byte what it was and check
+// reports drift again.
+func TestCPUHugepagesRoundTrip(t *testing.T) {
+	for _, tc := range []struct{ topo, profile string }{
+		{"topo-2node-32cpu-smt", "dpdk-2node"},
+		{"topo-1node-8cpu", "dpdk-1node"},
+	} {
+		for _, boot := range []string{"boot-debian-grub", "boot-ubuntu-grubd", "boot-rhel-bls", "boot-systemd-boot"} {
+			t.Run(tc.topo+"/"+boot, func(t *testing.T) {
+				root := fixture.Unpack(t, "../../testdata/hosts/"+tc.topo+".txtar")
+				if err := fixture.UnpackTo("../../testdata/hosts/"+boot+".txtar", root); err != nil {
+					t.Fatal(err)
+				}
+				prof := "../../testdata/profiles/" + tc.profile + ".yaml"
+				before := fixture.Digest(t, root)
+
+				r := run(t, "", false, "plan", "--root", root, prof)
+				if r.code != ExitOK || !strings.Contains(r.stdout, "kernel-cmdline") || !strings.Contains(r.stdout, "nr_hugepages") {
+					t.Fatalf("plan: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+				}
+				if r = run(t, "", false, "apply", "--yes", "--root", root, prof); r.code != ExitOK {
+					t.Fatalf("apply: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+				}
+				// Diagnostics are left out: rule NT501 counts pages reserved at
+				// boot as missing before the reboot (reported to its owner).
+				r = run(t, "", false, "check", "--interval", "0", "--diagnostics=false", "-o", "json", "--root", root, prof)
+				if r.code != ExitPendingReboot {
+					t.Fatalf("check after apply: exit %d, want %d\n%s%s", r.code, ExitPendingReboot, r.stdout, r.stderr)
+				}
+				var doc struct {
+					Items []struct {
+						Module, Object, Attribute, Status string
+					} `json:"items"`
+				}
+				if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+					t.Fatal(err)
+				}
+				counts := map[string]int{}
+				for _, it := range doc.Items {
+					switch {
+					case it.Object == "kernel-cmdline" && it.Status != "pending-reboot":
+						t.Errorf("%s kernel arguments: %s", it.Module, it.Status)
+					case it.Attribute == "nr_hugepages" && it.Status != "ok":
+						t.Errorf("runtime pool %s: %s", it.Object, it.Status)
+					case it.Attribute == "mount" && it.Status != "pending-reboot":
+						t.Errorf("mount %s on an offline root: %s", it.Object, it.Status)
+					case it.Object != "kernel-cmdline" && it.Attribute != "mount" && it.Status != "ok" && it.Status != "unsupported":
+						t.Errorf("%s %s %s: %s", it.Module, it.Object, it.Attribute, it.Status)
+					}
+					counts[it.Module+" "+it.Status]++
+				}
+				if counts["cpu pending-reboot"] != 1 || counts["hugepages ok"] < 2 {
+					t.Errorf("statuses after apply: %v", counts)
+				}
+
+				if r = run(t, "", false, "revert", "--yes", "--root", root); r.code != ExitOK {
+					t.Fatalf("revert: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+				}
+				if diffs := fixture.DiffDigests(before, fixture.Digest(t, root, "var/lib/nettune")); len(diffs) > 0 {
+					t.Errorf("tree differs after revert: %v", diffs)
+				}
+				if r = run(t, "", false, "check", "--interval", "0", "--diagnostics=false", "--root", root, prof); r.code != ExitDrift {
+					t.Errorf("check after revert: exit %d, want %d\n%s", r.code, ExitDrift, r.stdout)
+				}
+			})
+		}
 	}
 }

@@ -283,7 +283,9 @@ func Plan(r *host.Root, q Request) (*Result, error) {
 		item.Action = plan.Delete
 	}
 	cmds, cerr := t.commands(r, st.before, q.Args)
-	item.Command = commandText(t.Path, st.content, next, st.exists, remove, cmds)
+	if remove || !st.exists || next != st.content {
+		item.Command = commandText(t.Path, st.content, next, st.exists, remove, cmds)
+	}
 
 	switch {
 	case !q.equal(st.configured, q.Args):

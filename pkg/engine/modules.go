@@ -3,6 +3,7 @@ package engine
 import (
 	"github.com/nettune/nettune/pkg/dataplane"
 	"github.com/nettune/nettune/pkg/devbind"
+	"github.com/nettune/nettune/pkg/hugepages"
 	"github.com/nettune/nettune/pkg/isolcpus"
 	"github.com/nettune/nettune/pkg/module"
 	"github.com/nettune/nettune/pkg/nics"
@@ -17,6 +18,7 @@ func Modules() []module.Module {
 	return []module.Module{
 		sysctl.Module{},
 		isolcpus.Module{},
+		hugepages.Module{},
 		nics.Module{}, nics.IRQBalance{},
 		devbind.Module{Journal: JournalChanges},
 		dataplane.Module{},

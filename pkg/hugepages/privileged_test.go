@@ -1,0 +1,220 @@
+package hugepages_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/nettune/nettune/pkg/host"
+	"github.com/nettune/nettune/pkg/hugepages"
+	"github.com/nettune/nettune/pkg/numa"
+	"github.com/nettune/nettune/pkg/plan"
+)
+
+func liveRoot(t *testing.T) *host.Root {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: writes hugepage pools and mounts on the real kernel")
+	}
+	r, err := host.New("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func readNum(t *testing.T, p string) int {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestPrivilegedPoolAndMount reserves 64 more 2M pages on the real kernel
+// through the module, mounts a hugetlbfs at a temporary directory, maps
+// pages from it, checks that a shrink is refused while they are in use,
+// then reverts everything and checks the original count is back. The
+// machine's /etc/fstab is left alone: that part is tested on fixtures.
+func TestPrivilegedPoolAndMount(t *testing.T) {
+	r := liveRoot(t)
+	const global = "/sys/kernel/mm/hugepages/hugepages-2048kB"
+	if _, err := os.Stat(global); err != nil {
+		t.Skip("this kernel has no 2M hugepages (" + global + " missing)")
+	}
+	topo, err := numa.Read(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := topo.NodesWithMemory()[0]
+	pool := filepath.Join("/sys/devices/system/node", fmt.Sprintf("node%d", node), "hugepages/hugepages-2048kB")
+	if _, err := os.Stat(pool); err != nil {
+		pool = global
+	}
+	origNode, origTotal := readNum(t, pool+"/nr_hugepages"), readNum(t, global+"/nr_hugepages")
+	t.Cleanup(func() {
+		// Whatever happened, the machine gets its pool size back.
+		if readNum(t, pool+"/nr_hugepages") != origNode {
+			os.WriteFile(pool+"/nr_hugepages", []byte(strconv.Itoa(origNode)), 0)
+			t.Errorf("pool restored by the cleanup, not by revert")
+		}
+	})
+	mnt := filepath.Join(t.TempDir(), "huge")
+	spec := parse(t, fmt.Sprintf("    pages: [{size: 2M, count: %d, node: %d}]\n    mounts: [{path: %s, pageSize: 2M, mode: \"1770\"}]\n", origNode+64, node, mnt))
+	env := newEnv(r)
+	res := planSpec(t, r, spec)
+	if got := problems(res, plan.Error); got != "" {
+		t.Fatal(got)
+	}
+	var applied []plan.Change
+	t.Cleanup(func() {
+		for i := len(applied) - 1; i >= 0; i-- {
+			if err := (hugepages.Module{}).Revert(context.Background(), env, applied[i]); err != nil {
+				t.Errorf("revert %s %s: %v", applied[i].Object, applied[i].Attribute, err)
+			}
+		}
+		if got := readNum(t, global+"/nr_hugepages"); got != origTotal {
+			t.Errorf("after revert: %d pages, originally %d", got, origTotal)
+		}
+		if _, mounted := mountedAt(mnt); mounted {
+			t.Errorf("%s still mounted after revert", mnt)
+			syscall.Unmount(mnt, 0)
+		}
+		if _, err := os.Stat(mnt); err == nil {
+			t.Errorf("mount point %s left behind", mnt)
+		}
+	})
+	for _, it := range res.Items {
+		if it.Status != plan.Drift || it.Attribute == "fstab" {
+			continue
+		}
+		if err := (hugepages.Module{}).Apply(context.Background(), env, it.Change); err != nil {
+			t.Fatalf("apply %s %s: %v", it.Object, it.Attribute, err)
+		}
+		applied = append(applied, it.Change)
+	}
+	if len(applied) != 3 {
+		t.Fatalf("applied %d changes: %+v", len(applied), applied)
+	}
+	if got := readNum(t, global+"/nr_hugepages"); got != origTotal+64 {
+		t.Fatalf("kernel holds %d pages, want %d", got, origTotal+64)
+	}
+	opts, ok := mountedAt(mnt)
+	if !ok || !strings.Contains(opts, "pagesize=2M") || !strings.Contains(opts, "mode=1770") {
+		t.Fatalf("/proc/mounts: %q mounted=%v", opts, ok)
+	}
+
+	// Map four pages through the mount: they come out of the pool.
+	freeBefore := readNum(t, global+"/free_hugepages")
+	f, err := os.OpenFile(filepath.Join(mnt, "probe"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 4 << 21
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	mem, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < size; i += 2 << 20 {
+		mem[i] = 1
+	}
+	if got := readNum(t, global+"/free_hugepages"); got != freeBefore-4 {
+		t.Errorf("free pages %d after mapping 4, want %d", got, freeBefore-4)
+	}
+	// Shrinking back while they are mapped is refused.
+	nodeFree := readNum(t, pool+"/free_hugepages")
+	shrink := planSpec(t, r, parse(t, fmt.Sprintf("    pages: [{size: 2M, count: %d, node: %d}]\n", origNode, node)))
+	refused := strings.Contains(problems(shrink, plan.Error), "refusing to shrink")
+	t.Logf("pool %s: %d -> %d pages; mounted %s (%s); 4 pages mapped: free %d -> %d; shrink back refused while mapped: %v",
+		pool, origNode, origNode+64, mnt, opts, freeBefore, readNum(t, global+"/free_hugepages"), refused)
+	if refused != (nodeFree < 64) {
+		t.Errorf("node has %d free pages; shrink by 64 refused=%v: %s", nodeFree, refused, problems(shrink, plan.Error))
+	}
+	if err := syscall.Munmap(mem); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.Remove(filepath.Join(mnt, "probe")); err != nil {
+		t.Fatal(err)
+	}
+	// Cleanup reverts in reverse order: umount, rmdir, shrink.
+}
+
+func mountedAt(path string) (string, bool) {
+	b, _ := os.ReadFile("/proc/mounts")
+	opts, found := "", false
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 3 && f[1] == path && f[2] == "hugetlbfs" {
+			opts, found = f[3], true
+		}
+	}
+	return opts, found
+}
+
+// TestPrivilegedTransparent switches the transparent hugepage mode on the
+// real kernel and back.
+func TestPrivilegedTransparent(t *testing.T) {
+	r := liveRoot(t)
+	const p = "/sys/kernel/mm/transparent_hugepage/enabled"
+	raw, err := r.ReadString(p)
+	if err != nil {
+		t.Skip("this kernel has no transparent hugepages (" + p + " missing)")
+	}
+	choices, cur := hugepages.ParseSelector(raw)
+	other := ""
+	for _, c := range choices {
+		if c != cur && c != "always" {
+			other = c
+			break
+		}
+	}
+	if other == "" {
+		t.Skipf("no mode to switch to from %q", raw)
+	}
+	t.Cleanup(func() {
+		if _, now := hugepages.ParseSelector(must(r.ReadString(p))); now != cur {
+			os.WriteFile(p, []byte(cur), 0)
+			t.Errorf("mode restored by the cleanup, not by revert")
+		}
+	})
+	res := planSpec(t, r, parse(t, "    transparent: "+other+"\n"))
+	it := item(t, res, "transparent_hugepage", "enabled")
+	if it.Status != plan.Drift || it.Before != cur {
+		t.Fatalf("%+v", it)
+	}
+	if err := (hugepages.Module{}).Apply(context.Background(), newEnv(r), it.Change); err != nil {
+		t.Fatal(err)
+	}
+	if _, now := hugepages.ParseSelector(must(r.ReadString(p))); now != other {
+		t.Errorf("mode %q, want %q", now, other)
+	}
+	if it := item(t, planSpec(t, r, parse(t, "    transparent: "+other+"\n")), "transparent_hugepage", "enabled"); it.Status != plan.OK {
+		t.Errorf("check after apply: %+v", it)
+	}
+	if err := (hugepages.Module{}).Revert(context.Background(), newEnv(r), it.Change); err != nil {
+		t.Fatal(err)
+	}
+	if _, now := hugepages.ParseSelector(must(r.ReadString(p))); now != cur {
+		t.Errorf("after revert: %q, want %q", now, cur)
+	}
+}
+
+func must(s string, err error) string {
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
