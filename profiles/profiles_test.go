@@ -1,0 +1,66 @@
+package profiles_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/nettune/nettune/internal/fixture"
+	"github.com/nettune/nettune/pkg/engine"
+	"github.com/nettune/nettune/pkg/host"
+	"github.com/nettune/nettune/pkg/module"
+	"github.com/nettune/nettune/pkg/plan"
+	"github.com/nettune/nettune/pkg/profile"
+)
+
+// Every shipped profile parses, and fits the fixture hosts it is meant
+// for: the engine plans it there without a single error problem.
+func TestShippedProfilesFitFixtureHosts(t *testing.T) {
+	hosts := map[string][]string{
+		"safe-default":       {"../testdata/hosts/shipped-extras.txtar"},
+		"null-forwarder":     {"../testdata/hosts/topo-1node-8cpu.txtar"},
+		"dpdk-forwarder":     {"../testdata/hosts/topo-2node-32cpu-smt.txtar", "../testdata/hosts/boot-debian-grub.txtar", "../testdata/hosts/shipped-extras.txtar"},
+		"kernel-throughput":  {"../pkg/nics/testdata/multi.txtar", "../testdata/hosts/shipped-extras.txtar"},
+		"kernel-low-latency": {"../pkg/nics/testdata/multi.txtar", "../testdata/hosts/boot-debian-grub.txtar", "../testdata/hosts/shipped-extras.txtar"},
+	}
+	names := profile.Shipped()
+	if len(names) < len(hosts) {
+		t.Fatalf("shipped profiles %v, want at least %d", names, len(hosts))
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			archives, ok := hosts[name]
+			if !ok {
+				t.Fatalf("no fixture host for shipped profile %s: add one to this test", name)
+			}
+			p, err := profile.Load(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			for _, a := range archives {
+				if err := fixture.UnpackTo(a, dir); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r, err := host.New(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			eng := engine.New(&module.Env{Root: r, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, "test")
+			pr, err := eng.Plan(context.Background(), p)
+			if err != nil {
+				t.Fatalf("%s does not fit its fixture host: %v", name, err)
+			}
+			if len(pr.Changes()) == 0 && name != "null-forwarder" {
+				t.Errorf("%s changes nothing on its fixture host", name)
+			}
+			for _, pb := range pr.Problems {
+				if pb.Severity == plan.Warning {
+					t.Logf("warning: %s", pb)
+				}
+			}
+		})
+	}
+}
