@@ -712,7 +712,7 @@ func write(ctx context.Context, env *module.Env, c plan.Change, from, to []strin
 	for i, cmd := range cmds {
 		_, err := r.Exec.Run(ctx, cmd.name, cmd.args...)
 		if errors.Is(err, host.ErrOffline) {
-			env.Log.Warn("boot menu not regenerated: the root is not the live host", "command", cmd.String(), "file", t.Path)
+			env.Log.Info("boot menu not regenerated: the root is not the live host", "command", cmd.String(), "file", t.Path)
 			break
 		}
 		if err == nil {

@@ -220,7 +220,7 @@ func mount(ctx context.Context, env *module.Env, path, options string) error {
 	r := env.Root
 	_, err := r.Exec.Run(ctx, "mount", "-t", "hugetlbfs", "-o", options, "hugetlbfs", path)
 	if errors.Is(err, host.ErrOffline) {
-		env.Log.Warn("hugetlbfs not mounted: the root is not the live host", "path", path)
+		env.Log.Info("hugetlbfs not mounted: the root is not the live host", "path", path)
 		return nil
 	}
 	if err != nil {

@@ -202,7 +202,11 @@ func TestValidation(t *testing.T) {
 	for _, tc := range []struct{ yaml, want string }{
 		{"    isolated: 30-40\n", "CPUs 32-40 do not exist on this host (CPUs 0-31)"},
 		{"    isolated: 8-15,24-31\n", "node 1 would have no housekeeping CPU"},
-		{"    isolated: 2-7\n    housekeeping: 0-1,16-31\n", "node 1 would have no housekeeping CPU"[:0] + ""},
+		// CPUs 8-15 are neither isolated nor housekeeping: allowed, node 1
+		// keeps 24-31 for the kernel.
+		{"    isolated: 2-7\n    housekeeping: 0-1,16-31\n", ""},
+		// Explicit housekeeping all on node 0 while node 1 has isolated CPUs.
+		{"    isolated: 2-7,10-15\n    housekeeping: 0-1\n", "node 1 would have no housekeeping CPU"},
 		{"    isolated: 2-7\n    kernelArgs: [isolcpus=1]\n", "isolcpus= is generated from the other keys of spec.cpu"},
 		{"    kernelArgs: [hugepages=4]\n", "hugepages= belongs to spec.hugepages"},
 		{"    kernelArgs: [a=1, a=2]\n", `a= is already given as "a=1"`},

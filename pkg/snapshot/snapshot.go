@@ -63,7 +63,7 @@ var Sources = []Source{
 	{"/etc/systemd/system/irqbalance.service", 0},
 	{ethtool.StateDir, 1},
 	{"/sys/bus/pci/drivers", 2}, {"/sys/class/iommu", 1}, {"/sys/module/vfio/parameters", 1}, {devbind.NetworkFile, 0},
-	{"/boot/loader/entries", 1}, {"/efi/loader/entries", 1}, {"/boot/efi/loader/entries", 1}, {"/usr/lib/kernel/cmdline", 0}, {"/boot/grub/grub.cfg", 0}, {"/boot/grub2/grubenv", 0}, {"/dev/hugepages", 0},
+	{"/boot/loader/entries", 1}, {"/efi/loader/entries", 1}, {"/boot/efi/loader/entries", 1}, {"/usr/lib/kernel/cmdline", 0}, {"/boot/grub/grub.cfg", 0}, {"/boot/grub2/grubenv", 0}, {"/dev", 0}, {"/dev/hugepages", 0}, {"/mnt", 0},
 }
 
 // skipped are host paths never copied: secrets and per-boot identifiers.
