@@ -188,32 +188,3 @@ func TestNoIntervalSkipsRateRules(t *testing.T) {
 	}
 }
 
-func TestParseInterrupts(t *testing.T) {
-	in := `           CPU0       CPU1       CPU2       CPU3
-  0:         40          0          0          0   IO-APIC   2-edge      timer
- 35:          0          0     123456          0   PCI-MSI 1572864-edge      mlx5_comp0@pci:0000:03:00.0
-NMI:          1          2          3          4   Non-maskable interrupts
-ERR:          0
-`
-	irqs := ParseInterrupts([]byte(in))
-	if len(irqs) != 4 {
-		t.Fatalf("got %d rows: %+v", len(irqs), irqs)
-	}
-	if irqs[1].ID != "35" || irqs[1].Counts[2] != 123456 || irqs[1].Name != "PCI-MSI 1572864-edge mlx5_comp0@pci:0000:03:00.0" {
-		t.Errorf("row 35 = %+v", irqs[1])
-	}
-	if irqs[3].ID != "ERR" || len(irqs[3].Counts) != 1 {
-		t.Errorf("ERR row = %+v", irqs[3])
-	}
-}
-
-func FuzzParseInterrupts(f *testing.F) {
-	f.Add([]byte("  CPU0 CPU1\n 1: 2 3 x\nLOC: 5 6 Local\n"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, irq := range ParseInterrupts(b) {
-			if len(irq.Counts) > strings.Count(string(b), "CPU") {
-				t.Fatalf("more counts than CPU columns: %+v", irq)
-			}
-		}
-	})
-}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -160,16 +159,6 @@ func isolated(in *Input) cpuset.Set {
 	return s
 }
 
-var numericIRQ = regexp.MustCompile(`^[0-9]+$`)
-
-func irqDelta(in *Input, id string, cpu int, after uint64) uint64 {
-	for _, b := range in.Before.IRQs {
-		if b.ID == id {
-			return delta(b.Counts[cpu], after)
-		}
-	}
-	return delta(0, after)
-}
 
 func ruleIRQOnIsolated(in *Input) []Finding {
 	iso := isolated(in)
@@ -178,14 +167,17 @@ func ruleIRQOnIsolated(in *Input) []Finding {
 	}
 	var ev []string
 	var total uint64
-	for _, irq := range in.After.IRQs {
-		if !numericIRQ.MatchString(irq.ID) {
-			continue
-		}
+	nums := make([]int, 0, len(in.After.IRQs))
+	for n := range in.After.IRQs {
+		nums = append(nums, n)
+	}
+	sort.Ints(nums)
+	for _, n := range nums {
+		irq := in.After.IRQs[n]
 		for _, c := range iso.List() {
-			if d := irqDelta(in, irq.ID, c, irq.Counts[c]); d > 0 {
+			if d := delta(in.Before.IRQs[n].Counts[c], irq.Counts[c]); d > 0 {
 				total += d
-				ev = append(ev, fmt.Sprintf("IRQ %s (%s) on cpu%d: %s", irq.ID, irq.Name, c, per(d, in.Interval)))
+				ev = append(ev, fmt.Sprintf("IRQ %d (%s) on cpu%d: %s", n, strings.Join(irq.Names, ", "), c, per(d, in.Interval)))
 			}
 		}
 	}
@@ -212,18 +204,13 @@ func ruleTickOnIsolated(in *Input) []Finding {
 	if iso.IsEmpty() || in.Interval <= 0 {
 		return nil
 	}
-	var loc IRQ
-	for _, irq := range in.After.IRQs {
-		if irq.ID == "LOC" {
-			loc = irq
-		}
-	}
-	if loc.Counts == nil {
+	loc := in.After.Summary["LOC"]
+	if loc == nil {
 		return nil
 	}
 	var noisy []string
 	for _, c := range iso.List() {
-		rate := float64(irqDelta(in, "LOC", c, loc.Counts[c])) / in.Interval.Seconds()
+		rate := float64(delta(in.Before.Summary["LOC"][c], loc[c])) / in.Interval.Seconds()
 		if rate > tickRateLimit {
 			noisy = append(noisy, fmt.Sprintf("cpu%d: %.0f/s", c, rate))
 		}

@@ -1,14 +1,13 @@
 package diagnose
 
 import (
-	"bufio"
-	"bytes"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/nettune/nettune/pkg/host"
+	"github.com/nettune/nettune/pkg/irqaffinity"
 	"github.com/nettune/nettune/pkg/numa"
 	"github.com/prometheus/procfs"
 )
@@ -19,18 +18,10 @@ type Sample struct {
 	Softnet map[int]procfs.SoftnetStat
 	// NICStats are /sys/class/net/<if>/statistics counters by interface.
 	NICStats map[string]map[string]uint64
-	// IRQs are the /proc/interrupts rows.
-	IRQs []IRQ
-}
-
-// IRQ is one row of /proc/interrupts.
-type IRQ struct {
-	// ID is the IRQ number or the name of a per-CPU row (LOC, RES, ...).
-	ID string
-	// Counts by CPU column.
-	Counts map[int]uint64
-	// Name is the rest of the line (chip, type, action names).
-	Name string
+	// IRQs are the numbered rows of /proc/interrupts, by IRQ number.
+	IRQs map[int]irqaffinity.IRQ
+	// Summary are its per-CPU summary rows (LOC, RES...), by label.
+	Summary map[string]map[int]uint64
 }
 
 // nicCounters are the generic drop and error counters every driver fills
@@ -67,54 +58,18 @@ func TakeSample(r *host.Root, topo *numa.Topology) (*Sample, error) {
 			s.NICStats[nic.Name] = m
 		}
 	}
-	if b, err := os.ReadFile(r.Proc("interrupts")); err == nil {
-		s.IRQs = ParseInterrupts(b)
+	s.IRQs = map[int]irqaffinity.IRQ{}
+	if f, err := os.Open(r.Proc("interrupts")); err == nil {
+		irqs, summary, err := irqaffinity.ParseInterruptTable(f)
+		f.Close()
+		if err == nil {
+			for _, q := range irqs {
+				s.IRQs[q.Number] = q
+			}
+			s.Summary = summary
+		}
 	}
 	return s, nil
-}
-
-// ParseInterrupts reads /proc/interrupts: a header of CPU columns, then
-// one row per IRQ with a count per CPU column and a free-form name.
-func ParseInterrupts(b []byte) []IRQ {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
-	var cpus []int
-	var out []IRQ
-	for sc.Scan() {
-		line := sc.Text()
-		if cpus == nil {
-			for _, f := range strings.Fields(line) {
-				n, ok := strings.CutPrefix(f, "CPU")
-				if !ok {
-					continue
-				}
-				if c, err := strconv.Atoi(n); err == nil {
-					cpus = append(cpus, c)
-				}
-			}
-			if cpus == nil {
-				return nil
-			}
-			continue
-		}
-		id, rest, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		irq := IRQ{ID: strings.TrimSpace(id), Counts: map[int]uint64{}}
-		fields := strings.Fields(rest)
-		i := 0
-		for ; i < len(fields) && i < len(cpus); i++ {
-			v, err := strconv.ParseUint(fields[i], 10, 64)
-			if err != nil {
-				break
-			}
-			irq.Counts[cpus[i]] = v
-		}
-		irq.Name = strings.Join(fields[i:], " ")
-		out = append(out, irq)
-	}
-	return out
 }
 
 // delta returns after-before.

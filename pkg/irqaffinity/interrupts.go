@@ -61,6 +61,16 @@ var flowRe = regexp.MustCompile(`^\S*-(edge|level|fasteoi|simple|percpu|percpu_d
 // returned; the architecture's summary lines (NMI, LOC, ERR...) are
 // skipped.
 func ParseInterrupts(rd io.Reader) ([]IRQ, error) {
+	irqs, _, err := ParseInterruptTable(rd)
+	return irqs, err
+}
+
+// ParseInterruptTable reads /proc/interrupts: the numbered IRQ lines, and
+// the architecture's per-CPU summary lines (LOC, RES, NMI...) as counts by
+// CPU under their label. Summary lines with a single total (ERR, MIS) are
+// counted under CPU -1.
+func ParseInterruptTable(rd io.Reader) ([]IRQ, map[string]map[int]uint64, error) {
+	summary := map[string]map[int]uint64{}
 	sc := bufio.NewScanner(rd)
 	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
 	var cpus []int
@@ -79,7 +89,7 @@ func ParseInterrupts(rd io.Reader) ([]IRQ, error) {
 				n, ok := strings.CutPrefix(f, "CPU")
 				id, err := strconv.Atoi(n)
 				if !ok || err != nil || id < 0 {
-					return nil, fmt.Errorf("/proc/interrupts line %d: header field %q is not CPUn", line, f)
+					return nil, nil, fmt.Errorf("/proc/interrupts line %d: header field %q is not CPUn", line, f)
 				}
 				cpus = append(cpus, id)
 			}
@@ -88,14 +98,26 @@ func ParseInterrupts(rd io.Reader) ([]IRQ, error) {
 		}
 		num, ok := strings.CutSuffix(fields[0], ":")
 		if !ok {
-			return nil, fmt.Errorf("/proc/interrupts line %d: %q has no IRQ label", line, fields[0])
+			return nil, nil, fmt.Errorf("/proc/interrupts line %d: %q has no IRQ label", line, fields[0])
 		}
 		n, err := strconv.Atoi(num)
-		if err != nil {
-			continue // NMI:, LOC:, ERR: ...
+		if err != nil { // NMI:, LOC:, ERR: ...
+			counts := map[int]uint64{}
+			for i, f := range fields[1:] {
+				c, err := strconv.ParseUint(f, 10, 64)
+				if err != nil || i >= len(cpus) {
+					break
+				}
+				counts[cpus[i]] = c
+			}
+			if len(counts) == 1 && len(cpus) > 1 {
+				counts = map[int]uint64{-1: counts[cpus[0]]}
+			}
+			summary[num] = counts
+			continue
 		}
 		if n < 0 {
-			return nil, fmt.Errorf("/proc/interrupts line %d: negative IRQ %d", line, n)
+			return nil, nil, fmt.Errorf("/proc/interrupts line %d: negative IRQ %d", line, n)
 		}
 		q := IRQ{Number: n, Counts: map[int]uint64{}}
 		rest := fields[1:]
@@ -111,12 +133,12 @@ func ParseInterrupts(rd io.Reader) ([]IRQ, error) {
 		out = append(out, q)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !header {
-		return nil, fmt.Errorf("/proc/interrupts: no CPU header")
+		return nil, nil, fmt.Errorf("/proc/interrupts: no CPU header")
 	}
-	return out, nil
+	return out, summary, nil
 }
 
 // splitDescription splits what follows the counts: chip, flow, then the

@@ -104,3 +104,21 @@ func FuzzParseInterrupts(f *testing.F) {
 		}
 	})
 }
+
+func TestParseInterruptTableSummary(t *testing.T) {
+	in := `           CPU0       CPU1       CPU2
+ 24:          1          2          3   PCI-MSI 49152-edge      eth0-TxRx-0
+LOC:      90000        100         7   Local timer interrupts
+ERR:          5
+`
+	irqs, summary, err := ParseInterruptTable(strings.NewReader(in))
+	if err != nil || len(irqs) != 1 {
+		t.Fatalf("irqs %v, %v", irqs, err)
+	}
+	if summary["LOC"][1] != 100 || summary["LOC"][2] != 7 || len(summary["LOC"]) != 3 {
+		t.Errorf("LOC = %v", summary["LOC"])
+	}
+	if summary["ERR"][-1] != 5 || len(summary["ERR"]) != 1 {
+		t.Errorf("ERR = %v", summary["ERR"])
+	}
+}
