@@ -550,6 +550,7 @@ func (t Target) commands(r *host.Root, from, to []string) ([]command, error) {
 		}{
 			{[]string{"/usr/sbin/update-grub", "/sbin/update-grub"}, command{name: "update-grub"}},
 			{[]string{"/usr/sbin/grub-mkconfig", "/sbin/grub-mkconfig"}, command{"grub-mkconfig", []string{"-o", "/boot/grub/grub.cfg"}}},
+			{[]string{"/usr/sbin/grub2-mkconfig", "/sbin/grub2-mkconfig"}, command{"grub2-mkconfig", []string{"-o", "/boot/grub2/grub.cfg"}}},
 		} {
 			for _, p := range c.paths {
 				if isFile(r.Path(p)) {
@@ -557,7 +558,7 @@ func (t Target) commands(r *host.Root, from, to []string) ([]command, error) {
 				}
 			}
 		}
-		return []command{{name: "update-grub"}}, fmt.Errorf("neither update-grub nor grub-mkconfig is installed under %s", r.Prefix)
+		return []command{{name: "update-grub"}}, fmt.Errorf("none of update-grub, grub-mkconfig and grub2-mkconfig is installed under %s", r.Prefix)
 	case Grubby:
 		args := []string{"--update-kernel=ALL"}
 		if rm := Names(append(slices.Clone(from), to...)); len(rm) > 0 {
@@ -712,7 +713,12 @@ func write(ctx context.Context, env *module.Env, c plan.Change, from, to []strin
 	for i, cmd := range cmds {
 		_, err := r.Exec.Run(ctx, cmd.name, cmd.args...)
 		if errors.Is(err, host.ErrOffline) {
-			env.Log.Info("boot menu not regenerated: the root is not the live host", "command", cmd.String(), "file", t.Path)
+			// Apply's plan already warned; a revert has no plan to say it.
+			log := env.Log.Info
+			if revert {
+				log = env.Log.Warn
+			}
+			log("boot menu not regenerated: the root is not the live host", "command", cmd.String(), "file", t.Path)
 			break
 		}
 		if err == nil {

@@ -474,3 +474,26 @@ func hasProblem(ps []plan.Problem, sev plan.Severity, frag string) bool {
 	}
 	return false
 }
+
+// TestRegenerationTool: update-grub where Debian has it, grub2-mkconfig on
+// a RHEL 7 style host without BLS, an error on a live-like root without
+// either.
+func TestRegenerationTool(t *testing.T) {
+	r, fr := root(t, "boot-debian-grub")
+	if err := os.Remove(r.Path("/usr/sbin/update-grub")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Plan(r, cpuReq)
+	if err != nil || !hasProblem(res.Problems, plan.Error, "none of update-grub, grub-mkconfig and grub2-mkconfig is installed") {
+		t.Errorf("problems %v, %v", res.Problems, err)
+	}
+	os.MkdirAll(r.Path("/usr/sbin"), 0o755)
+	os.WriteFile(r.Path("/usr/sbin/grub2-mkconfig"), []byte("#!/bin/sh\n"), 0o755)
+	c := mustPlan(t, r, cpuReq).Item.Change
+	if err := Apply(context.Background(), testEnv(r), c); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(fr.calls, []string{"grub2-mkconfig -o /boot/grub2/grub.cfg"}) {
+		t.Errorf("ran %q", fr.calls)
+	}
+}

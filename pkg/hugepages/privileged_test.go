@@ -65,7 +65,7 @@ func TestPrivilegedPoolAndMount(t *testing.T) {
 	t.Cleanup(func() {
 		// Whatever happened, the machine gets its pool size back.
 		if readNum(t, pool+"/nr_hugepages") != origNode {
-			os.WriteFile(pool+"/nr_hugepages", []byte(strconv.Itoa(origNode)), 0)
+			r.W.WriteKernel(pool+"/nr_hugepages", strconv.Itoa(origNode))
 			t.Errorf("pool restored by the cleanup, not by revert")
 		}
 	})
@@ -186,7 +186,7 @@ func TestPrivilegedTransparent(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		if _, now := hugepages.ParseSelector(must(r.ReadString(p))); now != cur {
-			os.WriteFile(p, []byte(cur), 0)
+			r.W.WriteKernel(p, cur)
 			t.Errorf("mode restored by the cleanup, not by revert")
 		}
 	})
