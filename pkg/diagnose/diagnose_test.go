@@ -71,6 +71,11 @@ func TestRules(t *testing.T) {
 		{rule: "NT201", between: func(t *testing.T, root string) {
 			write(t, root, "sys/devices/pci0000:00/0000:00:03.0/net/eth0/statistics/rx_missed_errors", "42\n")
 		}, want: "eth0 dropped 42 packets in hardware"},
+		{rule: "NT201", setup: func(t *testing.T, root string) {
+			write(t, root, "var/lib/nettune-snapshot/ethtool/eth0.json", `{"driver": "mlx5_core", "stats": {"rx_out_of_buffer": 10, "rx_vport_unicast_packets": 5}}`)
+		}, between: func(t *testing.T, root string) {
+			write(t, root, "var/lib/nettune-snapshot/ethtool/eth0.json", `{"driver": "mlx5_core", "stats": {"rx_out_of_buffer": 87, "rx_vport_unicast_packets": 900}}`)
+		}, want: "ethtool:rx_out_of_buffer: 77 in 1s"},
 		{rule: "NT301", between: func(t *testing.T, root string) {
 			replace(t, root, "proc/interrupts", "5000          0", "5000         77")
 		}, want: "77 device interrupts ran on isolated CPUs 1"},

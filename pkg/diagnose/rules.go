@@ -130,7 +130,14 @@ func ruleNICDrops(in *Input) []Finding {
 		after, before := in.After.NICStats[name], in.Before.NICStats[name]
 		var ev []string
 		var total uint64
-		for _, c := range ringDrops {
+		counters := append([]string(nil), ringDrops...)
+		for c := range after {
+			if strings.HasPrefix(c, "ethtool:") {
+				counters = append(counters, c)
+			}
+		}
+		sort.Strings(counters[len(ringDrops):])
+		for _, c := range counters {
 			if d := delta(before[c], after[c]); d > 0 {
 				total += d
 				ev = append(ev, c+": "+per(d, in.Interval))

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nettune/nettune/pkg/ethtool"
 	"github.com/nettune/nettune/pkg/host"
 	"github.com/nettune/nettune/pkg/irqaffinity"
 	"github.com/nettune/nettune/pkg/numa"
@@ -22,6 +23,20 @@ type Sample struct {
 	IRQs map[int]irqaffinity.IRQ
 	// Summary are its per-CPU summary rows (LOC, RES...), by label.
 	Summary map[string]map[int]uint64
+}
+
+// ringFullStats are the driver statistics (ethtool -S) that count packets
+// a NIC dropped because no receive descriptor was free, under each
+// driver family's name for it. They are sampled as "ethtool:<name>".
+var ringFullStats = map[string]string{
+	"rx_missed_errors":    "ixgbe, igb, e1000e",
+	"rx_no_buffer_count":  "ixgbe, igb, e1000e",
+	"rx_no_dma_resources": "ixgbe",
+	"port.rx_dropped":     "i40e",
+	"rx_dropped.nic":      "ice",
+	"rx_out_of_buffer":    "mlx5",
+	"rx_discards_phy":     "mlx5",
+	"rx_fifo_errors":      "generic",
 }
 
 // nicCounters are the generic drop and error counters every driver fills
@@ -42,6 +57,12 @@ func TakeSample(r *host.Root, topo *numa.Topology) (*Sample, error) {
 			}
 		}
 	}
+	eth, err := ethtool.Open(r)
+	if err != nil {
+		eth = nil
+	} else {
+		defer eth.Close()
+	}
 	for _, nic := range topo.NICs {
 		dir := r.Sys("class/net", nic.Name, "statistics")
 		m := map[string]uint64{}
@@ -52,6 +73,15 @@ func TakeSample(r *host.Root, topo *numa.Topology) (*Sample, error) {
 			}
 			if v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil {
 				m[c] = v
+			}
+		}
+		if eth != nil {
+			if st, err := eth.Stats(nic.Name); err == nil {
+				for name, v := range st {
+					if _, ok := ringFullStats[name]; ok {
+						m["ethtool:"+name] = v
+					}
+				}
 			}
 		}
 		if len(m) > 0 {

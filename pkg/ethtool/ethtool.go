@@ -103,6 +103,9 @@ type Interface interface {
 	// txqueuelen).
 	TxQueueLen(ifname string) (int, error)
 	SetTxQueueLen(ifname string, n int) error
+	// Stats are the driver's statistics (ethtool -S), by the driver's
+	// names. They are read, never written.
+	Stats(ifname string) (map[string]uint64, error)
 	Close() error
 }
 

@@ -26,6 +26,9 @@ type State struct {
 	Features map[string]Feature `json:"features,omitempty"`
 	// Indir is the RSS indirection table, FormatIndir's spelling.
 	Indir string `json:"rssIndir,omitempty"`
+	// Stats are driver statistics (ethtool -S). Snapshots do not capture
+	// them (they are counters, not state); fixtures may carry them.
+	Stats map[string]uint64 `json:"stats,omitempty"`
 }
 
 // Encode renders a state in its canonical form (indented JSON, keys in a
@@ -135,6 +138,18 @@ func unsupported(what, ifname string) error {
 
 func invalid(format string, args ...any) error {
 	return fmt.Errorf(format+": %w", append(args, syscall.EINVAL)...)
+}
+
+// Stats implements Interface.
+func (f *Files) Stats(ifname string) (map[string]uint64, error) {
+	s, err := f.load(ifname)
+	if err != nil {
+		return nil, err
+	}
+	if s.Stats == nil {
+		return nil, unsupported("get statistics", ifname)
+	}
+	return s.Stats, nil
 }
 
 // Driver implements Interface.

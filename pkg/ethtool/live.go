@@ -51,6 +51,12 @@ func (l *Live) Driver(ifname string) (string, error) {
 	return d, wrap("get driver", ifname, err)
 }
 
+// Stats implements Interface.
+func (l *Live) Stats(ifname string) (map[string]uint64, error) {
+	m, err := l.e.Stats(ifname)
+	return m, wrap("get statistics", ifname, err)
+}
+
 // PermAddr implements Interface.
 func (l *Live) PermAddr(ifname string) (string, error) {
 	a, err := l.e.PermAddr(ifname)
