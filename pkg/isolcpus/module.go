@@ -132,16 +132,16 @@ func validate(mod string, c *profile.CPU, iso Isolation, topo *numa.Topology) []
 		cpus cpuset.Set
 	}{{"isolated", c.Isolated}, {"housekeeping", c.Housekeeping}} {
 		if missing := set.cpus.Difference(topo.Possible); !missing.IsEmpty() {
-			fail(set.key, "use CPUs of this host (nettune topology)", "CPUs %s do not exist on this host (CPUs %s)", missing, topo.Possible)
+			fail(set.key, "use CPUs of this host (nettune topology)", "%s not exist on this host (CPUs %s)", cpuWords(missing, "does", "do"), topo.Possible)
 			continue
 		}
 		if off := set.cpus.Difference(topo.Online); !off.IsEmpty() {
 			fail(set.key, fmt.Sprintf("bring them online (echo 1 > /sys/devices/system/cpu/cpu%d/online) or leave them out", off.List()[0]),
-				"CPUs %s are offline", off)
+				"%s offline", cpuWords(off, "is", "are"))
 		}
 	}
 	if both := c.Isolated.Intersect(c.Housekeeping); !both.IsEmpty() {
-		fail("housekeeping", "", "CPUs %s are both isolated and housekeeping", both)
+		fail("housekeeping", "", "%s both isolated and housekeeping", cpuWords(both, "is", "are"))
 	}
 	if c.Isolated.IsEmpty() {
 		return out
@@ -194,4 +194,12 @@ func effective(mod string, iso Isolation, topo *numa.Topology) []plan.Problem {
 			Remedy:  "look for nohz_full errors in dmesg"})
 	}
 	return out
+}
+
+// cpuWords names a CPU set with a verb that agrees: "CPU 3 is", "CPUs 2-7 are".
+func cpuWords(s cpuset.Set, one, many string) string {
+	if s.Len() == 1 {
+		return fmt.Sprintf("CPU %s %s", s, one)
+	}
+	return fmt.Sprintf("CPUs %s %s", s, many)
 }

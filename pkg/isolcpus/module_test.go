@@ -228,7 +228,7 @@ func TestValidation(t *testing.T) {
 
 	// An offline CPU.
 	os.WriteFile(r.Sys("devices/system/cpu/online"), []byte("0-30\n"), 0o444)
-	if got := problemsOf(planSpec(t, r, parse(t, "    isolated: 28-31\n")), plan.Error); !strings.Contains(got, "CPUs 31 are offline") {
+	if got := problemsOf(planSpec(t, r, parse(t, "    isolated: 28-31\n")), plan.Error); !strings.Contains(got, "CPU 31 is offline") {
 		t.Errorf("offline: %q", got)
 	}
 

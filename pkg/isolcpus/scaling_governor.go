@@ -63,7 +63,7 @@ func governorItems(r *host.Root, topo *numa.Topology, want string, isolated cpus
 	for _, key := range keys {
 		list := refused[key]
 		problems = append(problems, plan.Problem{Severity: plan.Error, Module: "cpu", Object: "power.governor",
-			Message: fmt.Sprintf("CPUs %s cannot use governor %s: the driver %s", cpuset.Of(list...), want, key),
+			Message: fmt.Sprintf("%s use governor %s: the driver %s", cpuWords(cpuset.Of(list...), "cannot", "cannot"), want, key),
 			Remedy:  "pick an offered governor (intel_pstate in active mode offers only performance and powersave; intelPstate: passive gives the generic ones after a reboot)"})
 	}
 	if len(none) > 0 {
@@ -73,7 +73,7 @@ func governorItems(r *host.Root, topo *numa.Topology, want string, isolated cpus
 			Reason: "spec.cpu.power.governor",
 		}, Status: plan.Unsupported, Detail: "no cpufreq: the CPU frequency is not controlled by this kernel (virtual machine, or no frequency driver loaded)"})
 		problems = append(problems, plan.Problem{Severity: plan.Warning, Module: "cpu", Object: "power.governor",
-			Message: fmt.Sprintf("CPUs %s have no cpufreq (/sys/devices/system/cpu/cpuN/cpufreq): governor %s cannot be set", set, want),
+			Message: fmt.Sprintf("%s no cpufreq (/sys/devices/system/cpu/cpuN/cpufreq): governor %s cannot be set", cpuWords(set, "has", "have"), want),
 			Remedy:  "on bare metal, load the frequency driver (intel_pstate, amd-pstate, acpi-cpufreq); in a virtual machine the host controls the frequency"})
 	}
 	return items, problems
