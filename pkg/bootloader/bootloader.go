@@ -377,7 +377,7 @@ func (t Target) observe(r *host.Root, mod string, names []string) (*state, error
 		}
 		env := shellEnv{}
 		env.source(st.content)
-		st.configured = parseShellLine(env[VarLinux] + " " + env[VarLinuxDefault]).Owned(names)
+		st.configured = ParseLine(env[VarLinux] + " " + env[VarLinuxDefault]).Owned(names)
 	case GRUBDropIn:
 		if st.exists {
 			args, err := parseDropIn(st.content)
@@ -405,7 +405,7 @@ func (t Target) observe(r *host.Root, mod string, names []string) (*state, error
 				}
 			}
 		}
-		st.configured = parseShellLine(env[VarLinux] + " " + env[VarLinuxDefault]).Owned(names)
+		st.configured = ParseLine(env[VarLinux] + " " + env[VarLinuxDefault]).Owned(names)
 	case KernelInstall:
 		if !st.exists {
 			seed, err := kernelInstallSeed(r)

@@ -118,16 +118,26 @@ func (e shellEnv) source(content string) {
 		if !ok {
 			continue
 		}
+		var v string
 		switch a.quote {
 		case '\'':
-			e[a.name] = a.inner
+			v = a.inner
 		case '"':
-			e[a.name] = e.expand(a.inner, true)
+			v = e.expand(a.inner, true)
 		default:
-			e[a.name] = e.expand(a.inner, false)
+			v = e.expand(a.inner, false)
 		}
+		// A = "$A$A" on every line doubles; no command line is that long.
+		if len(v) > maxValue {
+			v = v[:maxValue]
+		}
+		e[a.name] = v
 	}
 }
+
+// maxValue bounds an evaluated variable (the kernel's command line is at
+// most a few kB).
+const maxValue = 1 << 16
 
 var paramRe = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|^\$([A-Za-z_][A-Za-z0-9_]*)`)
 

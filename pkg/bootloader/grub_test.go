@@ -139,3 +139,18 @@ func FuzzAssignment(f *testing.F) {
 		}
 	})
 }
+
+func FuzzShellEnv(f *testing.F) {
+	f.Add("A=\"x\"\nB=\"${A:+$A }y\"\nC='$B'\n")
+	f.Add("GRUB_CMDLINE_LINUX_DEFAULT=\"${GRUB_CMDLINE_LINUX_DEFAULT:-quiet} \\$x\"")
+	f.Add(strings.Repeat("A=\"$A$A.\"\n", 40))
+	f.Fuzz(func(t *testing.T, content string) {
+		env := shellEnv{}
+		env.source(content)
+		for k, v := range env {
+			if k == "" || len(v) > maxValue {
+				t.Fatalf("%q: %q = %q", content, k, v)
+			}
+		}
+	})
+}
