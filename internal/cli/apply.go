@@ -87,7 +87,7 @@ each change, and touches nothing.`,
 						t.Line("")
 						t.Line("Applied %d change(s) as generation %d. Undo with: nettune revert", len(res.Applied), res.Generation)
 						for _, c := range res.Applied {
-							if c.When == plan.Boot && c.Path == "" {
+							if c.When == plan.Boot {
 								t.Line("Some changes take effect at the next boot; 'nettune check' reports them as pending-reboot until then.")
 								break
 							}

@@ -56,7 +56,11 @@ func (a *app) printPlan(pr *engine.PlanResult, withCommand bool) error {
 		Kind: "plan",
 		Body: newPlanBody(pr),
 		Table: func(t *output.TableWriter) {
-			renderChanges(t, pr.Profile, pr.Changes(), withCommand)
+			if len(pr.Errors()) > 0 {
+				t.Line("No plan: profile %q does not fit this host.", pr.Profile)
+			} else {
+				renderChanges(t, pr.Profile, pr.Changes(), withCommand)
+			}
 			renderProblems(t, pr.Problems)
 		},
 	})

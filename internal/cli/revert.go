@@ -63,7 +63,7 @@ the host is exactly as it was before the first apply.`,
 					}
 					t.Line("Reverted generation(s) %v: %d change(s).", rp.Generations, len(rp.Changes))
 					for _, c := range rp.Changes {
-						if c.When == plan.Boot && c.Path == "" {
+						if c.When == plan.Boot {
 							t.Line("Kernel arguments were restored in the bootloader; the running kernel keeps the old ones until a reboot.")
 							break
 						}

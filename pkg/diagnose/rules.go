@@ -366,9 +366,13 @@ func ruleHugepages(in *Input) []Finding {
 	if in.Spec == nil || in.Spec.Hugepages == nil {
 		return nil
 	}
+	// Pools reserved at boot are the cpu/hugepages modules' business
+	// (pending-reboot until the next boot); the rule looks at runtime pools.
 	need := map[uint64]int{}
 	for _, p := range in.Spec.Hugepages.Pages {
-		need[p.Size.KB()] += p.Count
+		if !p.Boot {
+			need[p.Size.KB()] += p.Count
+		}
 	}
 	var out []Finding
 	for _, kb := range sortedKeys(need) {

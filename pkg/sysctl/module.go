@@ -99,7 +99,7 @@ func (m Module) Plan(_ context.Context, env *module.Env, spec *profile.Spec) (*m
 	conf := r.Path(ConfFile)
 	item := plan.Item{Change: plan.Change{
 		Module: m.Name(), Object: ConfFile, Attribute: attrContent, After: after,
-		When: plan.Boot, Path: ConfFile, Reason: "persist the sysctls for boot and sysctl --system",
+		When: plan.Live, Path: ConfFile, Reason: "persist the sysctls for boot and sysctl --system",
 		Command: writeCommand(ConfFile, after),
 	}, Status: plan.OK}
 	before, err := os.ReadFile(conf)
