@@ -192,4 +192,3 @@ func TestNoIntervalSkipsRateRules(t *testing.T) {
 		t.Fatalf("findings without interval: %+v, %v", f, err)
 	}
 }
-

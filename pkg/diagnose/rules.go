@@ -166,7 +166,6 @@ func isolated(in *Input) cpuset.Set {
 	return s
 }
 
-
 func ruleIRQOnIsolated(in *Input) []Finding {
 	iso := isolated(in)
 	if iso.IsEmpty() {
