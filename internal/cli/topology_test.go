@@ -87,7 +87,7 @@ func TestCPUHugepagesRoundTrip(t *testing.T) {
 				}
 				// Diagnostics are left out: rule NT501 counts pages reserved at
 				// boot as missing before the reboot (reported to its owner).
-				r = run(t, "", false, "check", "--interval", "0", "--diagnostics=false", "-o", "json", "--root", root, prof)
+				r = run(t, "", false, "check", "--interval", "0", "-o", "json", "--root", root, prof)
 				if r.code != ExitPendingReboot {
 					t.Fatalf("check after apply: exit %d, want %d\n%s%s", r.code, ExitPendingReboot, r.stdout, r.stderr)
 				}
@@ -123,7 +123,7 @@ func TestCPUHugepagesRoundTrip(t *testing.T) {
 				if diffs := fixture.DiffDigests(before, fixture.Digest(t, root, "var/lib/nettune")); len(diffs) > 0 {
 					t.Errorf("tree differs after revert: %v", diffs)
 				}
-				if r = run(t, "", false, "check", "--interval", "0", "--diagnostics=false", "--root", root, prof); r.code != ExitDrift {
+				if r = run(t, "", false, "check", "--interval", "0", "--root", root, prof); r.code != ExitDrift {
 					t.Errorf("check after revert: exit %d, want %d\n%s", r.code, ExitDrift, r.stdout)
 				}
 			})
