@@ -60,5 +60,10 @@ demo: build
 	$(BIN) run --duration 5s null-forwarder
 	@echo "demo: the forwarder ran for 5s between two net_null ports on CPU 1"
 
+## e2e-vm: real-kernel end-to-end tests in QEMU guests with emulated NICs and IOMMU (root; docs/e2e-vm.md)
+.PHONY: e2e-vm
+e2e-vm: build
+	NETTUNE_BIN=$(BIN) ./test/vm/run.sh
+
 clean:
 	rm -rf bin

@@ -1,0 +1,405 @@
+#!/usr/bin/env bash
+# nettune's real-kernel end-to-end tests: boots a stock Debian kernel under
+# QEMU with two emulated Intel NICs (e1000, e1000e) on an internal hub, with
+# and without an emulated IOMMU, runs the guest scenarios of test/vm/guest
+# against the freshly built nettune and reports each scenario as PASS, FAIL
+# or SKIP. docs/e2e-vm.md explains the design; `make e2e-vm` runs it.
+#
+# Needs root (the host's / is exported read-only to the guest over 9p) and
+# the packages of scripts/deps.sh. Never touches the host's network: the
+# guest NICs sit on a QEMU hub with no host device.
+#
+# Environment:
+#   NETTUNE_BIN         nettune binary to test (default: built from this checkout)
+#   E2E_VM_CACHE        cache for the kernel (default /var/cache/nettune-e2e)
+#   E2E_VM_SCENARIOS    scenarios to run, e.g. "s1 s3" (default: all)
+#   E2E_VM_ACCEL        auto (default: KVM only when the CPU has vmx/svm), tcg or kvm
+#   E2E_VM_TIMEOUT      seconds one boot may take (default 900)
+#   E2E_VM_REQUIRE_ALL  1: a skipped scenario fails the run
+#   E2E_VM_KEEP         1: keep the job directory (kept anyway when a scenario fails)
+#
+# Exit status: the guest scripts' (0 when no scenario failed, 1 when one
+# did); 3 when the harness itself could not run a guest.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+VM=$REPO/test/vm
+E2E_CACHE=${E2E_VM_CACHE:-/var/cache/nettune-e2e}
+TIMEOUT=${E2E_VM_TIMEOUT:-900}
+export PATH=$PATH:/usr/local/go/bin:/usr/sbin:/sbin
+
+# The guest's hardware. The profiles in test/vm/profiles name these PCI
+# addresses; scenario 4's profile isolates CPU 1 of the 2 and reserves 64
+# pages at boot.
+NICS=(0000:00:04.0 0000:00:05.0)
+NIC_MODELS=(e1000 e1000e)
+NIC_DRIVERS=(e1000 e1000e)
+NIC_IDS=(0x8086:0x100e 0x8086:0x10d3)
+NIC_MACS=(52:54:00:e2:e0:01 52:54:00:e2:e0:02)
+SMP=2
+MEM=2048
+ISOLATED=1
+BOOT_HUGEPAGES=64
+
+# Which scenarios run in which boot, in order. s0 checks the guest itself.
+BOOT_IOMMU=(s0-guest s4-bootargs s1-devices s2-guard s6-cycles s3-dpdk)
+BOOT_NOIOMMU=(s0-guest s5-noiommu)
+
+log() { printf 'e2e-vm: %s\n' "$*" >&2; }
+die() {
+	printf 'e2e-vm: error: %s\n' "$*" >&2
+	exit 3
+}
+
+# shellcheck source=kernel.sh
+. "$VM/kernel.sh"
+
+preflight() {
+	[ "$(id -u)" -eq 0 ] || die "run as root: the guest's root is the host's / exported over 9p"
+	local t missing=()
+	for t in qemu-system-x86_64 cpio depmod modprobe dpkg-deb apt-get xz timeout flock; do
+		command -v "$t" >/dev/null || missing+=("$t")
+	done
+	[ ${#missing[@]} -eq 0 ] || die "missing ${missing[*]}: run scripts/deps.sh"
+	[ -x /bin/busybox ] || die "missing /bin/busybox: run scripts/deps.sh (busybox-static)"
+	if ldd /bin/busybox >/dev/null 2>&1; then
+		die "/bin/busybox is dynamically linked: install busybox-static"
+	fi
+}
+
+# accel prints the QEMU acceleration arguments. KVM only when the CPU
+# really has vmx/svm: a /dev/kvm without them (a paravirtual KVM) runs a
+# stock guest kernel about 1000 times slower than TCG.
+accel() {
+	local mode=${E2E_VM_ACCEL:-auto}
+	if [ "$mode" = auto ]; then
+		mode=tcg
+		if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then
+			mode=kvm
+		fi
+	fi
+	case $mode in
+	kvm) echo "-accel kvm -cpu host" ;;
+	# -cpu max: the default qemu64 has no SSE4.2 and DPDK dies with SIGILL.
+	tcg) echo "-accel tcg,thread=multi,tb-size=512 -cpu max" ;;
+	*) die "E2E_VM_ACCEL=$mode: want auto, tcg or kvm" ;;
+	esac
+}
+
+wanted() {
+	[ -z "${E2E_VM_SCENARIOS:-}" ] && return 0
+	local s
+	for s in $E2E_VM_SCENARIOS; do
+		[ "$1" = "$s" ] || [ "${1%%-*}" = "$s" ] && return 0
+	done
+	return 1
+}
+
+# build_binaries: nettune (with the DPDK forwarder, as make build) and
+# vmcheck, into the job directory the guest mounts.
+build_binaries() {
+	mkdir -p "$JOB/bin"
+	if [ -n "${NETTUNE_BIN:-}" ]; then
+		cp "$NETTUNE_BIN" "$JOB/bin/nettune"
+	else
+		log "building nettune"
+		(cd "$REPO" && go build -o "$JOB/bin/nettune" ./cmd/nettune) || die "go build ./cmd/nettune failed"
+	fi
+	(cd "$REPO" && CGO_ENABLED=0 go build -o "$JOB/bin/vmcheck" ./test/vm/vmcheck) || die "go build ./test/vm/vmcheck failed"
+}
+
+# build_initramfs OUT: busybox, the modules that reach the host root
+# (virtio-pci, 9p, overlay) and test/vm/initramfs/init. Uncompressed: under
+# TCG decompressing costs more than reading.
+build_initramfs() {
+	local out=$1 stage m f
+	stage=$JOB/initramfs
+	rm -rf "$stage"
+	mkdir -p "$stage/bin" "$stage/dev" "$stage/modules"
+	cp /bin/busybox "$stage/bin/busybox"
+	mknod "$stage/dev/console" c 5 1
+	mknod "$stage/dev/null" c 1 3
+	: >"$stage/modules/order"
+	for m in virtio_pci 9pnet_virtio 9p overlay; do
+		modprobe --show-depends -d "$KERNEL_DIR" -S "$KVER" "$m" >"$JOB/deps.$m" ||
+			die "the guest kernel $KVER has no module $m"
+		awk '$1 == "insmod" {print $2}' "$JOB/deps.$m"
+		rm -f "$JOB/deps.$m"
+	done | awk '!seen[$0]++' | while read -r f; do
+		cp "$f" "$stage/modules/"
+		basename "$f" >>"$stage/modules/order"
+	done
+	[ -s "$stage/modules/order" ] || die "no initramfs modules found in $KERNEL_DIR"
+	cp "$VM/initramfs/init" "$stage/init"
+	chmod 755 "$stage/init"
+	printf 'KVER=%s\nMODULES_HOST=%s\n' "$KVER" "$MODULES_DIR" >"$stage/e2e.conf"
+	(cd "$stage" && find . | cpio -o -H newc --quiet) >"$out"
+}
+
+# write_job_files: what the guest reads from /job besides the binaries.
+write_job_files() {
+	mkdir -p "$JOB/boots" "$JOB/results" "$JOB/s4"
+	cp -r "$VM/guest" "$JOB/guest"
+	cp -r "$VM/profiles" "$JOB/profiles"
+	{
+		echo "NICS=(${NICS[*]})"
+		echo "NIC_DRIVERS=(${NIC_DRIVERS[*]})"
+		echo "NIC_IDS=(${NIC_IDS[*]})"
+		echo "ISOLATED=$ISOLATED"
+		echo "BOOT_HUGEPAGES=$BOOT_HUGEPAGES"
+		echo "SCENARIO_TIMEOUT=${E2E_VM_SCENARIO_TIMEOUT:-420}"
+	} >"$JOB/e2e.env"
+}
+
+# cpu_boot_args: scenario 4's host half. Applies profiles/cpu-isolated.yaml
+# to a snapshot of this host (2 or more CPUs, like the guest) to which a
+# Debian GRUB layout is added, and reads back the kernel arguments nettune
+# put into the GRUB configuration, the way grub-mkconfig reads it. The
+# guest is booted with them. Outcome in $JOB/s4: cmdline, or skip / fail
+# with the reason.
+cpu_boot_args() {
+	local nt=$JOB/bin/nettune root=$JOB/s4/root err args
+	if ! "$nt" snapshot "$root" >"$JOB/s4/snapshot.out" 2>&1; then
+		echo "nettune snapshot failed: $(tail -n1 "$JOB/s4/snapshot.out")" >"$JOB/s4/fail"
+		return
+	fi
+	mkdir -p "$root/etc/default" "$root/boot/grub"
+	printf '%s\n' 'GRUB_DEFAULT=0' 'GRUB_TIMEOUT=5' 'GRUB_DISTRIBUTOR=Debian' \
+		'GRUB_CMDLINE_LINUX_DEFAULT="quiet"' 'GRUB_CMDLINE_LINUX=""' >"$root/etc/default/grub"
+	printf '%s\n' '# minimal grub.cfg for the e2e snapshot root' >"$root/boot/grub/grub.cfg"
+	if ! "$nt" apply --root "$root" --yes -o json "$VM/profiles/cpu-isolated.yaml" >"$JOB/s4/apply.json" 2>"$JOB/s4/apply.err"; then
+		# With -o json the problems are in the document, else on stderr.
+		err=$(grep -ho 'module [a-z]* not implemented yet' "$JOB/s4/apply.json" "$JOB/s4/apply.err" | head -n1 || true)
+		if [ -n "$err" ]; then
+			echo "$err" >"$JOB/s4/skip"
+		else
+			echo "nettune apply --root of profiles/cpu-isolated.yaml on a snapshot failed: $(tail -n1 "$JOB/s4/apply.err")" >"$JOB/s4/fail"
+		fi
+		return
+	fi
+	# shellcheck disable=SC2016
+	args=$(bash -c 'set -e; . "$1/etc/default/grub"
+		for f in "$1"/etc/default/grub.d/*.cfg; do [ -e "$f" ] && . "$f"; done
+		echo "${GRUB_CMDLINE_LINUX:-} ${GRUB_CMDLINE_LINUX_DEFAULT:-}"' _ "$root") || {
+		echo "the GRUB configuration nettune wrote does not parse as shell" >"$JOB/s4/fail"
+		return
+	}
+	# shellcheck disable=SC2086 # split the command line into arguments
+	args=$(printf '%s\n' $args | { grep -vx quiet || true; } | tr '\n' ' ' | sed 's/ $//')
+	if [ -z "$args" ]; then
+		echo "nettune apply of profiles/cpu-isolated.yaml put no kernel argument into the GRUB configuration" >"$JOB/s4/fail"
+		return
+	fi
+	echo "$args" >"$JOB/s4/cmdline"
+	log "scenario 4: kernel arguments from nettune: $args"
+}
+
+# qemu_args NAME IOMMU(0|1) EXTRA_CMDLINE: sets QEMU_ARGS, the QEMU command
+# line of a boot.
+qemu_args() {
+	local name=$1 iommu=$2 extra=$3 i cmdline
+	cmdline="console=ttyS0 loglevel=4 panic=-1 init_on_alloc=0 mitigations=off tsc=reliable e2e_boot=$name"
+	# -nodefaults: no default NIC (which would be user-mode networking), no
+	# VGA, no monitor.
+	QEMU_ARGS=(-name "nettune-e2e-$name" -nodefaults -no-reboot -display none -monitor none)
+	read -r -a i <<<"$(accel)"
+	QEMU_ARGS+=("${i[@]}")
+	if [ "$iommu" = 1 ]; then
+		# The IOMMU must come before the devices it translates for.
+		# shellcheck disable=SC2054 # commas separate QEMU options
+		QEMU_ARGS+=(-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on,caching-mode=on)
+		cmdline+=" intel_iommu=on iommu=pt"
+	else
+		QEMU_ARGS+=(-machine q35)
+	fi
+	# Arguments nettune produced (scenario 4) that are not there yet.
+	for i in $extra; do
+		case " $cmdline " in *" $i "*) ;; *) cmdline+=" $i" ;; esac
+	done
+	# shellcheck disable=SC2054 # commas separate QEMU options
+	QEMU_ARGS+=(-smp "$SMP" -m "$MEM"
+		-kernel "$VMLINUX" -initrd "$JOB/initramfs.cpio" -append "$cmdline"
+		-serial "file:$JOB/$name.console.log"
+		-fsdev "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap"
+		-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot,addr=0x6
+		-fsdev "local,id=job,path=$JOB,security_model=none,multidevs=remap"
+		-device virtio-9p-pci,fsdev=job,mount_tag=job,addr=0x7)
+	# The NICs have no option ROM (romfile=) and sit on hub 0 with no host
+	# device: they only see each other.
+	for i in "${!NICS[@]}"; do
+		QEMU_ARGS+=(-netdev "hubport,id=nic$i,hubid=0"
+			-device "${NIC_MODELS[$i]},netdev=nic$i,mac=${NIC_MACS[$i]},romfile=,addr=0x${NICS[$i]:8:2}")
+	done
+}
+
+# boot NAME IOMMU EXTRA_CMDLINE SCENARIO...: runs the scenarios in one
+# guest, retrying once when the guest dies before its script starts.
+# Returns the guest script's exit status, 3 when no guest got that far.
+boot() {
+	local name=$1 iommu=$2 extra=$3 attempt rc start res
+	shift 3
+	printf '%s\n' "$@" >"$JOB/boots/$name"
+	echo "IOMMU=$iommu" >"$JOB/boots/$name.env"
+	res=$JOB/results/$name
+	qemu_args "$name" "$iommu" "$extra"
+	printf '%q ' qemu-system-x86_64 "${QEMU_ARGS[@]}" >"$JOB/$name.qemu.cmd"
+	for attempt in 1 2; do
+		rm -rf "$res"
+		mkdir -p "$res"
+		log "boot $name (attempt $attempt): $*"
+		start=$(date +%s)
+		rc=0
+		timeout -k 10 "$TIMEOUT" qemu-system-x86_64 "${QEMU_ARGS[@]}" >"$JOB/$name.qemu.log" 2>&1 || rc=$?
+		log "boot $name: QEMU exited $rc after $(($(date +%s) - start)) s"
+		if [ -e "$res/started" ]; then
+			log "boot $name: the guest reached its script $(($(cat "$res/started") - start)) s after QEMU started"
+			break
+		fi
+		log "boot $name: the guest died before its script started; console:"
+		tail -n 30 "$JOB/$name.console.log" >&2 2>/dev/null || true
+		grep -v "TCG doesn't support requested feature" "$JOB/$name.qemu.log" | tail -n 10 >&2 || true
+		if [ "$attempt" = 2 ]; then
+			return 3
+		fi
+	done
+	if [ ! -e "$res/exit" ]; then
+		if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+			log "boot $name: timed out after $TIMEOUT s; console:"
+		else
+			log "boot $name: the guest script did not finish (QEMU exit $rc); console:"
+		fi
+		tail -n 40 "$JOB/$name.console.log" >&2 || true
+		return 1
+	fi
+	return "$(cat "$res/exit")"
+}
+
+# report: one line per scenario (and part), then the totals.
+report() {
+	local name s f r secs pass=0 failn=0 skipn=0
+	echo
+	echo "e2e-vm results (job directory $JOB):"
+	for name in "${RAN_BOOTS[@]}"; do
+		for s in $(cat "$JOB/boots/$name"); do
+			for f in "$JOB/results/$name/$s.result" "$JOB/results/$name/$s"-*.result; do
+				[ -e "$f" ] || continue
+				r=$(cat "$f")
+				secs=""
+				[ -e "${f%.result}.secs" ] && secs=" ($(cat "${f%.result}.secs") s)"
+				printf '  %-8s %-16s %s%s\n' "$name" "$(basename "$f" .result)" "$r" "$secs"
+				case $r in
+				PASS*) pass=$((pass + 1)) ;;
+				SKIP*) skipn=$((skipn + 1)) ;;
+				*) failn=$((failn + 1)) ;;
+				esac
+			done
+			if [ ! -e "$JOB/results/$name/$s.result" ]; then
+				if [ -e "$JOB/results/$name/$s.log" ]; then
+					r="FAIL did not finish: the guest stopped while it ran (timeout or crash, see above)"
+				else
+					r="FAIL did not run: the guest stopped before it"
+				fi
+				printf '  %-8s %-16s %s\n' "$name" "$s" "$r"
+				failn=$((failn + 1))
+			fi
+		done
+	done
+	for s in "${HOST_SKIPS[@]}"; do
+		printf '  %-8s %-16s %s\n' "-" "${s%%|*}" "${s#*|}"
+		skipn=$((skipn + 1))
+	done
+	for name in "${RAN_BOOTS[@]}"; do
+		for f in "$JOB/results/$name"/*.log; do
+			[ -e "$f" ] || continue
+			s=$(basename "$f" .log)
+			case $(cat "$JOB/results/$name/$s.result" 2>/dev/null) in
+			PASS* | SKIP*) ;;
+			*)
+				echo
+				echo "---- $name/$s log:"
+				tail -n 60 "$f"
+				;;
+			esac
+		done
+	done
+	echo
+	echo "e2e-vm: $pass passed, $failn failed, $skipn skipped"
+	FAILED=$failn
+	SKIPPED=$skipn
+}
+
+main() {
+	preflight
+	mkdir -p "$E2E_CACHE/kernel"
+	# One VM at a time on this machine: TCG uses every CPU.
+	exec 9>"$E2E_CACHE/run.lock"
+	if ! flock -n 9; then
+		log "another e2e-vm run holds $E2E_CACHE/run.lock; waiting"
+		flock 9
+	fi
+	local t0 status=0 rc
+	t0=$(date +%s)
+	KVER=$(kernel_version)
+	kernel_prepare "$KVER"
+	log "kernel $KVER, $(accel)"
+
+	JOB=$(mktemp -d /tmp/nettune-e2e.XXXXXX)
+	chmod 755 "$JOB"
+	build_binaries
+	build_initramfs "$JOB/initramfs.cpio"
+	write_job_files
+
+	RAN_BOOTS=()
+	HOST_SKIPS=()
+	local list=() s extra=""
+	for s in "${BOOT_IOMMU[@]}"; do
+		if [ "$s" = s0-guest ] || wanted "$s"; then list+=("$s"); fi
+	done
+	if wanted s4-bootargs; then
+		cpu_boot_args
+		[ -e "$JOB/s4/cmdline" ] && extra=$(cat "$JOB/s4/cmdline")
+	fi
+	if [ ${#list[@]} -gt 1 ] || [ -z "${E2E_VM_SCENARIOS:-}" ]; then
+		RAN_BOOTS+=(iommu)
+		rc=0
+		boot iommu 1 "$extra" "${list[@]}" || rc=$?
+		[ "$rc" = 3 ] && status=3
+		[ "$status" = 0 ] && [ "$rc" != 0 ] && status=$rc
+	fi
+
+	list=()
+	for s in "${BOOT_NOIOMMU[@]}"; do
+		if [ "$s" = s0-guest ] || wanted "$s"; then list+=("$s"); fi
+	done
+	if [ ${#list[@]} -gt 1 ]; then
+		# Everything in this boot needs nettune bind; without it, do not
+		# spend a boot on reporting that.
+		if "$JOB/bin/nettune" bind --help >/dev/null 2>&1; then
+			RAN_BOOTS+=(noiommu)
+			rc=0
+			boot noiommu 0 "" "${list[@]}" || rc=$?
+			[ "$rc" = 3 ] && status=3
+			[ "$status" = 0 ] && [ "$rc" != 0 ] && status=$rc
+		else
+			HOST_SKIPS+=("s5-noiommu|SKIP nettune bind not available in this build (boot noiommu not started)")
+		fi
+	fi
+
+	report
+	log "total $(($(date +%s) - t0)) s"
+	if [ "$status" = 0 ] && [ "$FAILED" -gt 0 ]; then
+		status=1
+	fi
+	if [ "$status" = 0 ] && [ "${E2E_VM_REQUIRE_ALL:-0}" = 1 ] && [ "$SKIPPED" -gt 0 ]; then
+		log "E2E_VM_REQUIRE_ALL=1: $SKIPPED scenario(s) skipped"
+		status=1
+	fi
+	if [ "$status" = 0 ] && [ "${E2E_VM_KEEP:-0}" != 1 ]; then
+		rm -rf "$JOB"
+	else
+		log "job directory kept: $JOB"
+	fi
+	exit "$status"
+}
+
+main "$@"
