@@ -5,8 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,10 +47,6 @@ func newRoot(t *testing.T, topo, boot string) (*host.Root, *kernelWriter, *mount
 	return r, kw, mr
 }
 
-func newEnv(r *host.Root) *module.Env {
-	return &module.Env{Root: r, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Profile: "t"}
-}
-
 func hpProfile(t *testing.T, name string) *profile.Profile {
 	t.Helper()
 	p, err := profile.Load(testdata + "profiles/" + name + ".yaml")
@@ -74,31 +68,11 @@ func parse(t *testing.T, yaml string) *profile.Spec {
 
 func planSpec(t *testing.T, r *host.Root, spec *profile.Spec) *module.Result {
 	t.Helper()
-	res, err := hugepages.Module{}.Plan(context.Background(), newEnv(r), spec)
+	res, err := hugepages.Module{}.Plan(context.Background(), fixture.Env(r), spec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return res
-}
-
-func render(res *module.Result) string {
-	var b strings.Builder
-	for _, it := range res.Items {
-		fmt.Fprintf(&b, "%s %s %s %s [%s %s] %q -> %q", it.Status, it.Module, it.Object, it.Attribute, it.Action, it.When, it.Before, it.After)
-		if it.Path != "" {
-			fmt.Fprintf(&b, " path=%s", it.Path)
-		}
-		b.WriteString("\n")
-		for _, s := range []struct{ k, v string }{{"reason", it.Reason}, {"detail", it.Detail}, {"command", it.Command}} {
-			if s.v != "" {
-				fmt.Fprintf(&b, "    %s: %s\n", s.k, s.v)
-			}
-		}
-	}
-	for _, p := range res.Problems {
-		fmt.Fprintf(&b, "%s: %s\n", p.Severity, p)
-	}
-	return b.String()
 }
 
 func golden(t *testing.T, name, got string) {
@@ -136,7 +110,7 @@ func item(t *testing.T, res *module.Result, object, attr string) plan.Item {
 			return it
 		}
 	}
-	t.Fatalf("no item %s %s in\n%s", object, attr, render(res))
+	t.Fatalf("no item %s %s in\n%s", object, attr, fixture.RenderResult(res))
 	return plan.Item{}
 }
 
@@ -148,7 +122,7 @@ func TestGoldenPlans(t *testing.T) {
 		for _, boot := range []string{"boot-debian-grub", "boot-rhel-bls"} {
 			r, _, _ := newRoot(t, tc.topo, boot)
 			res := planSpec(t, r, &hpProfile(t, tc.profile).Spec)
-			golden(t, "plan-"+tc.topo+"-"+boot, render(res))
+			golden(t, "plan-"+tc.topo+"-"+boot, fixture.RenderResult(res))
 		}
 	}
 }
@@ -163,7 +137,7 @@ func TestSplitAcrossNodes(t *testing.T) {
 	// A count on one node is that node's pool only.
 	res = planSpec(t, r, parse(t, "    pages: [{size: 1G, count: 2, node: 1}]\n"))
 	if len(res.Items) != 1 || res.Items[0].Object != "node1/hugepages-1048576kB" || res.Items[0].After != "2" {
-		t.Errorf("per node: %s", render(res))
+		t.Errorf("per node: %s", fixture.RenderResult(res))
 	}
 }
 
@@ -230,7 +204,7 @@ func TestShortfall(t *testing.T) {
 	kw.limit[r.Sys("devices/system/node/node1/hugepages/hugepages-1048576kB/nr_hugepages")] = 3
 	res := planSpec(t, r, parse(t, "    pages: [{size: 1G, count: 8, node: 1}]\n"))
 	c := res.Items[0].Change
-	err := hugepages.Module{}.Apply(context.Background(), newEnv(r), c)
+	err := hugepages.Module{}.Apply(context.Background(), fixture.Env(r), c)
 	if !errors.Is(err, hugepages.ErrShortfall) || !errors.Is(err, module.ErrVerify) {
 		t.Fatalf("Apply = %v", err)
 	}
@@ -240,7 +214,7 @@ func TestShortfall(t *testing.T) {
 		}
 	}
 	// The engine's rollback gives the 3 pages back.
-	if err := (hugepages.Module{}).Revert(context.Background(), newEnv(r), c); err != nil {
+	if err := (hugepages.Module{}).Revert(context.Background(), fixture.Env(r), c); err != nil {
 		t.Fatal(err)
 	}
 	if diffs := fixture.DiffDigests(before, fixture.Digest(t, r.Prefix)); len(diffs) > 0 {
@@ -255,7 +229,7 @@ func TestInUseAtApply(t *testing.T) {
 	setPool(t, r, 0, 2048, 64, 64)
 	c := planSpec(t, r, parse(t, "    pages: [{size: 2M, count: 0, node: 0}]\n")).Items[0].Change
 	setPool(t, r, 0, 2048, 64, 10)
-	err := hugepages.Module{}.Apply(context.Background(), newEnv(r), c)
+	err := hugepages.Module{}.Apply(context.Background(), fixture.Env(r), c)
 	if !errors.Is(err, hugepages.ErrInUse) || !strings.Contains(err.Error(), "10 free, 54 in use") {
 		t.Errorf("Apply = %v", err)
 	}
@@ -269,7 +243,7 @@ func TestTransparent(t *testing.T) {
 	if it.Status != plan.Drift || it.Before != "madvise" || it.After != "never" {
 		t.Fatalf("%+v", it)
 	}
-	if err := (hugepages.Module{}).Apply(context.Background(), newEnv(r), it.Change); err != nil {
+	if err := (hugepages.Module{}).Apply(context.Background(), fixture.Env(r), it.Change); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := r.ReadString(r.Sys("kernel/mm/transparent_hugepage/enabled")); got != "always madvise [never]" {
@@ -278,7 +252,7 @@ func TestTransparent(t *testing.T) {
 	if it := item(t, planSpec(t, r, parse(t, "    transparent: never\n")), "transparent_hugepage", "enabled"); it.Status != plan.OK {
 		t.Errorf("after apply: %+v", it)
 	}
-	if err := (hugepages.Module{}).Revert(context.Background(), newEnv(r), it.Change); err != nil {
+	if err := (hugepages.Module{}).Revert(context.Background(), fixture.Env(r), it.Change); err != nil {
 		t.Fatal(err)
 	}
 	if diffs := fixture.DiffDigests(before, fixture.Digest(t, r.Prefix)); len(diffs) > 0 {
@@ -297,7 +271,7 @@ func TestTransparent(t *testing.T) {
 }
 
 func hpEngine(r *host.Root) *engine.Engine {
-	return &engine.Engine{Env: newEnv(r), Modules: []module.Module{hugepages.Module{}}, Version: "test",
+	return &engine.Engine{Env: fixture.Env(r), Modules: []module.Module{hugepages.Module{}}, Version: "test",
 		Now: func() time.Time { return time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC) }}
 }
 

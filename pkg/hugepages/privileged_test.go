@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/nettune/nettune/internal/fixture"
 	"github.com/nettune/nettune/pkg/host"
 	"github.com/nettune/nettune/pkg/hugepages"
 	"github.com/nettune/nettune/pkg/numa"
@@ -71,7 +72,7 @@ func TestPrivilegedPoolAndMount(t *testing.T) {
 	})
 	mnt := filepath.Join(t.TempDir(), "huge")
 	spec := parse(t, fmt.Sprintf("    pages: [{size: 2M, count: %d, node: %d}]\n    mounts: [{path: %s, pageSize: 2M, mode: \"1770\"}]\n", origNode+64, node, mnt))
-	env := newEnv(r)
+	env := fixture.Env(r)
 	res := planSpec(t, r, spec)
 	if got := problems(res, plan.Error); got != "" {
 		t.Fatal(got)
@@ -195,7 +196,7 @@ func TestPrivilegedTransparent(t *testing.T) {
 	if it.Status != plan.Drift || it.Before != cur {
 		t.Fatalf("%+v", it)
 	}
-	if err := (hugepages.Module{}).Apply(context.Background(), newEnv(r), it.Change); err != nil {
+	if err := (hugepages.Module{}).Apply(context.Background(), fixture.Env(r), it.Change); err != nil {
 		t.Fatal(err)
 	}
 	if _, now := hugepages.ParseSelector(must(r.ReadString(p))); now != other {
@@ -204,7 +205,7 @@ func TestPrivilegedTransparent(t *testing.T) {
 	if it := item(t, planSpec(t, r, parse(t, "    transparent: "+other+"\n")), "transparent_hugepage", "enabled"); it.Status != plan.OK {
 		t.Errorf("check after apply: %+v", it)
 	}
-	if err := (hugepages.Module{}).Revert(context.Background(), newEnv(r), it.Change); err != nil {
+	if err := (hugepages.Module{}).Revert(context.Background(), fixture.Env(r), it.Change); err != nil {
 		t.Fatal(err)
 	}
 	if _, now := hugepages.ParseSelector(must(r.ReadString(p))); now != cur {

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -56,10 +53,6 @@ func newRoot(t *testing.T, topo, boot string) (*host.Root, *fakeRunner) {
 	return r, fr
 }
 
-func newEnv(r *host.Root) *module.Env {
-	return &module.Env{Root: r, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Profile: "t"}
-}
-
 // cpuProfile loads a test profile with only its cpu section.
 func cpuProfile(t *testing.T, name string) *profile.Profile {
 	t.Helper()
@@ -82,7 +75,7 @@ func parse(t *testing.T, yaml string) *profile.Spec {
 
 func planSpec(t *testing.T, r *host.Root, spec *profile.Spec) *module.Result {
 	t.Helper()
-	res, err := isolcpus.Module{}.Plan(context.Background(), newEnv(r), spec)
+	res, err := isolcpus.Module{}.Plan(context.Background(), fixture.Env(r), spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,26 +83,6 @@ func planSpec(t *testing.T, r *host.Root, spec *profile.Spec) *module.Result {
 }
 
 // render is the golden form of a plan: items with status, then problems.
-func render(res *module.Result) string {
-	var b strings.Builder
-	for _, it := range res.Items {
-		fmt.Fprintf(&b, "%s %s %s %s [%s %s] %q -> %q", it.Status, it.Module, it.Object, it.Attribute, it.Action, it.When, it.Before, it.After)
-		if it.Path != "" {
-			fmt.Fprintf(&b, " path=%s", it.Path)
-		}
-		b.WriteString("\n")
-		if it.Detail != "" {
-			fmt.Fprintf(&b, "    detail: %s\n", it.Detail)
-		}
-		if it.Command != "" {
-			fmt.Fprintf(&b, "    command: %s\n", it.Command)
-		}
-	}
-	for _, p := range res.Problems {
-		fmt.Fprintf(&b, "%s: %s\n", p.Severity, p)
-	}
-	return b.String()
-}
 
 func golden(t *testing.T, name, got string) {
 	t.Helper()
@@ -137,7 +110,7 @@ func TestGoldenPlans(t *testing.T) {
 		for _, boot := range boots {
 			r, _ := newRoot(t, tc.topo, boot)
 			res := planSpec(t, r, &cpuProfile(t, tc.profile).Spec)
-			golden(t, "plan-"+tc.topo+"-"+boot, strings.ReplaceAll(render(res), r.Prefix, "ROOT"))
+			golden(t, "plan-"+tc.topo+"-"+boot, strings.ReplaceAll(fixture.RenderResult(res), r.Prefix, "ROOT"))
 		}
 	}
 }
@@ -248,7 +221,7 @@ func TestValidation(t *testing.T) {
 
 // cpuEngine runs the engine with the cpu module only.
 func cpuEngine(r *host.Root) *engine.Engine {
-	return &engine.Engine{Env: newEnv(r), Modules: []module.Module{isolcpus.Module{}}, Version: "test",
+	return &engine.Engine{Env: fixture.Env(r), Modules: []module.Module{isolcpus.Module{}}, Version: "test",
 		Now: func() time.Time { return time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC) }}
 }
 
@@ -363,7 +336,7 @@ func TestGovernorReadBack(t *testing.T) {
 	c := res.Items[3].Change
 	// A driver that refuses the value leaves the old one: read-back fails.
 	r.W = refusingWriter{}
-	err := isolcpus.Module{}.Apply(context.Background(), newEnv(r), c)
+	err := isolcpus.Module{}.Apply(context.Background(), fixture.Env(r), c)
 	if !errors.Is(err, module.ErrVerify) {
 		t.Errorf("Apply = %v, want ErrVerify", err)
 	}
@@ -410,11 +383,11 @@ func TestPrivilegedGovernor(t *testing.T) {
 	if c == nil {
 		t.Fatalf("no item for cpu0: %+v", res.Items)
 	}
-	if err := (isolcpus.Module{}).Apply(context.Background(), newEnv(r), *c); err != nil {
+	if err := (isolcpus.Module{}).Apply(context.Background(), fixture.Env(r), *c); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
-		if err := (isolcpus.Module{}).Revert(context.Background(), newEnv(r), *c); err != nil {
+		if err := (isolcpus.Module{}).Revert(context.Background(), fixture.Env(r), *c); err != nil {
 			t.Error(err)
 		}
 		if got, _ := r.ReadString("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"); got != cur {
