@@ -16,19 +16,25 @@
 # guest as a whole (a TCG guest has findings of its own), while this
 # scenario is about the profile's settings.
 #
-# The NICs start from non-default rings and coalescing so that "restored"
-# cannot be mistaken for the driver's defaults after a rebind.
+# The NICs start from non-default rings and coalescing, different for each
+# NIC, so that neither the driver's defaults after a rebind nor the other
+# NIC's values can pass as "restored".
 . /job/guest/lib.sh
 need_cmd apply check revert
 host=$PROFILES/dpdk-host.yaml
 RUN_SECONDS=${RUN_SECONDS:-20}
 need_modules "$host"
 
+# Different rings per NIC: a revert that mixes the NICs up shows.
+PRESET_RINGS=(512 384)
+ifs=()
 for i in "${!NICS[@]}"; do
 	a=${NICS[$i]}
 	ifc=$(ifaces "$a")
-	log "+ ethtool -G $ifc rx 512 tx 512"
-	ethtool -G "$ifc" rx 512 tx 512 || fail "cannot preset the rings of $ifc"
+	ifs+=("$ifc")
+	ring=${PRESET_RINGS[$i]}
+	log "+ ethtool -G $ifc rx $ring tx $ring"
+	ethtool -G "$ifc" rx "$ring" tx "$ring" || fail "cannot preset the rings of $ifc"
 	if [ "${NIC_DRIVERS[$i]}" = e1000e ]; then
 		log "+ ethtool -C $ifc rx-usecs 100"
 		ethtool -C "$ifc" rx-usecs 100 || fail "cannot preset the coalescing of $ifc"
@@ -43,6 +49,12 @@ grep -q ' /mnt/huge-e2e ' /proc/mounts && fail "/mnt/huge-e2e is already mounted
 
 nt apply.json apply --yes -o json "$host"
 want_rc 0 "nettune apply $host"
+# The NIC settings can only be made while the kernel driver has the NIC:
+# they must come before the binding. Afterwards the interfaces are gone,
+# so the apply document is the evidence; revert below checks the values.
+check "the changes apply made" applied -file "$W/apply.json" -order nics,devices \
+	"nics|${ifs[0]}|rings|rx-ring=1024" "nics|${ifs[1]}|rings|rx-ring=1024" "nics|${ifs[1]}|coalesce|rx-usecs=50" \
+	"devices|${NICS[0]}|driver|vfio-pci" "devices|${NICS[1]}|driver|vfio-pci"
 for a in "${NICS[@]}"; do
 	want_driver "$a" vfio-pci "after apply"
 done

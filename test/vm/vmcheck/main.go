@@ -8,6 +8,8 @@
 //	vmcheck active -devices FILE ADDR true|false           the active flag of one device
 //	vmcheck check -file FILE -status LIST [-module M -items ok|not-ok]
 //	vmcheck run -file FILE                                 forwarded > 0, no leaks, every packet accounted for
+//	vmcheck applied -file FILE [-order A,B] 'module|object|attribute|after'...
+//	                                                       changes nettune apply made, and their order
 //
 // Field names of documents that other packages are still defining (devices,
 // run) are matched loosely: case, '_' and '-' are ignored and one level of
@@ -29,7 +31,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 // assertion holds, 1 on a failed assertion, 2 on a usage error.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: vmcheck devices|active|check|run [flags] [args]")
+		fmt.Fprintln(stderr, "usage: vmcheck devices|active|check|run|applied [flags] [args]")
 		return 2
 	}
 	cmds := map[string]func([]string, io.Writer) error{
@@ -37,6 +39,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"active":  cmdActive,
 		"check":   cmdCheck,
 		"run":     cmdRun,
+		"applied": cmdApplied,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

@@ -297,3 +297,40 @@ func mustReadF(f *testing.F, p string) string {
 	}
 	return string(b)
 }
+
+func TestApplied(t *testing.T) {
+	doc := `{"format_version": "1", "kind": "apply", "generation": 1, "applied": [
+	 {"module": "hugepages", "object": "node0/hugepages-2048kB", "attribute": "nr_hugepages", "before": "0", "after": "128"},
+	 {"module": "nics", "object": "eth0", "attribute": "rings/channels", "before": "rx-ring=512 tx-ring=512", "after": "rx-ring=1024 tx-ring=1024"},
+	 {"module": "nics", "object": "eth1", "attribute": "coalesce", "before": "rx-usecs=100", "after": "rx-usecs=50"},
+	 {"module": "devices", "object": "0000:00:04.0", "attribute": "driver", "before": "e1000 if=eth0", "after": "vfio-pci override=vfio-pci"}
+	]}`
+	f := writeFile(t, "apply.json", doc)
+	reordered := writeFile(t, "apply2.json", strings.Replace(strings.Replace(doc,
+		`{"module": "nics", "object": "eth1"`, `{"module": "devices", "object": "0000:00:05.0", "attribute": "driver", "after": "vfio-pci"},
+	 {"module": "nics", "object": "eth1"`, 1), `"kind": "apply"`, `"kind": "apply"`, 1))
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-file", f, "-order", "nics,devices", "nics|eth0|rings|rx-ring=1024", "nics|eth1|coalesce|rx-usecs=50", "devices|0000:00:04.0|driver|vfio-pci"}, 0,
+			"every nics change before the first devices change"},
+		{[]string{"-file", f, "nics|eth1|rings|rx-ring=1024"}, 1, `no applied nics change of eth1 rings to a value containing "rx-ring=1024"`},
+		{[]string{"-file", f, "nics|eth0|rings|rx-ring=2048"}, 1, `module nics applied: eth0 rings/channels "rx-ring=1024 tx-ring=1024"`},
+		{[]string{"-file", reordered, "-order", "nics,devices"}, 1, "change 4 (nics) was applied after change 3 (devices)"},
+		{[]string{"-file", f, "-order", "nics,sysctl"}, 1, "the apply made no sysctl change"},
+		{[]string{"-file", f, "nics|eth0"}, 2, "want module|object|attribute|after"},
+		{[]string{"-file", f}, 2, "need -file FILE"},
+	}
+	for _, tt := range tests {
+		code, out := vmcheck(t, append([]string{"applied"}, tt.args...)...)
+		if code != tt.code || !strings.Contains(out, tt.want) {
+			t.Errorf("applied %v: exit %d, want %d with %q:\n%s", tt.args, code, tt.code, tt.want, out)
+		}
+	}
+	plan := writeFile(t, "plan.json", `{"kind": "plan", "changes": []}`)
+	if code, out := vmcheck(t, "applied", "-file", plan, "-order", "a,b"); code != 1 || !strings.Contains(out, `kind "plan", want apply`) {
+		t.Errorf("plan document: exit %d:\n%s", code, out)
+	}
+}
