@@ -7,7 +7,33 @@
 #
 # The version is the one Debian's linux-image-amd64 currently depends on, so
 # a run uses the kernel a fresh Debian install would get. Without package
-# lists (offline) the newest cached kernel is used.
+# lists (offline), or when that package cannot be downloaded, the newest
+# cached kernel is used.
+
+# kernel_select: sets KVER, KERNEL_DIR, VMLINUX and MODULES_DIR to a kernel
+# ready in the cache.
+kernel_select() {
+	KVER=$(kernel_version)
+	kernel_prepare "$KVER" && return 0
+	# Stale package lists name a kernel ABI the mirror no longer has
+	# (Debian drops superseded ones): refresh them once.
+	log "cannot fetch linux-image-$KVER: apt-get update and retry"
+	apt-get update -qq >&2 || true
+	KVER=$(kernel_version_from_apt)
+	if [ -n "$KVER" ] && kernel_prepare "$KVER"; then
+		return 0
+	fi
+	KVER=$(kernel_cached)
+	[ -n "$KVER" ] || die "no kernel: the download failed and the cache $E2E_CACHE/kernel is empty"
+	log "warning: using the cached kernel $KVER"
+	kernel_prepare "$KVER"
+}
+
+# kernel_cached prints the newest kernel prepared in the cache.
+kernel_cached() {
+	find "$E2E_CACHE/kernel" -mindepth 2 -maxdepth 2 -name .ready -printf '%h\n' 2>/dev/null |
+		xargs -r -n1 basename | sort -V | tail -n1
+}
 
 # kernel_version prints the linux-image package version to use (6.1.0-NN-amd64).
 kernel_version() {
@@ -20,8 +46,7 @@ kernel_version() {
 	fi
 	if [ -z "$v" ]; then
 		# Offline: the newest kernel already prepared in the cache.
-		v=$(find "$E2E_CACHE/kernel" -mindepth 2 -maxdepth 2 -name .ready -printf '%h\n' 2>/dev/null |
-			xargs -r -n1 basename | sort -V | tail -n1)
+		v=$(kernel_cached)
 	fi
 	[ -n "$v" ] || die "cannot tell which kernel to boot: apt-cache knows no linux-image-amd64 and the cache $E2E_CACHE/kernel is empty"
 	printf '%s\n' "$v"
@@ -33,7 +58,8 @@ kernel_version_from_apt() {
 }
 
 # kernel_prepare VERSION: makes sure the kernel VERSION is in the cache and
-# sets KERNEL_DIR, VMLINUX and MODULES_DIR.
+# sets KERNEL_DIR, VMLINUX and MODULES_DIR. Returns 1 when the package
+# cannot be downloaded; dies on anything else.
 kernel_prepare() {
 	local ver=$1 dir tmp deb
 	dir=$E2E_CACHE/kernel/$ver
@@ -50,9 +76,9 @@ kernel_prepare() {
 		# apt-get download writes into the current directory; as root it
 		# warns that the download is not sandboxed, which is expected.
 		(cd "$E2E_CACHE/debs" && apt-get download -q -o APT::Sandbox::User=root "linux-image-$ver" >&2) ||
-			die "apt-get download linux-image-$ver failed"
+			return 1
 		deb=$(find "$E2E_CACHE/debs" -maxdepth 1 -name "linux-image-${ver}_*_amd64.deb" | sort -V | tail -n1)
-		[ -n "$deb" ] || die "apt-get download linux-image-$ver left no package in $E2E_CACHE/debs"
+		[ -n "$deb" ] || return 1
 	fi
 	tmp=$(mktemp -d "$E2E_CACHE/kernel/.$ver.XXXXXX")
 	dpkg-deb -x "$deb" "$tmp" || die "dpkg-deb -x $deb failed"

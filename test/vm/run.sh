@@ -339,8 +339,7 @@ main() {
 	fi
 	local t0 status=0 rc
 	t0=$(date +%s)
-	KVER=$(kernel_version)
-	kernel_prepare "$KVER"
+	kernel_select
 	log "kernel $KVER, $(accel)"
 
 	JOB=$(mktemp -d /tmp/nettune-e2e.XXXXXX)
