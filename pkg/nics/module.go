@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -69,7 +70,47 @@ func (m Module) Plan(ctx context.Context, env *module.Env, spec *profile.Spec) (
 	}
 	defer p.eth.Close()
 	p.run()
+	pci := map[string]string{}
+	for _, n := range p.inv.NICs {
+		pci[n.Name] = n.PCI
+	}
+	for i := range p.items {
+		name, _, _ := strings.Cut(p.items[i].Object, "/")
+		p.items[i].Device = pci[name]
+	}
 	return &module.Result{Items: p.items, Problems: p.problems}, nil
+}
+
+// current re-resolves the interface a change is about from its PCI
+// address: rebinding a device (a devices change reverted before this one)
+// can give its interface another name, and another NIC the old one.
+func current(r *host.Root, c plan.Change) (plan.Change, error) {
+	if c.Device == "" {
+		return c, nil
+	}
+	old, rest, _ := strings.Cut(c.Object, "/")
+	dir := r.Sys("bus/pci/devices", c.Device)
+	var names []string
+	for _, pattern := range []string{filepath.Join(dir, "net", "*"), filepath.Join(dir, "virtio*", "net", "*")} {
+		m, _ := filepath.Glob(pattern)
+		names = append(names, m...)
+	}
+	if len(names) == 0 {
+		if _, err := os.Stat(dir); err != nil {
+			return c, nil // no such PCI device under this root: keep the recorded name
+		}
+		return c, fmt.Errorf("NIC %s (%s) has no kernel interface now: it is bound to a user-space driver; give it back to its kernel driver first (nettune unbind %s)", old, c.Device, c.Device)
+	}
+	cur := filepath.Base(names[0])
+	if cur == old {
+		return c, nil
+	}
+	c.Object = cur
+	if rest != "" {
+		c.Object += "/" + rest
+	}
+	c.Path = strings.Replace(c.Path, "/sys/class/net/"+old+"/", "/sys/class/net/"+cur+"/", 1)
+	return c, nil
 }
 
 // Apply implements module.Module.
@@ -86,6 +127,10 @@ func (m Module) Revert(ctx context.Context, env *module.Env, c plan.Change) erro
 // revert) and reads it back.
 func (m Module) set(ctx context.Context, env *module.Env, c plan.Change, value string, revert bool) error {
 	r := env.Root
+	c, err := current(r, c)
+	if err != nil {
+		return err
+	}
 	switch {
 	case c.Attribute == attrAffinity:
 		return setAffinity(env, c, value, revert)

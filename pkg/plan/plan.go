@@ -65,6 +65,10 @@ type Change struct {
 	Path string `json:"path,omitempty" yaml:"path,omitempty"`
 	// Command is the equivalent shell command an operator could run.
 	Command string `json:"command,omitempty" yaml:"command,omitempty"`
+	// Device is the stable identity (PCI address) of an object whose name
+	// can change, such as a network interface that is renamed when its
+	// device is rebound; revert finds the object by it.
+	Device string `json:"device,omitempty" yaml:"device,omitempty"`
 }
 
 // Key identifies the object and attribute a change is about.
