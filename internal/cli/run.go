@@ -88,14 +88,16 @@ the workers, closes the ports and cleans up the EAL; the summary follows
 			fmt.Fprintf(a.io.ErrOut, "EAL arguments: %s\n", strings.Join(eal, " "))
 
 			ctx := cmd.Context()
+			fwd, err := dataplane.Start(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			// --duration counts forwarding time, not EAL start-up and the
+			// wait for links.
 			if duration > 0 {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, duration)
 				defer cancel()
-			}
-			fwd, err := dataplane.Start(ctx, cfg)
-			if err != nil {
-				return err
 			}
 			for _, w := range fwd.Warnings() {
 				fmt.Fprintln(a.io.ErrOut, "warning: "+w)
