@@ -133,6 +133,15 @@ func (m Module) set(ctx context.Context, env *module.Env, c plan.Change, value s
 	}
 	switch {
 	case c.Attribute == attrAffinity:
+		if revert && irqGone(r, c) {
+			// The driver freed the vector (the device was rebound or its
+			// queues re-created): the IRQ that replaced it starts from the
+			// default affinity, which is what there is to go back to.
+			if env.Log != nil {
+				env.Log.Info("IRQ no longer belongs to the NIC; nothing to restore", "object", c.Object, "path", c.Path)
+			}
+			return nil
+		}
 		return setAffinity(env, c, value, revert)
 	case c.Attribute == attrRPS || c.Attribute == attrXPS:
 		return netqueue.WriteMask(r, c.Path, value)
@@ -377,6 +386,24 @@ func removeMarker(r *host.Root, marker string) error {
 		r.W.Remove(r.Path(d))
 	}
 	return nil
+}
+
+// irqGone reports whether the IRQ of an affinity change is no longer one of
+// its NIC's MSI vectors (only knowable for a PCI NIC whose device exists).
+func irqGone(r *host.Root, c plan.Change) bool {
+	if c.Device == "" {
+		return false
+	}
+	irq, err := irqOfPath(c.Path)
+	if err != nil {
+		return false
+	}
+	msi := r.Sys("bus/pci/devices", c.Device, "msi_irqs")
+	if _, err := os.Stat(msi); err != nil {
+		return false
+	}
+	_, err = os.Stat(filepath.Join(msi, strconv.Itoa(irq)))
+	return err != nil
 }
 
 func irqOfPath(p string) (int, error) {

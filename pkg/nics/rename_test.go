@@ -47,3 +47,26 @@ func TestCurrentFollowsRenamedInterface(t *testing.T) {
 		t.Fatalf("virtual NIC: %+v, %v", got, err)
 	}
 }
+
+// Reverting the affinity of an IRQ the NIC no longer has (its vectors were
+// re-created by a rebind) restores nothing, instead of pinning whatever
+// device now owns that number.
+func TestIRQGone(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "sys/devices/pci0000:00/0000:00:04.0/msi_irqs/41"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "sys/bus/pci/devices"), 0o755)
+	os.Symlink("../../../devices/pci0000:00/0000:00:04.0", filepath.Join(dir, "sys/bus/pci/devices/0000:00:04.0"))
+	r, _ := host.New(dir)
+	c := plan.Change{Attribute: attrAffinity, Path: "/proc/irq/40/smp_affinity_list", Device: "0000:00:04.0"}
+	if !irqGone(r, c) {
+		t.Error("IRQ 40 is not the NIC's any more, but irqGone says it is")
+	}
+	c.Path = "/proc/irq/41/smp_affinity_list"
+	if irqGone(r, c) {
+		t.Error("IRQ 41 is still the NIC's")
+	}
+	c.Device = ""
+	if irqGone(r, c) {
+		t.Error("without a device nothing can be known")
+	}
+}
