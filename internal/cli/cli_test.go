@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,8 +12,6 @@ import (
 
 	"github.com/nettune/nettune/internal/fixture"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const (
 	hostFixture = "../../testdata/hosts/sysctl-basic.txtar"
@@ -34,21 +31,9 @@ func run(t *testing.T, stdin string, tty bool, args ...string) result {
 	return result{code, out.String(), errOut.String()}
 }
 
-func golden(t *testing.T, name, got string) {
+func golden(t *testing.T, name string, got string) {
 	t.Helper()
-	p := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	fixture.Golden(t, filepath.Join("testdata", name+".golden"), []byte(got))
 }
 
 // volatile drops timestamps from outputs before golden comparison.

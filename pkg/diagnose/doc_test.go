@@ -1,14 +1,12 @@
 package diagnose
 
 import (
-	"flag"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite docs/diagnostics-rules.md")
+	"github.com/nettune/nettune/internal/fixture"
+)
 
 // TestRulesDocUpToDate keeps the rule table in the docs in step with Rules.
 func TestRulesDocUpToDate(t *testing.T) {
@@ -22,12 +20,5 @@ func TestRulesDocUpToDate(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", r.ID, r.Name, sampled, r.Doc)
 	}
-	const p = "../../docs/diagnostics-rules.md"
-	if *update {
-		os.WriteFile(p, []byte(b.String()), 0o644)
-	}
-	want, err := os.ReadFile(p)
-	if err != nil || string(want) != b.String() {
-		t.Fatalf("%s is stale (go test ./pkg/diagnose -update): %v", p, err)
-	}
+	fixture.Golden(t, "../../docs/diagnostics-rules.md", []byte(b.String()))
 }

@@ -3,7 +3,6 @@ package hugepages_test
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,8 +19,6 @@ import (
 	"github.com/nettune/nettune/pkg/plan"
 	"github.com/nettune/nettune/pkg/profile"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const testdata = "../../testdata/"
 
@@ -75,22 +72,9 @@ func planSpec(t *testing.T, r *host.Root, spec *profile.Spec) *module.Result {
 	return res
 }
 
-func golden(t *testing.T, name, got string) {
+func golden(t *testing.T, name string, got string) {
 	t.Helper()
-	p := filepath.Join("testdata", name+".golden")
-	if *update {
-		os.MkdirAll("testdata", 0o755)
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	fixture.Golden(t, filepath.Join("testdata", name+".golden"), []byte(got))
 }
 
 func problems(res *module.Result, sev plan.Severity) string {

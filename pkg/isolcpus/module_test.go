@@ -3,7 +3,6 @@ package isolcpus_test
 import (
 	"context"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,8 +20,6 @@ import (
 	"github.com/nettune/nettune/pkg/plan"
 	"github.com/nettune/nettune/pkg/profile"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const testdata = "../../testdata/"
 
@@ -84,22 +81,9 @@ func planSpec(t *testing.T, r *host.Root, spec *profile.Spec) *module.Result {
 
 // render is the golden form of a plan: items with status, then problems.
 
-func golden(t *testing.T, name, got string) {
+func golden(t *testing.T, name string, got string) {
 	t.Helper()
-	p := filepath.Join("testdata", name+".golden")
-	if *update {
-		os.MkdirAll("testdata", 0o755)
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	fixture.Golden(t, filepath.Join("testdata", name+".golden"), []byte(got))
 }
 
 func TestGoldenPlans(t *testing.T) {

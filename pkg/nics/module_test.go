@@ -3,7 +3,6 @@ package nics_test
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,8 +21,6 @@ import (
 	"github.com/nettune/nettune/pkg/profile"
 	"github.com/nettune/nettune/pkg/sysctl"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const multiFixture = "testdata/multi.txtar"
 
@@ -71,21 +68,9 @@ func renderPlan(pr *engine.PlanResult) string {
 	return b.String()
 }
 
-func golden(t *testing.T, name, got string) {
+func golden(t *testing.T, name string, got string) {
 	t.Helper()
-	p := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	fixture.Golden(t, filepath.Join("testdata", name+".golden"), []byte(got))
 }
 
 func TestMultiRoundTrip(t *testing.T) {

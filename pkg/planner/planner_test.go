@@ -1,8 +1,6 @@
 package planner
 
 import (
-	"flag"
-	"os"
 	"strings"
 	"testing"
 
@@ -12,8 +10,6 @@ import (
 	"github.com/nettune/nettune/pkg/numa"
 	"github.com/nettune/nettune/pkg/profile"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func topology(t *testing.T, name string) *numa.Topology {
 	t.Helper()
@@ -148,12 +144,5 @@ func TestPairs(t *testing.T) {
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	p := "testdata/" + name
-	if *update {
-		os.WriteFile(p, got, 0o644)
-	}
-	want, err := os.ReadFile(p)
-	if err != nil || string(want) != string(got) {
-		t.Errorf("%s differs (go test -update):\n%s", p, got)
-	}
+	fixture.Golden(t, "testdata/"+name, got)
 }

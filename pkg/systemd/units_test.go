@@ -2,7 +2,6 @@ package systemd
 
 import (
 	"context"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,8 +13,6 @@ import (
 	"golang.org/x/tools/txtar"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
 func TestRenderGolden(t *testing.T) {
 	units, err := Render("/usr/local/sbin/nettune")
 	if err != nil {
@@ -25,15 +22,7 @@ func TestRenderGolden(t *testing.T) {
 	for _, f := range []string{ApplyUnit, NICUnit, UdevRule} {
 		a.Files = append(a.Files, txtar.File{Name: f, Data: []byte(units[f])})
 	}
-	got := txtar.Format(a)
-	const p = "testdata/units.golden.txtar"
-	if *update {
-		os.WriteFile(p, got, 0o644)
-	}
-	want, err := os.ReadFile(p)
-	if err != nil || string(want) != string(got) {
-		t.Fatalf("units differ from %s (run with -update):\n%s", p, got)
-	}
+	fixture.Golden(t, "testdata/units.golden.txtar", txtar.Format(a))
 	apply := units[ApplyUnit]
 	for _, want := range []string{"Before=network-pre.target", "Wants=network-pre.target", "DefaultDependencies=no", "ExecStart=/usr/local/sbin/nettune apply --yes"} {
 		if !strings.Contains(apply, want) {
