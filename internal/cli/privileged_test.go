@@ -3,6 +3,9 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -212,14 +215,35 @@ func TestPrivilegedRunNullForwarder(t *testing.T) {
 func TestPrivilegedRunSIGTERM(t *testing.T) {
 	skipUnlessDPDK(t)
 	bin := buildNettune(t)
-	cmd := exec.Command(bin, "run", "-o", "json", "null-forwarder")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(bin, "run", "-o", "json", "--metrics-listen", addr, "null-forwarder")
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	prefix := fmt.Sprintf("/var/run/dpdk/nettune-%d", cmd.Process.Pid)
-	time.Sleep(3 * time.Second)
+	// The forwarder's metrics while it runs.
+	var metrics string
+	for i := 0; i < 40 && !strings.Contains(metrics, `nettune_forwarder_packets_total{direction="tx",port="p0"}`); i++ {
+		time.Sleep(250 * time.Millisecond)
+		if resp, err := http.Get("http://" + addr + "/metrics"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			metrics = string(b)
+		}
+	}
+	if !strings.Contains(metrics, `nettune_forwarder_packets_total{direction="tx",port="p0"}`) {
+		t.Errorf("no forwarder metrics on %s:\n%s\n%s", addr, metrics, stderr.String())
+	}
+	if _, err := os.Stat("/run/nettune/forwarder.json"); err != nil {
+		t.Errorf("statistics not published for the exporter: %v", err)
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
