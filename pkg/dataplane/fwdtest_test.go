@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nettune/nettune/internal/fixture"
 )
 
 // These tests run the forwarder in a helper process (internal/fwdtest),
@@ -270,6 +272,7 @@ func readInt(t *testing.T, path string) int {
 // removes the runtime dir /var/run/dpdk/<prefix>.
 func TestPrivilegedStopLeavesNoFiles(t *testing.T) {
 	mainCPUs, worker := needRoot(t)
+	fixture.LockHost(t, "hugepages-2M")
 	total := readInt(t, nrHugepages+"nr_hugepages")
 	free := readInt(t, nrHugepages+"free_hugepages")
 	if free < 64 {

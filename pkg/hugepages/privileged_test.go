@@ -49,6 +49,7 @@ func readNum(t *testing.T, p string) int {
 // machine's /etc/fstab is left alone: that part is tested on fixtures.
 func TestPrivilegedPoolAndMount(t *testing.T) {
 	r := liveRoot(t)
+	fixture.LockHost(t, "hugepages-2M")
 	const global = "/sys/kernel/mm/hugepages/hugepages-2048kB"
 	if _, err := os.Stat(global); err != nil {
 		t.Skip("this kernel has no 2M hugepages (" + global + " missing)")
@@ -169,6 +170,7 @@ func mountedAt(path string) (string, bool) {
 // real kernel and back.
 func TestPrivilegedTransparent(t *testing.T) {
 	r := liveRoot(t)
+	fixture.LockHost(t, "thp")
 	const p = "/sys/kernel/mm/transparent_hugepage/enabled"
 	raw, err := r.ReadString(p)
 	if err != nil {
