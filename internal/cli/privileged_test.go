@@ -168,6 +168,8 @@ func skipUnlessDPDK(t *testing.T) {
 	if b, _ := os.ReadFile("/sys/devices/system/cpu/online"); strings.TrimSpace(string(b)) == "0" {
 		t.Skip("needs two CPUs")
 	}
+	// One busy-polling forwarder at a time on this machine's worker CPU.
+	fixture.LockHost(t, "dpdk-cpus")
 }
 
 // TestPrivilegedRunNullForwarder runs the shipped null-forwarder profile

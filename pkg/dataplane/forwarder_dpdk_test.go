@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nettune/nettune/internal/fixture"
 	"golang.org/x/sys/unix"
 )
 
@@ -51,6 +52,7 @@ func needRoot(t *testing.T) (mainCPUs []int, worker int) {
 // forwarder in a helper process.
 func TestPrivilegedForwardNull(t *testing.T) {
 	mainCPUs, worker := needRoot(t)
+	fixture.LockHost(t, "dpdk-cpus")
 	prefix := fmt.Sprintf("nettune-test-%d", os.Getpid())
 	cfg := nullConfig(worker)
 	cfg.MainCPUs = mainCPUs

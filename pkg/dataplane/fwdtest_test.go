@@ -152,6 +152,7 @@ func TestPrivilegedAFXDPNamespaces(t *testing.T) {
 
 func forwardAcrossNamespaces(t *testing.T, tag string, pps int, vdev0, vdev1 string) {
 	mainCPUs, worker := needRoot(t)
+	fixture.LockHost(t, "dpdk-cpus")
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("skipped: needs iproute2's ip")
 	}
@@ -272,6 +273,7 @@ func readInt(t *testing.T, path string) int {
 // removes the runtime dir /var/run/dpdk/<prefix>.
 func TestPrivilegedStopLeavesNoFiles(t *testing.T) {
 	mainCPUs, worker := needRoot(t)
+	fixture.LockHost(t, "dpdk-cpus")
 	fixture.LockHost(t, "hugepages-2M")
 	total := readInt(t, nrHugepages+"nr_hugepages")
 	free := readInt(t, nrHugepages+"free_hugepages")
