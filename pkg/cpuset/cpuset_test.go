@@ -150,3 +150,17 @@ func FuzzParseMask(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkMaskRoundTrip: a 1024-CPU mask (rps_cpus, smp_affinity on a big
+// host) to a set and back.
+func BenchmarkMaskRoundTrip(b *testing.B) {
+	set := MustParse("0-1023:3/4")
+	mask := set.Mask(1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		s, err := ParseMask(mask)
+		if err != nil || s.Mask(1024) != mask {
+			b.Fatal("round trip")
+		}
+	}
+}

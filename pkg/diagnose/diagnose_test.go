@@ -10,6 +10,7 @@ import (
 
 	"github.com/nettune/nettune/internal/fixture"
 	"github.com/nettune/nettune/pkg/host"
+	"github.com/nettune/nettune/pkg/numa"
 	"github.com/nettune/nettune/pkg/profile"
 )
 
@@ -190,5 +191,25 @@ func TestNoIntervalSkipsRateRules(t *testing.T) {
 	f, err := Run(context.Background(), r, Options{})
 	if err != nil || len(f) != 0 {
 		t.Fatalf("findings without interval: %+v, %v", f, err)
+	}
+}
+
+// BenchmarkTakeSampleLive reads this machine's softnet, NIC and interrupt
+// counters once: what each --interval sample and each exporter scrape
+// costs.
+func BenchmarkTakeSampleLive(b *testing.B) {
+	r, err := host.New("/")
+	if err != nil {
+		b.Fatal(err)
+	}
+	topo, err := numa.Read(r)
+	if err != nil {
+		b.Skip(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := TakeSample(r, topo); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -309,3 +309,23 @@ func FuzzParseGeneration(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkPlanSysctl observes and diffs the test profile on the fixture
+// host: the cost of plan and check for the sysctl module.
+func BenchmarkPlanSysctl(b *testing.B) {
+	dir := b.TempDir()
+	if err := fixture.UnpackTo(hostFixture, dir); err != nil {
+		b.Fatal(err)
+	}
+	r, err := host.New(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := &Engine{Env: &module.Env{Root: r, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, Modules: []module.Module{sysctl.Module{}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Plan(context.Background(), testProfile); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -227,3 +227,14 @@ func FuzzSysctlName(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkLoadShipped decodes and validates the largest shipped profile
+// with its extends chain.
+func BenchmarkLoadShipped(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Load("kernel-throughput"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
