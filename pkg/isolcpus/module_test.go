@@ -79,8 +79,6 @@ func planSpec(t *testing.T, r *host.Root, spec *profile.Spec) *module.Result {
 	return res
 }
 
-// render is the golden form of a plan: items with status, then problems.
-
 func golden(t *testing.T, name string, got string) {
 	t.Helper()
 	fixture.Golden(t, filepath.Join("testdata", name+".golden"), []byte(got))
