@@ -10,7 +10,7 @@ GO_VERSION=${GO_VERSION:-1.26.8}
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
-pkgs=(build-essential pkg-config git ca-certificates curl iproute2 procps kmod util-linux libdpdk-dev dpdk-dev dpdk)
+pkgs=(build-essential pkg-config git ca-certificates curl unzip iproute2 procps kmod util-linux libdpdk-dev dpdk-dev dpdk)
 # The nested-VM end-to-end tests (make e2e-vm, test/vm): QEMU, the guest's
 # initramfs, vmlinux extraction, and the tools the guest scenarios run.
 pkgs+=(qemu-system-x86 busybox-static cpio xz-utils pciutils ethtool)
@@ -23,8 +23,29 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# install_go puts Go $GO_VERSION in $GO_DEST: from go.dev, or, where only the
+# Go module proxy is reachable, from the golang.org/toolchain module there
+# (the same archive the go command fetches for GOTOOLCHAIN).
+GO_DEST=${GO_DEST:-/usr/local/go}
+install_go() {
+  local tmp
+  tmp=$(mktemp -d)
+  if curl -fsSL --max-time 120 "https://go.dev/dl/go${GO_VERSION}.linux-amd64.tar.gz" -o "$tmp/go.tgz"; then
+    $SUDO mkdir -p "$GO_DEST"
+    $SUDO tar -C "$GO_DEST" --strip-components=1 -xzf "$tmp/go.tgz"
+  else
+    local mod="v0.0.1-go${GO_VERSION}.linux-amd64"
+    curl -fsSL --max-time 300 "https://proxy.golang.org/golang.org/toolchain/@v/${mod}.zip" -o "$tmp/go.zip"
+    unzip -q "$tmp/go.zip" -d "$tmp/x"
+    $SUDO mkdir -p "$GO_DEST"
+    $SUDO cp -a "$tmp/x/golang.org/toolchain@${mod}/." "$GO_DEST/"
+    $SUDO chmod +x "$GO_DEST"/bin/* "$GO_DEST"/pkg/tool/*/* 2>/dev/null || true
+  fi
+  rm -rf "$tmp"
+}
+
 export PATH=$PATH:/usr/local/go/bin
 if ! command -v go >/dev/null 2>&1; then
-  curl -fsSL "https://go.dev/dl/go${GO_VERSION}.linux-amd64.tar.gz" | $SUDO tar -C /usr/local -xz
+  install_go
 fi
 go mod download
