@@ -255,18 +255,6 @@ func hugetlbfsFiles(t *testing.T) []string {
 
 const nrHugepages = "/sys/kernel/mm/hugepages/hugepages-2048kB/"
 
-func readInt(t *testing.T, path string) int {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // TestPrivilegedStopLeavesNoFiles runs the forwarder with hugepages
 // (--in-memory) and checks that neither Stop (SIGTERM to the helper) nor
 // kill -9 leaves hugepage files or used hugepages behind, and that Stop
@@ -275,8 +263,8 @@ func TestPrivilegedStopLeavesNoFiles(t *testing.T) {
 	mainCPUs, worker := needRoot(t)
 	fixture.LockHost(t, "dpdk-cpus")
 	fixture.LockHost(t, "hugepages-2M")
-	total := readInt(t, nrHugepages+"nr_hugepages")
-	free := readInt(t, nrHugepages+"free_hugepages")
+	total := fixture.ReadInt(t, nrHugepages+"nr_hugepages")
+	free := fixture.ReadInt(t, nrHugepages+"free_hugepages")
 	if free < 64 {
 		// Reserve 64 more 2 MB pages for the test and give them back.
 		want := total + 64 - free
@@ -288,7 +276,7 @@ func TestPrivilegedStopLeavesNoFiles(t *testing.T) {
 				t.Errorf("restore nr_hugepages to %d: %v", total, err)
 			}
 		})
-		if free = readInt(t, nrHugepages+"free_hugepages"); free < 64 {
+		if free = fixture.ReadInt(t, nrHugepages+"free_hugepages"); free < 64 {
 			t.Skipf("skipped: only %d free 2 MB hugepages after asking for %d", free, want)
 		}
 	}
@@ -300,7 +288,7 @@ func TestPrivilegedStopLeavesNoFiles(t *testing.T) {
 			runDir := filepath.Join("/var/run/dpdk", prefix)
 			cmd, out := runForwarder(t, "", "-vdev", "net_null0", "-vdev", "net_null1", "-workers", strconv.Itoa(worker),
 				"-main", main, "-m", "64", "-file-prefix", prefix, "-interval", "1h")
-			if used := free - readInt(t, nrHugepages+"free_hugepages"); used <= 0 {
+			if used := free - fixture.ReadInt(t, nrHugepages+"free_hugepages"); used <= 0 {
 				t.Errorf("forwarder uses %d hugepages, want some (is it really running on hugepages?)\n%s", used, out.String())
 			}
 			if !strings.Contains(out.String(), "--in-memory") {
@@ -310,7 +298,7 @@ func TestPrivilegedStopLeavesNoFiles(t *testing.T) {
 			if after := hugetlbfsFiles(t); len(after) != len(before) {
 				t.Errorf("hugetlbfs files before %v, after %v", before, after)
 			}
-			if n := readInt(t, nrHugepages+"free_hugepages"); n != free {
+			if n := fixture.ReadInt(t, nrHugepages+"free_hugepages"); n != free {
 				t.Errorf("free hugepages %d after exit, %d before", n, free)
 			}
 			_, err := os.Stat(runDir)

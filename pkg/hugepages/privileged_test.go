@@ -29,19 +29,6 @@ func liveRoot(t *testing.T) *host.Root {
 	return r
 }
 
-func readNum(t *testing.T, p string) int {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // TestPrivilegedPoolAndMount reserves 64 more 2M pages on the real kernel
 // through the module, mounts a hugetlbfs at a temporary directory, maps
 // pages from it, checks that a shrink is refused while they are in use,
@@ -63,10 +50,10 @@ func TestPrivilegedPoolAndMount(t *testing.T) {
 	if _, err := os.Stat(pool); err != nil {
 		pool = global
 	}
-	origNode, origTotal := readNum(t, pool+"/nr_hugepages"), readNum(t, global+"/nr_hugepages")
+	origNode, origTotal := fixture.ReadInt(t, pool+"/nr_hugepages"), fixture.ReadInt(t, global+"/nr_hugepages")
 	t.Cleanup(func() {
 		// Whatever happened, the machine gets its pool size back.
-		if readNum(t, pool+"/nr_hugepages") != origNode {
+		if fixture.ReadInt(t, pool+"/nr_hugepages") != origNode {
 			r.W.WriteKernel(pool+"/nr_hugepages", strconv.Itoa(origNode))
 			t.Errorf("pool restored by the cleanup, not by revert")
 		}
@@ -85,7 +72,7 @@ func TestPrivilegedPoolAndMount(t *testing.T) {
 				t.Errorf("revert %s %s: %v", applied[i].Object, applied[i].Attribute, err)
 			}
 		}
-		if got := readNum(t, global+"/nr_hugepages"); got != origTotal {
+		if got := fixture.ReadInt(t, global+"/nr_hugepages"); got != origTotal {
 			t.Errorf("after revert: %d pages, originally %d", got, origTotal)
 		}
 		if _, mounted := mountedAt(mnt); mounted {
@@ -108,7 +95,7 @@ func TestPrivilegedPoolAndMount(t *testing.T) {
 	if len(applied) != 3 {
 		t.Fatalf("applied %d changes: %+v", len(applied), applied)
 	}
-	if got := readNum(t, global+"/nr_hugepages"); got != origTotal+64 {
+	if got := fixture.ReadInt(t, global+"/nr_hugepages"); got != origTotal+64 {
 		t.Fatalf("kernel holds %d pages, want %d", got, origTotal+64)
 	}
 	opts, ok := mountedAt(mnt)
@@ -117,7 +104,7 @@ func TestPrivilegedPoolAndMount(t *testing.T) {
 	}
 
 	// Map four pages through the mount: they come out of the pool.
-	freeBefore := readNum(t, global+"/free_hugepages")
+	freeBefore := fixture.ReadInt(t, global+"/free_hugepages")
 	f, err := os.OpenFile(filepath.Join(mnt, "probe"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -133,15 +120,15 @@ func TestPrivilegedPoolAndMount(t *testing.T) {
 	for i := 0; i < size; i += 2 << 20 {
 		mem[i] = 1
 	}
-	if got := readNum(t, global+"/free_hugepages"); got != freeBefore-4 {
+	if got := fixture.ReadInt(t, global+"/free_hugepages"); got != freeBefore-4 {
 		t.Errorf("free pages %d after mapping 4, want %d", got, freeBefore-4)
 	}
 	// Shrinking back while they are mapped is refused.
-	nodeFree := readNum(t, pool+"/free_hugepages")
+	nodeFree := fixture.ReadInt(t, pool+"/free_hugepages")
 	shrink := planSpec(t, r, parse(t, fmt.Sprintf("    pages: [{size: 2M, count: %d, node: %d}]\n", origNode, node)))
 	refused := strings.Contains(problems(shrink, plan.Error), "refusing to shrink")
 	t.Logf("pool %s: %d -> %d pages; mounted %s (%s); 4 pages mapped: free %d -> %d; shrink back refused while mapped: %v",
-		pool, origNode, origNode+64, mnt, opts, freeBefore, readNum(t, global+"/free_hugepages"), refused)
+		pool, origNode, origNode+64, mnt, opts, freeBefore, fixture.ReadInt(t, global+"/free_hugepages"), refused)
 	if refused != (nodeFree < 64) {
 		t.Errorf("node has %d free pages; shrink by 64 refused=%v: %s", nodeFree, refused, problems(shrink, plan.Error))
 	}
