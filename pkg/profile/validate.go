@@ -15,7 +15,7 @@ var (
 	pciRe     = regexp.MustCompile(`^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$`)
 	ifnameRe  = regexp.MustCompile(`^[^/\s:]{1,15}$`)
 	karg      = regexp.MustCompile(`^[A-Za-z0-9_.\-]+(=[^\s"]*)?$`)
-	sysctlEl  = regexp.MustCompile(`^[^\s/]+$`)
+	sysctlEl  = regexp.MustCompile(`^[^\s\v\x{85}\p{Z}/]+$`)
 	octalMode = regexp.MustCompile(`^0?[0-7]{3,4}$`)
 )
 
@@ -248,10 +248,19 @@ func CheckSysctlName(name string) error {
 	if len(els) < 2 {
 		return fmt.Errorf("sysctl name %q has no separator (expected e.g. net.core.somaxconn)", name)
 	}
+	// sysctlEl excludes every character strings.TrimSpace strips (RE2's \s
+	// lacks \v, U+0085 and the Unicode spaces), so trimming a name never
+	// changes its elements.
 	for _, e := range els {
 		if e == "" || e == "." || e == ".." || !sysctlEl.MatchString(e) {
 			return fmt.Errorf("sysctl name %q has an empty or invalid element", name)
 		}
+	}
+	// The canonical spelling writes a dot inside an element as a slash, so
+	// a dot in the first element would make it start with a slash and read
+	// back split the other way. No top-level /proc/sys directory has one.
+	if strings.Contains(els[0], ".") {
+		return fmt.Errorf("sysctl name %q has a dot in its first element (expected e.g. net.core.somaxconn)", name)
 	}
 	return nil
 }

@@ -97,17 +97,68 @@ garbage line
 	}
 }
 
+func TestCanonicalKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"net.core.somaxconn":               "net.core.somaxconn",
+		"/net/core/somaxconn/":             "net.core.somaxconn",
+		" net.core.somaxconn ":             "net.core.somaxconn",
+		"net/ipv4/conf/eth0.100/rp_filter": "net.ipv4.conf.eth0/100.rp_filter",
+		"net.ipv4.conf.eth0/100.rp_filter": "net.ipv4.conf.eth0/100.rp_filter",
+		"net.ipv4.conf.*.rp_filter":        "net.ipv4.conf.*.rp_filter",
+		// Names no parameter can have.
+		"/": "", "//": "", ".": "", "somaxconn": "", "net..core": "", "net//core": "",
+		"net.core.": "", "net/./core": "", "net/../core": "", "/a.b/c": "", "-net.core.x": "", "#net.core.x": "", ";net.core.x": "",
+		"net.co re.x": "",
+	} {
+		got, ok := CanonicalKey(in)
+		if got != want || ok != (want != "") {
+			t.Errorf("CanonicalKey(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+}
+
+// FuzzParseConf: every setting has a key that is a valid sysctl name in
+// canonical form (canonicalising it again changes nothing, and it splits
+// into the same elements as the spelling in the file), a normalized value,
+// a line number inside the input; and the persistence file rendered from
+// the settings parses back to the same keys and values.
 func FuzzParseConf(f *testing.F) {
 	f.Add("net.core.somaxconn = 1024\n# x\n")
 	f.Add("-a/b.c/d = 1 2\t3")
+	f.Add("/=\n-=1\n--a.b=2\n a . b = 3\n")
+	f.Add("net/ipv4/conf/eth0.100/rp_filter=1\n;c\nnet.ipv4.conf.eth0/100.rp_filter = 2\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		got, err := ParseConf(strings.NewReader(s), "f")
 		if err != nil {
 			return
 		}
+		lines := strings.Count(s, "\n") + 1
+		vals := map[string]string{}
 		for _, st := range got {
-			if st.Key == "" || strings.HasPrefix(st.Key, "-") || st.Value != Normalize(st.Value) {
+			if st.Key == "" || strings.HasPrefix(st.Key, "-") || st.Value != Normalize(st.Value) || st.File != "f" || st.Line < 1 || st.Line > lines {
 				t.Fatalf("bad setting %+v from %q", st, s)
+			}
+			if err := profile.CheckSysctlName(st.Key); err != nil {
+				t.Fatalf("key %q from %q: %v", st.Key, s, err)
+			}
+			if again, ok := CanonicalKey(st.Key); !ok || again != st.Key {
+				t.Fatalf("key %q from %q canonicalises again to %q, %v", st.Key, s, again, ok)
+			}
+			if Canonical(profile.SplitSysctlName(st.Key)) != st.Key {
+				t.Fatalf("key %q from %q does not round-trip through its elements", st.Key, s)
+			}
+			vals[st.Key] = st.Value
+		}
+		back, err := ParseConf(strings.NewReader(render("p", vals)), ConfFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(back) != len(vals) {
+			t.Fatalf("render of %q parses back to %d settings, want %d: %+v", vals, len(back), len(vals), back)
+		}
+		for _, st := range back {
+			if v, ok := vals[st.Key]; !ok || v != st.Value {
+				t.Fatalf("render of %q parses back to %q = %q", vals, st.Key, st.Value)
 			}
 		}
 	})

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/nettune/nettune/pkg/profile"
 )
 
 // ConfFile is nettune's persistence file (host path).
@@ -47,25 +49,25 @@ func ParseConf(r io.Reader, file string) ([]Setting, error) {
 			continue // systemd-sysctl ignores such lines with a warning
 		}
 		k = strings.TrimPrefix(strings.TrimSpace(k), "-")
-		if k == "" {
-			continue
+		key, ok := CanonicalKey(k)
+		if !ok {
+			continue // no parameter has that name; nothing to compare
 		}
-		out = append(out, Setting{Key: CanonicalKey(k), Value: Normalize(v), File: file, Line: n})
+		out = append(out, Setting{Key: key, Value: Normalize(v), File: file, Line: n})
 	}
 	return out, sc.Err()
 }
 
 // CanonicalKey rewrites a sysctl name in either spelling to the canonical
-// one.
-func CanonicalKey(k string) string {
-	i := strings.IndexAny(k, "./")
-	if i < 0 {
-		return k
+// one. It reports false for a name no /proc/sys parameter can have: one the
+// profile would reject (no separator, an empty or invalid element, "/"), or
+// one starting with a second "-" (systemd-sysctl strips only one) or with
+// a comment character, which a sysctl.d file could not write back.
+func CanonicalKey(k string) (string, bool) {
+	if t := strings.TrimSpace(k); t == "" || strings.ContainsRune("-#;", rune(t[0])) || profile.CheckSysctlName(k) != nil {
+		return "", false
 	}
-	if k[i] == '/' {
-		return Canonical(strings.Split(strings.Trim(k, "/"), "/"))
-	}
-	return k
+	return Canonical(profile.SplitSysctlName(k)), true
 }
 
 // bootOrder lists the sysctl configuration files in the order they are
