@@ -8,6 +8,7 @@ package numa
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -368,7 +369,13 @@ func readMeminfoKey(p, key string) uint64 {
 		return 0
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	return parseMeminfoKey(f, key)
+}
+
+// parseMeminfoKey returns the number on the first "Key: value kB" line of
+// a meminfo file, 0 when there is none.
+func parseMeminfoKey(rd io.Reader, key string) uint64 {
+	sc := bufio.NewScanner(rd)
 	for sc.Scan() {
 		fs := strings.Fields(sc.Text())
 		if len(fs) >= 2 && fs[0] == key {
@@ -398,7 +405,7 @@ func readNodeMeminfo(p string) (total, free uint64) {
 		return 0, 0
 	}
 	defer f.Close()
-	return parseMeminfo(bufio.NewScanner(f), 2)
+	return parseMeminfo(f, 2)
 }
 
 // readMeminfo reads /proc/meminfo.
@@ -408,12 +415,13 @@ func readMeminfo(p string) (total, free uint64) {
 		return 0, 0
 	}
 	defer f.Close()
-	return parseMeminfo(bufio.NewScanner(f), 0)
+	return parseMeminfo(f, 0)
 }
 
 // parseMeminfo reads MemTotal and MemFree; skip is the number of leading
 // fields before the key ("Node 0").
-func parseMeminfo(sc *bufio.Scanner, skip int) (total, free uint64) {
+func parseMeminfo(rd io.Reader, skip int) (total, free uint64) {
+	sc := bufio.NewScanner(rd)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		if len(f) < skip+2 {
