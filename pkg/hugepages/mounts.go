@@ -61,9 +61,13 @@ func parseMountOpts(s string, defaultKB uint64) mountOpts {
 				m.mode = uint32(n)
 			}
 		case "uid":
-			m.uid, _ = strconv.Atoi(v)
+			if n, err := strconv.Atoi(v); err == nil {
+				m.uid = n
+			}
 		case "gid":
-			m.gid, _ = strconv.Atoi(v)
+			if n, err := strconv.Atoi(v); err == nil {
+				m.gid = n
+			}
 		}
 	}
 	return m
