@@ -199,7 +199,24 @@ func renderDropIn(module string, args []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s Kernel arguments of the %s module.\n", Marker, module)
 	b.WriteString("# Do not edit: 'nettune apply' rewrites this file and 'nettune revert' removes it.\n")
-	fmt.Fprintf(&b, "%s=\"%s%s\"\n", VarLinuxDefault, dropInPrefix, strings.Join(args, " "))
+	fmt.Fprintf(&b, "%s=\"%s%s\"\n", VarLinuxDefault, dropInPrefix, dquoteEscaper.Replace(strings.Join(args, " ")))
+	return b.String()
+}
+
+// dquoteEscaper escapes the characters a shell interprets inside double
+// quotes, so that grub-mkconfig reads an argument such as a=$x literally.
+var dquoteEscaper = strings.NewReplacer(`\`, `\\`, `$`, `\$`, "`", "\\`", `"`, `\"`)
+
+// dquoteUnescape removes the backslashes dquoteEscaper adds, as the shell
+// does inside double quotes; other backslashes stay.
+func dquoteUnescape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("$`\"\\", s[i+1]) >= 0 {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
 	return b.String()
 }
 
@@ -213,9 +230,10 @@ func parseDropIn(content string) ([]string, error) {
 	if len(as) != 1 || as[0].quote != '"' || !strings.HasPrefix(as[0].inner, dropInPrefix) {
 		return nil, fmt.Errorf("was edited by hand: expected one %s=\"%s...\" line", VarLinuxDefault, dropInPrefix)
 	}
-	words := ParseLine(strings.TrimPrefix(as[0].inner, dropInPrefix)).Words()
-	if strings.Join(words, " ") != strings.TrimPrefix(as[0].inner, dropInPrefix) {
-		return nil, fmt.Errorf("was edited by hand: unexpected spacing in the argument list")
+	inner := strings.TrimPrefix(as[0].inner, dropInPrefix)
+	words := ParseLine(dquoteUnescape(inner)).Words()
+	if dquoteEscaper.Replace(strings.Join(words, " ")) != inner {
+		return nil, fmt.Errorf("was edited by hand: unexpected spacing or shell syntax in the argument list")
 	}
 	return words, nil
 }
