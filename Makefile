@@ -60,6 +60,17 @@ demo: build
 	$(BIN) run --duration 5s null-forwarder
 	@echo "demo: the forwarder ran for 5s between two net_null ports on CPU 1"
 
+## fuzz: run every fuzz target (func Fuzz* in a tracked _test.go) for FUZZTIME each, one worker, stopping at the first crash (docs/testing.md)
+FUZZTIME ?= 10m
+.PHONY: fuzz
+fuzz:
+	@set -e; for f in $$(git grep -l '^func Fuzz' -- '*_test.go'); do \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "fuzz: $$t in ./$$(dirname $$f) for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -parallel=1 ./$$(dirname $$f); \
+		done; \
+	done
+
 ## e2e-vm: real-kernel end-to-end tests in QEMU guests with emulated NICs and IOMMU (root; docs/e2e-vm.md)
 .PHONY: e2e-vm
 e2e-vm: build
