@@ -13,8 +13,8 @@ import (
 
 func (a *app) applyCommand() *cobra.Command {
 	var (
-		yes, dryRun bool
-		only        []string
+		yes, dryRun, keepOrphans bool
+		only                     []string
 	)
 	cmd := &cobra.Command{
 		Use:   "apply PROFILE",
@@ -24,6 +24,14 @@ confirmation, then make each change with its prior value journaled first and
 the new value read back. If any change fails, everything already changed is
 rolled back and nettune exits 1 with the host as it was. A successful apply
 is recorded as a numbered generation that 'nettune revert' undoes.
+
+Switching profiles: a setting an earlier apply made that this profile no
+longer sets is returned to the value it had before nettune (shown in the
+plan as an orphan); --keep-orphans keeps it as it is and stops tracking it.
+
+Before anything is written, apply checks every right the plan needs (write
+access to each file, the state directory, capabilities for NIC changes) and
+lists all that are missing, changing nothing.
 
 --yes skips the question and is required when stdin is not a terminal.
 --dry-run prints what would be done, with the equivalent shell command for
@@ -68,11 +76,20 @@ each change, and touches nothing.`,
 				}
 				return a.confirm(fmt.Sprintf("Apply %d change(s) to this host?", len(pr.Changes())))
 			}
-			res, err := eng.Apply(cmd.Context(), p, confirm)
+			res, err := eng.ApplyWith(cmd.Context(), p, engine.ApplyOptions{KeepOrphans: keepOrphans}, confirm)
 			if err != nil {
 				if res != nil && res.Plan != nil && len(res.Plan.Errors()) > 0 {
 					a.printPlan(res.Plan, false)
 					return errors.New("the profile does not fit this host (see the errors above); nothing was changed")
+				}
+				if res != nil && len(res.Attempted) > 0 && a.printer.Format == output.Table {
+					// Show what was attempted (and rolled back) next to
+					// the error, on stderr.
+					t := &output.Printer{W: a.io.ErrOut, Format: output.Table}
+					t.Print(output.Document{Kind: "attempted", Table: func(t *output.TableWriter) {
+						t.Line("apply attempted these %d change(s):", len(res.Attempted))
+						t.Rows(changeHeader(false), changeRows(res.Attempted, false))
+					}})
 				}
 				return err
 			}
@@ -99,6 +116,7 @@ each change, and touches nothing.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation (required when stdin is not a terminal)")
+	cmd.Flags().BoolVar(&keepOrphans, "keep-orphans", false, "keep settings an earlier apply made that this profile no longer sets, as they are, instead of returning them to their values before nettune")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be done, with equivalent shell commands, and touch nothing")
 	cmd.Flags().StringSliceVar(&only, "only", nil, "apply only these spec sections (comma-separated: sysctl, cpu, hugepages, nics, irqbalance, devices)")
 	return cmd

@@ -105,14 +105,14 @@ func TestBindUnbindRevert(t *testing.T) {
 	}
 
 	// Revert the unbind: bound again, exactly as after the bind.
-	if _, err := s.eng.Revert(context.Background(), 0, nil); err != nil {
+	if _, err := s.eng.Revert(context.Background(), engine.RevertOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if diffs := fixture.DiffDigests(afterBind, fixture.Digest(t, s.root, "var")); len(diffs) > 0 {
 		t.Fatalf("reverting the unbind: %v", diffs)
 	}
 	// Revert the bind.
-	if _, err := s.eng.Revert(context.Background(), 0, nil); err != nil {
+	if _, err := s.eng.Revert(context.Background(), engine.RevertOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if diffs := fixture.DiffDigests(before, fixture.Digest(t, s.root)); len(diffs) > 0 {
@@ -151,7 +151,7 @@ func TestBindRevertByteIdentical(t *testing.T) {
 			if err := s.bind(tc.f, tc.args...); err != nil {
 				t.Fatalf("bind: %v", err)
 			}
-			if _, err := s.eng.Revert(context.Background(), 0, nil); err != nil {
+			if _, err := s.eng.Revert(context.Background(), engine.RevertOptions{}, nil); err != nil {
 				t.Fatal(err)
 			}
 			if diffs := fixture.DiffDigests(before, fixture.Digest(t, s.root)); len(diffs) > 0 {

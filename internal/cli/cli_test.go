@@ -23,6 +23,15 @@ type result struct {
 	stdout, stderr string
 }
 
+// both is what a terminal shows, with the stderr part marked: problem
+// lines go to stderr.
+func (r result) both() string {
+	if r.stderr == "" {
+		return r.stdout
+	}
+	return r.stdout + "--- stderr\n" + r.stderr
+}
+
 // run executes nettune in-process. stdin is not a terminal unless tty.
 func run(t *testing.T, stdin string, tty bool, args ...string) result {
 	t.Helper()
@@ -47,7 +56,7 @@ func TestRoundTripOnFixture(t *testing.T) {
 	if r.code != ExitOK {
 		t.Fatalf("plan: %d %s", r.code, r.stderr)
 	}
-	golden(t, "plan", r.stdout)
+	golden(t, "plan", r.both())
 
 	if r = run(t, "", false, "plan", "--detailed-exitcode", "--root", root, profileFile); r.code != ExitDrift {
 		t.Fatalf("plan --detailed-exitcode: %d", r.code)
@@ -55,13 +64,13 @@ func TestRoundTripOnFixture(t *testing.T) {
 	if r = run(t, "", false, "check", "--interval", "0", "--root", root, profileFile); r.code != ExitDrift {
 		t.Fatalf("check before apply: %d %s", r.code, r.stderr)
 	}
-	golden(t, "check-drift", r.stdout)
+	golden(t, "check-drift", r.both())
 
 	r = run(t, "", false, "apply", "--dry-run", "--root", root, profileFile)
 	if r.code != ExitOK {
 		t.Fatalf("apply --dry-run: %d %s", r.code, r.stderr)
 	}
-	golden(t, "apply-dry-run", r.stdout)
+	golden(t, "apply-dry-run", r.both())
 	if diffs := fixture.DiffDigests(before, fixture.Digest(t, root)); len(diffs) > 0 {
 		t.Fatalf("dry run touched the tree: %v", diffs)
 	}
@@ -77,7 +86,7 @@ func TestRoundTripOnFixture(t *testing.T) {
 	if r = run(t, "", false, "apply", "--yes", "--root", root, profileFile); r.code != ExitOK {
 		t.Fatalf("apply --yes: %d %s", r.code, r.stderr)
 	}
-	golden(t, "apply", r.stdout)
+	golden(t, "apply", r.both())
 
 	r = run(t, "", false, "check", "--interval", "0", "--root", root, "-o", "json", profileFile)
 	if r.code != ExitOK {
@@ -173,7 +182,7 @@ func TestValidateAgainstHost(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(bad, []byte("apiVersion: nettune/v1\nkind: Profile\nmetadata: {name: bad}\nspec:\n  sysctl: {net.core.somaxconnn: 1}\n"), 0o644)
 	r := run(t, "", false, "validate", "--root", root, bad)
-	if r.code != ExitError || !strings.Contains(r.stdout, "did you mean net.core.somaxconn?") {
+	if r.code != ExitError || !strings.Contains(r.stderr, "did you mean net.core.somaxconn?") || strings.Contains(r.stdout, "did you mean") {
 		t.Fatalf("validate bad: %d %q %q", r.code, r.stdout, r.stderr)
 	}
 }

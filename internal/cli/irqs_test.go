@@ -64,7 +64,7 @@ func TestNICsRoundTrip(t *testing.T) {
 	if r.code != ExitOK {
 		t.Fatalf("plan: %d %s\n%s", r.code, r.stderr, r.stdout)
 	}
-	golden(t, "nics-plan", r.stdout)
+	golden(t, "nics-plan", r.both())
 	if r = run(t, "", false, "apply", "--yes", "--root", root, nicsProfile); r.code != ExitOK {
 		t.Fatalf("apply: %d %s\n%s", r.code, r.stderr, r.stdout)
 	}

@@ -59,7 +59,7 @@ func (a *app) printPlan(pr *engine.PlanResult, withCommand bool) error {
 			if len(pr.Errors()) > 0 {
 				t.Line("No plan: profile %q does not fit this host.", pr.Profile)
 			} else {
-				renderChanges(t, pr.Profile, pr.Changes(), withCommand)
+				renderChanges(t, pr.Profile, pr.Changes(), withCommand, orphans(pr))
 			}
 			renderProblems(t, pr.Problems)
 		},

@@ -32,7 +32,7 @@ func changeHeader(withCommand bool) []string {
 }
 
 // renderChanges writes a plan's changes, or "no changes".
-func renderChanges(t *output.TableWriter, profile string, changes []plan.Change, withCommand bool) {
+func renderChanges(t *output.TableWriter, profile string, changes []plan.Change, withCommand bool, orphaned int) {
 	if len(changes) == 0 {
 		t.Line("No changes: the host already matches profile %q.", profile)
 		return
@@ -48,6 +48,9 @@ func renderChanges(t *output.TableWriter, profile string, changes []plan.Change,
 	}
 	t.Line("")
 	t.Line("%d change(s): %d live, %d at next boot.", len(changes), live, boot)
+	if n := orphaned; n > 0 {
+		t.Line("%d of them return settings an earlier apply made and this profile no longer sets to their values before nettune (apply --keep-orphans keeps them as they are).", n)
+	}
 }
 
 // renderProblems writes errors and warnings below a table.
@@ -57,7 +60,7 @@ func renderProblems(t *output.TableWriter, problems []plan.Problem) {
 		if p.Severity == plan.Error {
 			label = t.Colorize("red", "error")
 		}
-		t.Line("%s: %s", label, p.String())
+		t.Problem("%s: %s", label, p.String())
 	}
 }
 
@@ -66,10 +69,19 @@ type planBody struct {
 	Profile  string         `json:"profile"`
 	Changes  []plan.Change  `json:"changes"`
 	Problems []plan.Problem `json:"problems"`
+	// Orphans are the keys (module/object/attribute) of the changes that
+	// return settings an earlier apply made and the profile no longer
+	// sets.
+	Orphans []string `json:"orphans,omitempty"`
 }
 
 func newPlanBody(pr *engine.PlanResult) planBody {
 	b := planBody{Profile: pr.Profile, Changes: pr.Changes(), Problems: pr.Problems}
+	for _, it := range pr.Items {
+		if it.Orphan && it.Status == plan.Drift {
+			b.Orphans = append(b.Orphans, it.Key())
+		}
+	}
 	if b.Changes == nil {
 		b.Changes = []plan.Change{}
 	}
@@ -91,5 +103,20 @@ func statusCell(t *output.TableWriter, s plan.Status) string {
 }
 
 func summary(pr *engine.PlanResult) string {
-	return fmt.Sprintf("%d ok, %d drift, %d pending-reboot", pr.Count(plan.OK), pr.Count(plan.Drift), pr.Count(plan.PendingReboot))
+	s := fmt.Sprintf("%d ok, %d drift, %d pending-reboot, %d unsupported", pr.Count(plan.OK), pr.Count(plan.Drift), pr.Count(plan.PendingReboot), pr.Count(plan.Unsupported))
+	if n := orphans(pr); n > 0 {
+		s += fmt.Sprintf(" (%d of the drift orphaned: set by an earlier apply, no longer in the profile)", n)
+	}
+	return s
+}
+
+// orphans counts the plan's orphaned settings.
+func orphans(pr *engine.PlanResult) int {
+	n := 0
+	for _, it := range pr.Items {
+		if it.Orphan && it.Status == plan.Drift {
+			n++
+		}
+	}
+	return n
 }

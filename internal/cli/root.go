@@ -157,7 +157,7 @@ func (a *app) setup() error {
 		}
 		format = f
 	}
-	a.printer = &output.Printer{W: a.io.Out, Format: format, Color: a.io.OutTTY && os.Getenv("NO_COLOR") == ""}
+	a.printer = &output.Printer{W: a.io.Out, ErrW: a.io.ErrOut, Format: format, Color: a.io.OutTTY && os.Getenv("NO_COLOR") == ""}
 	return nil
 }
 

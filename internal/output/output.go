@@ -36,7 +36,10 @@ func ParseFormat(s string) (Format, error) {
 
 // Printer renders documents.
 type Printer struct {
-	W      io.Writer
+	W io.Writer
+	// ErrW receives the problem lines of tables (warnings, errors); nil
+	// sends them to W.
+	ErrW   io.Writer
 	Format Format
 	// Color enables ANSI colors in tables (on a terminal).
 	Color bool
@@ -81,14 +84,31 @@ func (p *Printer) Print(d Document) error {
 	}
 	t := &TableWriter{color: p.Color}
 	d.Table(t)
-	_, err := io.WriteString(p.W, t.String())
-	return err
+	if _, err := io.WriteString(p.W, t.String()); err != nil {
+		return err
+	}
+	if t.e.Len() > 0 {
+		w := p.ErrW
+		if w == nil {
+			w = p.W
+		}
+		_, err := io.WriteString(w, t.e.String())
+		return err
+	}
+	return nil
 }
 
 // TableWriter builds human output: aligned tables and plain lines.
 type TableWriter struct {
 	color bool
 	b     strings.Builder
+	e     strings.Builder
+}
+
+// Problem prints a line that reports a problem: it goes to stderr, after
+// the table.
+func (t *TableWriter) Problem(format string, args ...any) {
+	fmt.Fprintf(&t.e, format+"\n", args...)
 }
 
 // Line prints a plain line.

@@ -93,7 +93,7 @@ func TestApplyCheckRevertRoundTrip(t *testing.T) {
 		t.Fatalf("second apply: %+v, %v", res, err)
 	}
 
-	rp, err := e.Revert(ctx, 0, nil)
+	rp, err := e.Revert(ctx, RevertOptions{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestApplyCheckRevertRoundTrip(t *testing.T) {
 	if pr.Count(plan.Drift) == 0 {
 		t.Error("check after revert reports no drift")
 	}
-	if _, err := e.Revert(ctx, 0, nil); !errors.Is(err, ErrNothingToRevert) {
+	if _, err := e.Revert(ctx, RevertOptions{}, nil); !errors.Is(err, ErrNothingToRevert) {
 		t.Errorf("second revert: %v", err)
 	}
 }
@@ -157,7 +157,7 @@ func TestLockBusy(t *testing.T) {
 	if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "held by pid") {
 		t.Fatalf("concurrent apply: %v", err)
 	}
-	if _, err := e.Revert(context.Background(), 0, nil); !errors.Is(err, ErrBusy) {
+	if _, err := e.Revert(context.Background(), RevertOptions{}, nil); !errors.Is(err, ErrBusy) {
 		t.Fatalf("concurrent revert: %v", err)
 	}
 }
@@ -200,13 +200,15 @@ func TestInterruptedApplyIsRevertedFromJournal(t *testing.T) {
 	// get it. Simulate by releasing the flock only.
 	e.Modules = []module.Module{sysctl.Module{}}
 	gens, err := Generations(e.Env.Root)
-	if err != nil || len(gens) != 1 || gens[0].Committed || len(gens[0].Changes) != 2 || !gens[0].Done[0] || gens[0].Done[1] {
+	// The intent record lists every change of the apply before the first
+	// is made; the crash left it without commit.
+	if err != nil || len(gens) != 1 || gens[0].Committed || len(gens[0].Changes) != 4 {
 		t.Fatalf("journal after crash: %+v, %v", gens, err)
 	}
 	if _, err := e.Apply(ctx, testProfile, nil); !errors.Is(err, ErrUnfinished) {
 		t.Fatalf("apply after crash: %v", err)
 	}
-	if _, err := e.Revert(ctx, 0, nil); err != nil {
+	if _, err := e.Revert(ctx, RevertOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if diffs := fixture.DiffDigests(before, fixture.Digest(t, dir)); len(diffs) > 0 {
@@ -227,16 +229,16 @@ func TestRevertTo(t *testing.T) {
 	if _, err := e.Apply(ctx, sysctlProfile("c", "net.core.somaxconn", "3000"), nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Revert(ctx, 7, nil); !errors.Is(err, ErrNothingToRevert) || !strings.Contains(err.Error(), "recorded: [1 2 3]") {
+	if _, err := e.Revert(ctx, RevertOptions{To: 7}, nil); !errors.Is(err, ErrNothingToRevert) || !strings.Contains(err.Error(), "recorded: [1 2 3]") {
 		t.Fatalf("revert --to 7: %v", err)
 	}
-	if _, err := e.Revert(ctx, 0, nil); err != nil {
+	if _, err := e.Revert(ctx, RevertOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := read(t, e, "/proc/sys/net/core/somaxconn"); got != "2000" {
 		t.Errorf("after reverting generation 3: somaxconn = %s", got)
 	}
-	rp, err := e.Revert(ctx, 1, nil)
+	rp, err := e.Revert(ctx, RevertOptions{To: 1}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,34 +11,40 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/nettune/nettune/pkg/host"
 	"github.com/nettune/nettune/pkg/plan"
 )
 
 // The journal is one JSON-lines file per generation under
-// <state>/generations/NNNNNN.jsonl. Records are appended and fsynced:
+// <state>/generations/NNNNNN.jsonl:
 //
-//	{"op":"open", ...header}      when apply starts
-//	{"op":"begin","seq":1,...}    before a change is written (prior value inside)
-//	{"op":"done","seq":1}         after it was written and read back
-//	{"op":"commit"}               after the last change
+//	{"op":"open", ...header}          who applied what, where (namespace)
+//	{"op":"intent","changes":[...]}   every change with its prior value
+//	{"op":"commit"}                   after the last change was written and read back
 //
-// A generation without "commit" belongs to an apply that crashed or was
-// killed; revert undoes every change that has a "begin".
+// The first two records are created together in one durable write (temp
+// file, fsync, rename, fsync of the directory) before the first change is
+// made: that is the write-ahead guarantee. "commit" is appended and fsynced
+// after the last change. A generation without "commit" belongs to an apply
+// that crashed or was killed; revert undoes all of its changes (reverting a
+// change that was never made is a no-op, so an interrupted apply reverts
+// whole). Journals written by earlier versions, with one "begin" record per
+// change and "done" after it, are still read.
 
 const generationsDir = "generations"
 
 type record struct {
-	Op      string       `json:"op"`
-	Seq     int          `json:"seq,omitempty"`
-	Change  *plan.Change `json:"change,omitempty"`
-	Profile string       `json:"profile,omitempty"`
-	Source  string       `json:"source,omitempty"`
-	Time    string       `json:"time,omitempty"`
-	Version string       `json:"version,omitempty"`
+	Op       string        `json:"op"`
+	Seq      int           `json:"seq,omitempty"`
+	Change   *plan.Change  `json:"change,omitempty"`
+	Changes  []plan.Change `json:"changes,omitempty"`
+	Profile  string        `json:"profile,omitempty"`
+	Source   string        `json:"source,omitempty"`
+	Time     string        `json:"time,omitempty"`
+	Version  string        `json:"version,omitempty"`
+	NetNS    *host.NetNS   `json:"netns,omitempty"`
+	Released []string      `json:"released,omitempty"`
 }
 
 // Generation is one apply as recorded in the journal.
@@ -49,51 +55,132 @@ type Generation struct {
 	Time      string        `json:"time" yaml:"time"`
 	Committed bool          `json:"committed" yaml:"committed"`
 	Changes   []plan.Change `json:"changes" yaml:"changes"`
-	// Done is true for the changes whose write was confirmed.
+	// NetNS is the network namespace the apply ran in (nil for an offline
+	// root and for journals of earlier versions).
+	NetNS *host.NetNS `json:"netns,omitempty" yaml:"netns,omitempty"`
+	// Released lists settings (change keys) of earlier generations that
+	// this apply was told to keep as they were (apply --keep-orphans):
+	// nettune no longer reports or restores them.
+	Released []string `json:"released,omitempty" yaml:"released,omitempty"`
+	// Done is true for the changes whose write was confirmed (journals of
+	// earlier versions only; an intent journal marks all on commit).
 	Done []bool `json:"-" yaml:"-"`
 }
 
-type journal struct {
-	root *host.Root
-	f    *os.File
-	path string
+// JournalFS performs the journal's durable writes. The production
+// implementation fsyncs through Sync; tests wrap it to fail writes or to
+// record the order of fsyncs and host writes.
+type JournalFS interface {
+	// Create writes a new file durably: temp file, fsync, rename, fsync of
+	// the directory. It fails if the file exists.
+	Create(path string, data []byte) error
+	// Append appends to an existing file and fsyncs it.
+	Append(path string, data []byte) error
+	// Remove deletes a journal file (a missing one is not an error).
+	Remove(path string) error
+}
+
+// OSJournal is the JournalFS on the filesystem. Sync defaults to
+// (*os.File).Sync.
+type OSJournal struct {
+	Sync func(*os.File) error
+}
+
+func (o OSJournal) sync(f *os.File) error {
+	if o.Sync != nil {
+		return o.Sync(f)
+	}
+	return f.Sync()
+}
+
+// tempPrefix starts the name of a journal file being created; leftovers of
+// a process killed at that moment are removed under the lock.
+const tempPrefix = "."
+
+// Create implements JournalFS.
+func (o OSJournal) Create(p string, data []byte) error {
+	dir := filepath.Dir(p)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create journal %s: %w", p, err)
+	}
+	if _, err := os.Lstat(p); err == nil {
+		return fmt.Errorf("create journal %s: %w", p, os.ErrExist)
+	}
+	tmp, err := os.CreateTemp(dir, tempPrefix+filepath.Base(p)+".*")
+	if err != nil {
+		return fmt.Errorf("create journal %s: %w", p, err)
+	}
+	fail := func(err error) error {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("create journal %s: %w", p, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := o.sync(tmp); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("create journal %s: %w", p, err)
+	}
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("create journal %s: %w", p, err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("create journal %s: sync directory: %w", p, err)
+	}
+	defer d.Close()
+	if err := o.sync(d); err != nil {
+		return fmt.Errorf("create journal %s: sync directory: %w", p, err)
+	}
+	return nil
+}
+
+// Append implements JournalFS.
+func (o OSJournal) Append(p string, data []byte) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("write journal %s: %w", p, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write journal %s: %w", p, err)
+	}
+	if err := o.sync(f); err != nil {
+		f.Close()
+		return fmt.Errorf("sync journal %s: %w", p, err)
+	}
+	return f.Close()
+}
+
+// Remove implements JournalFS.
+func (o OSJournal) Remove(p string) error {
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove journal %s: %w", p, err)
+	}
+	return nil
 }
 
 func genPath(r *host.Root, n int) string {
 	return r.State(generationsDir, fmt.Sprintf("%06d.jsonl", n))
 }
 
-// openGeneration creates the journal file of generation n. It goes through
-// the Root's writer so that fault injection sees it.
-func openGeneration(r *host.Root, n int, hdr record) (*journal, error) {
-	p := genPath(r, n)
-	hdr.Op = "open"
-	b, _ := json.Marshal(hdr)
-	if err := r.W.WriteFile(p, append(b, '\n'), 0o600); err != nil {
-		return nil, fmt.Errorf("open journal: %w", err)
+func encode(recs ...record) []byte {
+	var b bytes.Buffer
+	for _, rec := range recs {
+		line, err := json.Marshal(rec)
+		if err != nil {
+			panic(err) // records hold only strings and numbers
+		}
+		b.Write(line)
+		b.WriteByte('\n')
 	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open journal: %w", err)
-	}
-	return &journal{root: r, f: f, path: p}, nil
+	return b.Bytes()
 }
-
-func (j *journal) append(rec record) error {
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	if _, err := j.f.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("write journal %s: %w", j.path, err)
-	}
-	if err := j.f.Sync(); err != nil {
-		return fmt.Errorf("sync journal %s: %w", j.path, err)
-	}
-	return nil
-}
-
-func (j *journal) close() error { return j.f.Close() }
 
 // readGeneration parses one journal file.
 func readGeneration(p string, n int) (*Generation, error) {
@@ -108,7 +195,7 @@ func parseGeneration(data []byte, n int) (*Generation, error) {
 	g := &Generation{Number: n}
 	seqIndex := map[int]int{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+	sc.Buffer(make([]byte, 0, 64<<10), 256<<20)
 	line := 0
 	for sc.Scan() {
 		line++
@@ -126,7 +213,12 @@ func parseGeneration(data []byte, n int) (*Generation, error) {
 		}
 		switch rec.Op {
 		case "open":
-			g.Profile, g.Source, g.Time = rec.Profile, rec.Source, rec.Time
+			g.Profile, g.Source, g.Time, g.NetNS, g.Released = rec.Profile, rec.Source, rec.Time, rec.NetNS, rec.Released
+		case "intent":
+			for _, c := range rec.Changes {
+				g.Changes = append(g.Changes, c)
+				g.Done = append(g.Done, false)
+			}
 		case "begin":
 			if rec.Change == nil {
 				return nil, fmt.Errorf("generation %d line %d: begin without change", n, line)
@@ -140,6 +232,9 @@ func parseGeneration(data []byte, n int) (*Generation, error) {
 			}
 		case "commit":
 			g.Committed = true
+			for i := range g.Done {
+				g.Done[i] = true
+			}
 		default:
 			return nil, fmt.Errorf("generation %d line %d: unknown op %q", n, line, rec.Op)
 		}
@@ -159,17 +254,39 @@ func listGenerations(r *host.Root) ([]int, error) {
 	var out []int
 	for _, e := range entries {
 		name, ok := strings.CutSuffix(e.Name(), ".jsonl")
-		if !ok {
+		if !ok || strings.HasPrefix(name, tempPrefix) {
 			continue
 		}
 		n, err := strconv.Atoi(name)
-		if err != nil {
+		if err != nil || n <= 0 {
 			continue
 		}
 		out = append(out, n)
 	}
 	sort.Ints(out)
 	return out, nil
+}
+
+// cleanTemps removes journal files left half-created by a process killed
+// while creating them (they were never renamed into place, so they record
+// nothing that happened). Called under the lock.
+func cleanTemps(r *host.Root) error {
+	dir := r.State(generationsDir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), tempPrefix) && strings.Contains(e.Name(), ".jsonl") {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("remove leftover journal temp file: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // Generations returns every recorded generation, oldest first.
@@ -189,52 +306,35 @@ func Generations(r *host.Root) ([]*Generation, error) {
 	return out, nil
 }
 
-// lock is an exclusive, non-blocking flock on <state>/lock.
-type lock struct {
-	f *os.File
-}
-
-func acquire(r *host.Root) (*lock, error) {
-	if err := r.W.Mkdir(r.State(), 0o700); err != nil {
-		return nil, err
-	}
-	p := r.State("lock")
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open lock %s: %w", p, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			holder, _ := os.ReadFile(p)
-			msg := strings.TrimSpace(string(holder))
-			if msg == "" {
-				msg = "unknown process"
-			}
-			return nil, fmt.Errorf("%w (lock %s held by %s); wait for it to finish", ErrBusy, r.HostPath(p), msg)
-		}
-		return nil, fmt.Errorf("lock %s: %w", p, err)
-	}
-	f.Truncate(0)
-	fmt.Fprintf(f, "pid %d since %s\n", os.Getpid(), time.Now().UTC().Format(time.RFC3339))
-	return &lock{f: f}, nil
-}
-
-// release unlocks. When no generation is left, nettune's state directory is
-// removed entirely, so that a host (or fixture tree) that was applied and
-// fully reverted is exactly as it was.
-func (l *lock) release(r *host.Root) {
-	defer l.f.Close()
-	nums, err := listGenerations(r)
-	if err == nil && len(nums) == 0 {
-		os.Remove(r.State(generationsDir))
-		os.Remove(r.State("lock"))
-		os.Remove(r.State())
-	}
-	syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
-}
-
 func stateExists(r *host.Root) bool {
 	_, err := os.Stat(filepath.Clean(r.State()))
 	return err == nil
+}
+
+// removeStateIfEmpty removes nettune's state directory when no generation
+// and no module backup is left, so that a host (or fixture tree) that was
+// applied and fully reverted is exactly as it was. Called under the lock,
+// before it is released: the lock file is unlinked while held, which is
+// safe because acquire re-checks after flock that it locked the file that
+// is still at the path.
+func removeStateIfEmpty(r *host.Root) {
+	nums, err := listGenerations(r)
+	if err != nil || len(nums) > 0 {
+		return
+	}
+	if cleanTemps(r) != nil {
+		return
+	}
+	os.Remove(r.State(generationsDir))
+	entries, err := os.ReadDir(r.State())
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.Name() != "lock" {
+			return // a module's backup or another file: keep the directory
+		}
+	}
+	os.Remove(r.State("lock"))
+	os.Remove(r.State())
 }

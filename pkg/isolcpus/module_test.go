@@ -249,7 +249,7 @@ func TestRoundTrip(t *testing.T) {
 			if len(st) != 21 || st["kernel-cmdline/"+pr.Items[0].Attribute] != plan.PendingReboot || st["cpu12/scaling_governor"] != plan.OK {
 				t.Errorf("after apply: %v", st)
 			}
-			if _, err := e.Revert(context.Background(), 0, nil); err != nil {
+			if _, err := e.Revert(context.Background(), engine.RevertOptions{}, nil); err != nil {
 				t.Fatal(err)
 			}
 			if diffs := fixture.DiffDigests(before, fixture.Digest(t, r.Prefix, "var/lib/nettune")); len(diffs) > 0 {
@@ -282,7 +282,7 @@ func TestFaultInjection(t *testing.T) {
 			t.Fatal(err)
 		}
 		total := fw.Calls
-		if _, err := e.Revert(context.Background(), 0, nil); err != nil {
+		if _, err := e.Revert(context.Background(), engine.RevertOptions{}, nil); err != nil {
 			t.Fatal(err)
 		}
 		for n := 1; n <= total; n++ {

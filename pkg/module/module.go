@@ -21,6 +21,9 @@ type Env struct {
 	Log  *slog.Logger
 	// Profile is the name of the profile being planned (metadata.name).
 	Profile string
+	// NetNS is the network namespace nettune runs in (nil for an offline
+	// root).
+	NetNS *host.NetNS
 }
 
 // Result is what a module's Plan returns.
@@ -55,3 +58,14 @@ var ErrVerify = errors.New("read-back differs from the written value")
 
 // ErrUnsupported is wrapped when the host cannot do what is asked.
 var ErrUnsupported = errors.New("not supported on this host")
+
+// Observer is implemented by modules that can read the current value of
+// one change's object, in the same form as the change's Before and After.
+// The engine uses it to skip undoing a change whose write never happened
+// (the host already holds the prior value), to show the real value before a
+// revert and to notice a value changed by hand since nettune wrote it.
+// Absent reports that the object does not exist (a file that was never
+// created); value is then "".
+type Observer interface {
+	Current(ctx context.Context, env *Env, c plan.Change) (value string, absent bool, err error)
+}

@@ -103,7 +103,7 @@ func TestMultiRoundTrip(t *testing.T) {
 		t.Errorf("check after apply: %d drift\n%s", n, renderPlan(chk))
 	}
 	golden(t, "multi-check", renderPlan(chk))
-	if _, err := e.Revert(ctx, 0, nil); err != nil {
+	if _, err := e.Revert(ctx, engine.RevertOptions{}, nil); err != nil {
 		t.Fatalf("revert: %v", err)
 	}
 	if diffs := fixture.DiffDigests(before, fixture.Digest(t, dir)); len(diffs) > 0 {
@@ -193,7 +193,7 @@ func TestManagedIRQ(t *testing.T) {
 	if !strings.Contains(string(conf), "--banirq=135") || !strings.Contains(string(conf), "--banirq=134") {
 		t.Errorf("irqbalance configuration:\n%s", conf)
 	}
-	if _, err := e.Revert(ctx, 0, nil); err != nil {
+	if _, err := e.Revert(ctx, engine.RevertOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if diffs := fixture.DiffDigests(before, fixture.Digest(t, dir)); len(diffs) > 0 {

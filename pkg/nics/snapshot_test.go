@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/nettune/nettune/internal/fixture"
+	"github.com/nettune/nettune/pkg/engine"
 	"github.com/nettune/nettune/pkg/ethtool"
 	"github.com/nettune/nettune/pkg/host"
 	"github.com/nettune/nettune/pkg/irqaffinity"
@@ -92,7 +93,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if after.Features["rx-gro"].Active == gro.Active {
 		t.Errorf("rx-gro not changed in the snapshot state")
 	}
-	if _, err := e.Revert(ctx, 0, nil); err != nil {
+	if _, err := e.Revert(ctx, engine.RevertOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if diffs := fixture.DiffDigests(before, fixture.Digest(t, dir)); len(diffs) > 0 {

@@ -172,7 +172,7 @@ func TestChannelShrinkApply(t *testing.T) {
 	if err != nil || chk.Count(plan.Drift) != 0 {
 		t.Fatalf("check: %v\n%s", err, renderPlan(chk))
 	}
-	if _, err := e.Revert(ctx, 0, nil); err != nil {
+	if _, err := e.Revert(ctx, engine.RevertOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if diffs := fixture.DiffDigests(before, fixture.Digest(t, dir)); len(diffs) > 0 {
@@ -209,7 +209,7 @@ func TestIRQBalanceModes(t *testing.T) {
 	if sd.active || sd.enabled {
 		t.Errorf("irqbalance still %v/%v", sd.active, sd.enabled)
 	}
-	if _, err := e.Revert(ctx, 0, nil); err != nil {
+	if _, err := e.Revert(ctx, engine.RevertOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if !sd.active || !sd.enabled {
@@ -232,7 +232,7 @@ func TestIRQBalanceModes(t *testing.T) {
 	if !strings.Contains(string(conf), "IRQBALANCE_BANNED_CPULIST=2-3,6-7\n") || !strings.Contains(string(conf), `IRQBALANCE_ARGS="--banirq=134 --banirq=135 --banirq=136 --banirq=137"`) {
 		t.Errorf("configuration:\n%s", conf)
 	}
-	if _, err := e.Revert(ctx, 0, nil); err != nil {
+	if _, err := e.Revert(ctx, engine.RevertOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
 

@@ -102,6 +102,10 @@ type Item struct {
 	// Detail explains a status other than ok (for example what the running
 	// kernel has while the bootloader is already configured).
 	Detail string `json:"detail,omitempty" yaml:"detail,omitempty"`
+	// Orphan marks a setting an earlier generation made that the profile
+	// no longer sets: the change returns it to the value it had before
+	// nettune (apply --keep-orphans keeps it instead).
+	Orphan bool `json:"orphan,omitempty" yaml:"orphan,omitempty"`
 }
 
 // Severity of a problem.

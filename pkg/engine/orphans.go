@@ -1,0 +1,106 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nettune/nettune/pkg/module"
+	"github.com/nettune/nettune/pkg/plan"
+)
+
+// A profile switch: generation N applied profile A, which set X; profile B
+// no longer sets X. Like TuneD switching profiles, nettune returns X to the
+// value it had before nettune first changed it (the Before of the oldest
+// change of X still recorded), as one more change of the new generation, so
+// reverting that generation gives A's value back. apply --keep-orphans keeps
+// X as it is instead and records that nettune no longer owns it. Settings
+// made by 'nettune bind'/'unbind' belong to no profile and are never
+// orphans.
+
+type ownership struct {
+	first, last plan.Change
+	gen         *Generation
+}
+
+// owned returns the settings recorded by profile generations, by change
+// key, in the order they were first made.
+func owned(gens []*Generation) (map[string]*ownership, []string) {
+	own := map[string]*ownership{}
+	var order []string
+	for _, g := range gens {
+		if g.Source == commandSource {
+			continue
+		}
+		for _, k := range g.Released {
+			delete(own, k)
+		}
+		for _, c := range g.Changes {
+			k := c.Key()
+			if o := own[k]; o != nil {
+				o.last, o.gen = c, g
+				continue
+			}
+			own[k] = &ownership{first: c, last: c, gen: g}
+			order = append(order, k)
+		}
+	}
+	return own, order
+}
+
+// addOrphans appends to res a change for every owned setting the plan no
+// longer covers.
+func (e *Engine) addOrphans(ctx context.Context, res *PlanResult) {
+	gens, err := Generations(e.Env.Root)
+	if err != nil {
+		res.Problems = append(res.Problems, plan.Problem{Severity: plan.Warning, Module: "engine",
+			Message: fmt.Sprintf("cannot read the journal to find settings earlier applies made: %v", err)})
+		return
+	}
+	own, order := owned(gens)
+	planned := map[string]bool{}
+	for _, it := range res.Items {
+		planned[it.Key()] = true
+	}
+	for _, k := range order {
+		o := own[k]
+		if o == nil || planned[k] {
+			continue
+		}
+		c := o.last
+		who := fmt.Sprintf("set by generation %d (profile %q)", o.gen.Number, o.gen.Profile)
+		m, err := e.module(c.Module)
+		var obs module.Observer
+		if err == nil {
+			obs, _ = m.(module.Observer)
+		}
+		if obs == nil {
+			res.Problems = append(res.Problems, plan.Problem{Severity: plan.Warning, Module: c.Module, Object: c.Object,
+				Message: fmt.Sprintf("%s %s, %s, is not set by profile %q and nettune cannot return it on its own", c.Object, c.Attribute, who, res.Profile),
+				Remedy:  fmt.Sprintf("'nettune revert --to %d' undoes it, or add it to the profile", o.gen.Number)})
+			continue
+		}
+		cur, absent, err := obs.Current(ctx, e.Env, c)
+		if err != nil {
+			res.Problems = append(res.Problems, plan.Problem{Severity: plan.Warning, Module: c.Module, Object: c.Object,
+				Message: fmt.Sprintf("%s %s, %s, is not set by profile %q and cannot be read: %v", c.Object, c.Attribute, who, res.Profile, err)})
+			continue
+		}
+		if atBefore(o.first, cur, absent) {
+			continue // already back where it was before nettune
+		}
+		back := c
+		back.Before, back.After = cur, o.first.Before
+		switch {
+		case o.first.Action == plan.Create:
+			back.Action = plan.Delete
+		case absent:
+			back.Action = plan.Create
+		default:
+			back.Action = plan.Set
+		}
+		back.Command = ""
+		back.Reason = fmt.Sprintf("%s; profile %q does not set it: back to its value before nettune", who, res.Profile)
+		res.Items = append(res.Items, plan.Item{Change: back, Status: plan.Drift, Orphan: true,
+			Detail: fmt.Sprintf("orphaned: %s and no longer in the profile (apply returns it; apply --keep-orphans keeps it)", who)})
+	}
+}
