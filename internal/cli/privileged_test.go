@@ -58,8 +58,9 @@ mount -t tmpfs nettune-test /var/lib
 ip link add v0.100 type veth peer name v1
 show() { echo "$1 $(cat /proc/sys/net/core/somaxconn) $(cat /proc/sys/net/ipv4/conf/all/rp_filter) $(cat /proc/sys/net/ipv4/conf/v0.100/rp_filter) $(cat /proc/sys/net/ipv4/tcp_rmem | tr '\t' ' ')"; }
 show before
-"$BIN" apply --yes "$PROFILE" >/dev/null
+"$BIN" apply --yes "$PROFILE" 2>/var/lib/apply.err >/dev/null
 show applied
+grep -q "are set live but not written to /etc/sysctl.d/90-nettune.conf" /var/lib/apply.err && echo warned
 "$BIN" check --interval 0 "$PROFILE" >/dev/null; echo "check-after-apply $?"
 test -f /etc/sysctl.d/90-nettune.conf && echo persisted
 "$BIN" revert --yes >/dev/null
@@ -89,8 +90,14 @@ test ! -e /var/lib/nettune && echo state-removed
 	if got := lines["check-after-apply"]; got != "0" {
 		t.Errorf("check after apply exited %q", got)
 	}
-	if _, ok := lines["persisted"]; !ok {
-		t.Errorf("persistence file not written")
+	// Per-namespace sysctls applied from a namespace must not go to the
+	// host-wide sysctl.d file (the host would apply them to its initial
+	// namespace at boot); apply says so.
+	if _, ok := lines["persisted"]; ok {
+		t.Errorf("per-namespace sysctls written to the host-wide /etc/sysctl.d file")
+	}
+	if _, ok := lines["warned"]; !ok {
+		t.Errorf("no warning that the per-namespace sysctls are not persisted:\n%s", out)
 	}
 	if got := lines["reverted"]; got != before {
 		t.Errorf("after revert %q, before %q", got, before)
@@ -101,6 +108,61 @@ test ! -e /var/lib/nettune && echo state-removed
 	for _, k := range []string{"unpersisted", "state-removed"} {
 		if _, ok := lines[k]; !ok {
 			t.Errorf("%s missing:\n%s", k, out)
+		}
+	}
+	if after := readSysctls(t); after != hostBefore {
+		t.Errorf("host namespace changed: %q -> %q", hostBefore, after)
+	}
+}
+
+// TestPrivilegedRevertFromOtherNamespace: 'ip netns exec X nettune apply'
+// then a plain 'nettune revert' must not write X's old values into the
+// initial namespace: it refuses and names the command to run. The state
+// directory and /etc/sysctl.d are private tmpfs mounts shared by both
+// namespaces, as /var/lib/nettune is on a real host.
+func TestPrivilegedRevertFromOtherNamespace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network and mount namespaces)")
+	}
+	for _, tool := range []string{"unshare", "ip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s: %v", tool, err)
+		}
+	}
+	dir := t.TempDir()
+	bin := buildNettune(t)
+	prof := filepath.Join(dir, "ns.yaml")
+	if err := os.WriteFile(prof, []byte("apiVersion: nettune/v1\nkind: Profile\nmetadata: {name: ns}\nspec:\n  sysctl:\n    net.core.somaxconn: 1777\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hostBefore := readSysctls(t)
+	ns := fmt.Sprintf("nettune-t%d", os.Getpid())
+	script := `set -e
+mount --make-rprivate /
+mount -t tmpfs nettune-test /etc/sysctl.d
+mkdir -p /var/lib
+mount -t tmpfs nettune-test /var/lib
+ip netns add "$NS"
+trap 'ip netns del "$NS" 2>/dev/null || true' EXIT
+ip netns exec "$NS" "$BIN" apply --yes "$PROFILE" >/dev/null 2>&1
+echo "inside $(ip netns exec "$NS" cat /proc/sys/net/core/somaxconn)"
+if "$BIN" revert --yes 2>/tmp/err >/dev/null; then echo "outer-revert ok"; else echo "outer-revert refused"; fi
+grep -q "ip netns exec $NS nettune revert" /tmp/err && echo named
+echo "outer $(cat /proc/sys/net/core/somaxconn)"
+ip netns exec "$NS" "$BIN" revert --yes >/dev/null
+echo "inside-after $(ip netns exec "$NS" cat /proc/sys/net/core/somaxconn)"
+test ! -e /var/lib/nettune && echo state-removed
+`
+	cmd := exec.Command("unshare", "--mount", "--", "sh", "-c", strings.ReplaceAll(script, "/tmp/err", filepath.Join(dir, "err")))
+	cmd.Env = append(os.Environ(), "BIN="+bin, "PROFILE="+prof, "NS="+ns)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("namespace script: %v\n%s", err, out)
+	}
+	got := string(out)
+	for _, want := range []string{"inside 1777", "outer-revert refused", "named", "inside-after 4096", "state-removed"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
 		}
 	}
 	if after := readSysctls(t); after != hostBefore {

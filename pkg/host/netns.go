@@ -75,10 +75,17 @@ func netnsAt(self, init, named string) (*NetNS, error) {
 		return nil, fmt.Errorf("stat %s: %w", self, err)
 	}
 	n := &NetNS{Inode: st.Ino, Dev: uint64(st.Dev), Initial: true}
-	var ist syscall.Stat_t
-	if err := syscall.Stat(init, &ist); err == nil {
+	// PID 1 is in the initial namespace. Where its ns links cannot be read
+	// (a hardened or special init), kthreadd (PID 2 in the host's PID
+	// namespace) is: kernel threads live in the initial namespaces.
+	for _, ref := range []string{init, kthreadd(init)} {
+		var ist syscall.Stat_t
+		if ref == "" || syscall.Stat(ref, &ist) != nil {
+			continue
+		}
 		n.Known = true
 		n.Initial = ist.Ino == st.Ino && ist.Dev == st.Dev
+		break
 	}
 	entries, _ := os.ReadDir(named)
 	for _, e := range entries {
@@ -89,4 +96,15 @@ func netnsAt(self, init, named string) (*NetNS, error) {
 		}
 	}
 	return n, nil
+}
+
+// kthreadd returns the ns link of PID 2 next to init's (/proc/1/ns/net ->
+// /proc/2/ns/net) when PID 2 is the kernel's kthreadd, else "".
+func kthreadd(init string) string {
+	proc := filepath.Dir(filepath.Dir(filepath.Dir(init)))
+	comm, err := os.ReadFile(filepath.Join(proc, "2", "comm"))
+	if err != nil || string(comm) != "kthreadd\n" {
+		return ""
+	}
+	return filepath.Join(proc, "2", "ns", filepath.Base(init))
 }
