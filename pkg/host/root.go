@@ -51,7 +51,13 @@ func New(prefix string) (*Root, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("root %q is not a directory", prefix)
 	}
-	r := &Root{Prefix: abs, W: OSWriter{}}
+	// The prefix itself may be reached through symlinks (a snapshot
+	// directory linked elsewhere): those are the operator's, and resolved
+	// once here, so that paths the modules resolve stay under it.
+	if abs, err = filepath.EvalSymlinks(abs); err != nil {
+		return nil, fmt.Errorf("resolve root %q: %w", prefix, err)
+	}
+	r := &Root{Prefix: abs, W: OSWriter{Root: abs}}
 	if r.Live() {
 		r.Exec = OSRunner{}
 	} else {
@@ -106,22 +112,29 @@ func (r *Root) Dev(elem ...string) string { return r.join("/dev", elem) }
 // State returns a path under nettune's state directory.
 func (r *Root) State(elem ...string) string { return r.join(StateDir, elem) }
 
-// ReadString reads a small file and returns its content without the
-// trailing newline.
+// ReadString reads a small file under the root (a path as Path builds
+// it, resolved inside the root like every path) and returns its content
+// without the trailing newline.
 func (r *Root) ReadString(p string) (string, error) {
-	b, err := os.ReadFile(p)
+	b, err := r.ReadFile(p)
 	if err != nil {
 		return "", err
 	}
 	return strings.TrimRight(string(b), "\n"), nil
 }
 
-// ReadFile reads a whole file under the root. p is already resolved.
-func (r *Root) ReadFile(p string) ([]byte, error) { return os.ReadFile(p) }
+// ReadFile reads a whole file under the root (a path as Path builds it).
+// Symlinks are followed inside the root; one leading out is refused with
+// ErrOutsideRoot.
+func (r *Root) ReadFile(p string) ([]byte, error) { return readIn(r.Prefix, p) }
 
 // Exists reports whether p exists (without following a final symlink).
 func (r *Root) Exists(p string) bool {
-	_, err := os.Lstat(p)
+	rp, err := r.ResolveNoFollow(p)
+	if err != nil {
+		return false
+	}
+	_, err = os.Lstat(rp)
 	return err == nil
 }
 
