@@ -12,21 +12,22 @@ import (
 	"github.com/nettune/nettune/pkg/module"
 )
 
-// Chowner is implemented by a host.Writer that can change file ownership.
-// host.Writer has no Chown; the devbind writes that need it (/dev/vfio
-// nodes) go through it when the Writer has it, so that tests see them.
+// Chowner is implemented by a host.Writer that can change file ownership
+// (host.OSWriter, which resolves the path inside the root, the PCI
+// simulator, fixture.FailingWriter). host.Writer has no Chown; the devbind
+// writes that need it (/dev/vfio nodes) go through the Writer's, never
+// around it, so that nothing escapes the root or the tests' fault
+// injection.
 type Chowner interface {
 	Chown(path string, uid, gid int) error
 }
 
 func chown(r *host.Root, p string, uid, gid int) error {
-	if c, ok := r.W.(Chowner); ok {
-		return c.Chown(p, uid, gid)
+	c, ok := r.W.(Chowner)
+	if !ok {
+		return fmt.Errorf("chown %s to %d:%d: the writer (%T) cannot change owners: %w", p, uid, gid, r.W, module.ErrUnsupported)
 	}
-	if err := os.Chown(p, uid, gid); err != nil {
-		return fmt.Errorf("chown %s to %d:%d: %w", p, uid, gid, err)
-	}
-	return nil
+	return c.Chown(p, uid, gid)
 }
 
 // Owner is the uid:gid of a file, as "1000:1000".

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"text/template"
 
 	"github.com/nettune/nettune/pkg/host"
@@ -105,7 +106,7 @@ func Install(ctx context.Context, r *host.Root, binary string, profileYAML []byt
 		contents[f] = []byte(c)
 	}
 	for _, f := range Files {
-		if b, err := os.ReadFile(r.Path(f)); err == nil && !bytes.Contains(b, []byte(Marker)) {
+		if b, err := r.ReadFile(r.Path(f)); err == nil && !bytes.Contains(b, []byte(Marker)) {
 			return nil, fmt.Errorf("%s exists and was not written by nettune; refusing to overwrite it", f)
 		}
 	}
@@ -126,7 +127,7 @@ func Uninstall(ctx context.Context, r *host.Root) ([]string, error) {
 	}
 	removed := 0
 	for _, f := range Files {
-		b, err := os.ReadFile(r.Path(f))
+		b, err := r.ReadFile(r.Path(f))
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
@@ -145,7 +146,11 @@ func Uninstall(ctx context.Context, r *host.Root) ([]string, error) {
 	if removed == 0 {
 		warnings = append(warnings, "nothing was installed")
 	}
-	os.Remove(r.Path("/etc/nettune")) // only when empty
+	// The directory goes too when nothing else is in it; the Writer
+	// resolves it inside the root like every other removal.
+	if err := r.W.Remove(r.Path("/etc/nettune")); err != nil && !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
+		warnings = append(warnings, err.Error())
+	}
 	if r.Live() {
 		if _, err := r.Exec.Run(ctx, "systemctl", "daemon-reload"); err != nil {
 			warnings = append(warnings, err.Error())
