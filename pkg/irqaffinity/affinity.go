@@ -10,12 +10,24 @@ import (
 
 	"github.com/nettune/nettune/pkg/cpuset"
 	"github.com/nettune/nettune/pkg/host"
+	"github.com/nettune/nettune/pkg/module"
 	"github.com/nettune/nettune/pkg/numa"
 )
 
 // ErrManaged is wrapped when the kernel refuses to move an IRQ because it
-// manages its affinity itself (managed_irq, the write returns EIO).
-var ErrManaged = errors.New("the kernel manages this IRQ's affinity (the write returns EIO)")
+// manages its affinity itself (managed_irq, the write returns EIO). It is
+// also module.ErrUnsupported: the change cannot be made on this host, and
+// must never be reported as applied.
+var ErrManaged error = managedError{}
+
+type managedError struct{}
+
+func (managedError) Error() string {
+	return "the kernel manages this IRQ's affinity (the write returns EIO)"
+}
+
+// Is makes errors.Is(err, module.ErrUnsupported) true for ErrManaged.
+func (managedError) Is(target error) bool { return target == module.ErrUnsupported }
 
 // ErrVerify is wrapped when an affinity does not read back as written.
 var ErrVerify = errors.New("affinity does not read back as written")
