@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -174,7 +175,7 @@ func (e *Engine) apply(ctx context.Context, hdr record, opts ApplyOptions, build
 			return res, e.rollback(next, changes[:i], err)
 		}
 		e.Env.Log.Debug("apply", "change", c.String())
-		if err := m.Apply(ctx, e.Env, c); err != nil {
+		if err := applyOne(ctx, m, e.Env, c); err != nil {
 			// The failed change is rolled back too: it may have been
 			// partly made. Reverting a change that was not made is a
 			// no-op (the host already holds the prior value).
@@ -244,20 +245,48 @@ func (e *Engine) undo(ctx context.Context, c plan.Change) error {
 	if err != nil {
 		return err
 	}
-	obs, canObserve := m.(module.Observer)
-	if canObserve {
-		if cur, absent, err := obs.Current(ctx, e.Env, c); err == nil && atBefore(c, cur, absent) {
-			return nil
-		}
+	if cur, absent, ok, err := observe(ctx, m, e.Env, c); ok && err == nil && atBefore(c, cur, absent) {
+		return nil
 	}
-	rerr := m.Revert(ctx, e.Env, c)
-	if rerr != nil && canObserve {
-		if cur, absent, err := obs.Current(ctx, e.Env, c); err == nil && atBefore(c, cur, absent) {
+	rerr := revertOne(ctx, m, e.Env, c)
+	if rerr != nil {
+		if cur, absent, ok, err := observe(ctx, m, e.Env, c); ok && err == nil && atBefore(c, cur, absent) {
 			e.Env.Log.Warn("revert reported an error but the prior value is in place", "change", c.String(), "error", rerr)
 			return nil
 		}
 	}
 	return rerr
+}
+
+// applyOne makes change c; an Undo change is made by the module's revert
+// of the change it takes back.
+func applyOne(ctx context.Context, m module.Module, env *module.Env, c plan.Change) error {
+	if c.Undo {
+		return m.Revert(ctx, env, c.Forward())
+	}
+	return m.Apply(ctx, env, c)
+}
+
+// revertOne undoes change c; an Undo change is undone by the module's apply
+// of the change it took back.
+func revertOne(ctx context.Context, m module.Module, env *module.Env, c plan.Change) error {
+	if c.Undo {
+		return m.Apply(ctx, env, c.Forward())
+	}
+	return m.Revert(ctx, env, c)
+}
+
+// observer returns m's Observer when it can read c's object.
+func observe(ctx context.Context, m module.Module, env *module.Env, c plan.Change) (cur string, absent, ok bool, err error) {
+	obs, can := m.(module.Observer)
+	if !can {
+		return "", false, false, nil
+	}
+	cur, absent, err = obs.Current(ctx, env, c)
+	if errors.Is(err, module.ErrUnsupported) {
+		return "", false, false, nil
+	}
+	return cur, absent, true, err
 }
 
 // atBefore reports whether an observed object is in the state it had

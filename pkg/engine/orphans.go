@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/nettune/nettune/pkg/module"
 	"github.com/nettune/nettune/pkg/plan"
 )
 
@@ -69,17 +68,19 @@ func (e *Engine) addOrphans(ctx context.Context, res *PlanResult) {
 		c := o.last
 		who := fmt.Sprintf("set by generation %d (profile %q)", o.gen.Number, o.gen.Profile)
 		m, err := e.module(c.Module)
-		var obs module.Observer
+		var (
+			cur            string
+			absent, canObs bool
+		)
 		if err == nil {
-			obs, _ = m.(module.Observer)
+			cur, absent, canObs, err = observe(ctx, m, e.Env, c)
 		}
-		if obs == nil {
+		if err == nil && !canObs {
 			res.Problems = append(res.Problems, plan.Problem{Severity: plan.Warning, Module: c.Module, Object: c.Object,
 				Message: fmt.Sprintf("%s %s, %s, is not set by profile %q and nettune cannot return it on its own", c.Object, c.Attribute, who, res.Profile),
 				Remedy:  fmt.Sprintf("'nettune revert --to %d' undoes it, or add it to the profile", o.gen.Number)})
 			continue
 		}
-		cur, absent, err := obs.Current(ctx, e.Env, c)
 		if err != nil {
 			res.Problems = append(res.Problems, plan.Problem{Severity: plan.Warning, Module: c.Module, Object: c.Object,
 				Message: fmt.Sprintf("%s %s, %s, is not set by profile %q and cannot be read: %v", c.Object, c.Attribute, who, res.Profile, err)})
@@ -88,8 +89,11 @@ func (e *Engine) addOrphans(ctx context.Context, res *PlanResult) {
 		if atBefore(o.first, cur, absent) {
 			continue // already back where it was before nettune
 		}
+		// The change that takes the setting back, shown from the current
+		// value to the one before nettune; it is made by the module's
+		// revert of the original direction (Undo).
 		back := c
-		back.Before, back.After = cur, o.first.Before
+		back.Before, back.After, back.Undo = cur, o.first.Before, true
 		switch {
 		case o.first.Action == plan.Create:
 			back.Action = plan.Delete

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/nettune/nettune/pkg/module"
 	"github.com/nettune/nettune/pkg/plan"
 )
 
@@ -188,15 +187,16 @@ func (e *Engine) revertPlan(ctx context.Context, todo []*Generation) (*RevertPla
 			if err != nil {
 				return rp, err
 			}
-			if obs, ok := m.(module.Observer); ok {
-				st, seen := sim[c.Key()]
-				if !seen {
-					v, absent, err := obs.Current(ctx, e.Env, c)
-					if err != nil {
-						return rp, fmt.Errorf("read %s %s %s: %w", c.Module, c.Object, c.Attribute, err)
-					}
-					st = state{v, absent}
+			st, seen := sim[c.Key()]
+			observable := seen
+			if !seen {
+				v, absent, ok, err := observe(ctx, m, e.Env, c)
+				if err != nil {
+					return rp, fmt.Errorf("read %s %s %s: %w", c.Module, c.Object, c.Attribute, err)
 				}
+				st, observable = state{v, absent}, ok
+			}
+			if observable {
 				inv.Before = st.value
 				switch {
 				case atBefore(c, st.value, st.absent):
@@ -260,13 +260,11 @@ func (e *Engine) Abandon(ctx context.Context, n int) (*Abandoned, error) {
 	for _, c := range last.Changes {
 		left := c
 		if m, err := e.module(c.Module); err == nil {
-			if obs, ok := m.(module.Observer); ok {
-				if v, absent, err := obs.Current(ctx, e.Env, c); err == nil {
-					if atBefore(c, v, absent) {
-						continue // never made, or already undone
-					}
-					left.After = v
+			if v, absent, ok, err := observe(ctx, m, e.Env, c); ok && err == nil {
+				if atBefore(c, v, absent) {
+					continue // never made, or already undone
 				}
+				left.After = v
 			}
 		}
 		ab.Left = append(ab.Left, left)

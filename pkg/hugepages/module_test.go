@@ -106,7 +106,7 @@ func TestGoldenPlans(t *testing.T) {
 		for _, boot := range []string{"boot-debian-grub", "boot-rhel-bls"} {
 			r, _, _ := newRoot(t, tc.topo, boot)
 			res := planSpec(t, r, &hpProfile(t, tc.profile).Spec)
-			golden(t, "plan-"+tc.topo+"-"+boot, fixture.RenderResult(res))
+			golden(t, "plan-"+tc.topo+"-"+boot, strings.ReplaceAll(fixture.RenderResult(res), r.Prefix, "ROOT"))
 		}
 	}
 }
@@ -148,11 +148,15 @@ func TestValidation(t *testing.T) {
 		{two, "    pages: [{size: 2M, count: 2, node: 0}, {size: 2M, count: 4}]\n", plan.Error, "2M pages are reserved at runtime as a total here and at runtime per node in another entry"},
 		{two, "    pages: [{size: 1G, count: 2, boot: true}, {size: 1G, count: 4, node: 1}]\n", plan.Error, "at runtime per node here and at boot as a total"},
 		{two, "    pages: [{size: 1G, count: 2, node: 1, boot: true}]\n", plan.Warning, "may not know the per-node form hugepages=N:COUNT (Linux 5.16)"},
-		{two, "    pages: [{size: 1G, count: 40, node: 0}]\n", plan.Warning, "the new pages need 40.0 GiB on node 0, which has 28.8 GiB free"},
+		{two, "    pages: [{size: 1G, count: 30, node: 0}]\n", plan.Warning, "the new pages need 30.0 GiB on node 0, which has 28.8 GiB free"},
 		{two, "    pages: [{size: 1G, count: 4}]\n", plan.Warning, "1G pages reserved at runtime need 1 GiB of contiguous free memory each"},
 		{two, "    mounts: [{path: /etc/fstab}]\n", plan.Error, "/etc/fstab exists and is not a directory"},
 		{two, "    mounts: [{path: /nowhere/huge}]\n", plan.Error, "the parent directory /nowhere does not exist"},
 		{two, "    mounts: [{path: /run}]\n", plan.Error, "/run is already a tmpfs mount point"},
+		// Bounded by memory (MemTotal), for a total and per node, at boot and at runtime.
+		{one, "    pages: [{size: 2M, count: 4294967295}]\n", plan.Error, "4294967295 2M pages need 8388608.0 GiB, more than the 7.8 GiB of memory the host has (MemTotal)"},
+		{two, "    pages: [{size: 1G, count: 4294967295, boot: true}]\n", plan.Error, "of memory the host has (MemTotal)"},
+		{two, "    pages: [{size: 2M, count: 100000, node: 1}]\n", plan.Error, "100000 2M pages need 195.3 GiB, more than the"},
 	} {
 		res := planSpec(t, tc.r, parse(t, tc.yaml))
 		if got := problems(res, tc.sev); !strings.Contains(got, tc.want) {
@@ -310,7 +314,7 @@ func TestRoundTrip(t *testing.T) {
 			if !offline && !strings.Contains(strings.Join(mr.calls, "\n"), "mount -t hugetlbfs -o pagesize=1G,mode=1770 hugetlbfs /dev/hugepages-1G") {
 				t.Errorf("runs: %q", mr.calls)
 			}
-			if _, err := e.Revert(context.Background(), 0, nil); err != nil {
+			if _, err := e.Revert(context.Background(), engine.RevertOptions{}, nil); err != nil {
 				t.Fatal(err)
 			}
 			if diffs := fixture.DiffDigests(before, fixture.Digest(t, r.Prefix, "var/lib/nettune")); len(diffs) > 0 {
@@ -337,7 +341,7 @@ func TestFaultInjection(t *testing.T) {
 			t.Fatal(err)
 		}
 		total := fw.Calls
-		if _, err := e.Revert(context.Background(), 0, nil); err != nil {
+		if _, err := e.Revert(context.Background(), engine.RevertOptions{}, nil); err != nil {
 			t.Fatal(err)
 		}
 		for n := 1; n <= total; n++ {
@@ -378,5 +382,39 @@ func TestForeignFstabEntry(t *testing.T) {
 	res = planSpec(t, r, parse(t, "    mounts: [{path: /mnt/huge, mode: \"1777\"}]\n"))
 	if got := problems(res, plan.Error); !strings.Contains(got, "/etc/fstab line 11 already mounts /mnt/huge") {
 		t.Errorf("%q", got)
+	}
+}
+
+// TestBusyExistingMountRollsBack: a hugetlbfs already mounted at the
+// profile's path with other options, and in use (umount: target is busy,
+// every time). The apply fails, the host is as it was, no generation is
+// kept, and the next apply fails the same way instead of being blocked by
+// an unfinished generation.
+func TestBusyExistingMountRollsBack(t *testing.T) {
+	r, _, mr := newRoot(t, "topo-1node-8cpu", "boot-debian-grub")
+	p := r.Proc("mounts")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(p, 0o644)
+	if err := os.WriteFile(p, append(b, "nodev /mnt/huge hugetlbfs rw,relatime,mode=700,pagesize=2M 0 0\n"...), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(p, 0o444)
+	os.MkdirAll(r.Path("/mnt/huge"), 0o755)
+	before := fixture.Digest(t, r.Prefix)
+	mr.fail = "umount"
+	for i := 0; i < 2; i++ {
+		_, err := hpEngine(r).Apply(context.Background(), hpProfile(t, "dpdk-1node"), nil)
+		if err == nil || !strings.Contains(err.Error(), "busy") {
+			t.Fatalf("apply %d = %v", i+1, err)
+		}
+		if strings.Contains(err.Error(), "journal is kept") || strings.Contains(err.Error(), "did not finish") {
+			t.Fatalf("apply %d left a stuck generation: %v", i+1, err)
+		}
+		if diffs := fixture.DiffDigests(before, fixture.Digest(t, r.Prefix)); len(diffs) > 0 {
+			t.Fatalf("after apply %d: %v", i+1, diffs)
+		}
 	}
 }

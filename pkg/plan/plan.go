@@ -69,6 +69,23 @@ type Change struct {
 	// can change, such as a network interface that is renamed when its
 	// device is rebound; revert finds the object by it.
 	Device string `json:"device,omitempty" yaml:"device,omitempty"`
+	// Undo marks a change that takes back an earlier one (a setting the
+	// profile no longer sets, returned to its value before nettune). It is
+	// made by the module's revert of Forward() and undone by its apply,
+	// the module's best-tested paths for exactly these two states.
+	Undo bool `json:"undo,omitempty" yaml:"undo,omitempty"`
+}
+
+// Forward returns, for an Undo change, the change in the direction the
+// module made it originally (Before is what is restored); for any other
+// change, c itself.
+func (c Change) Forward() Change {
+	if !c.Undo {
+		return c
+	}
+	f := c.Inverse()
+	f.Undo, f.Reason, f.Command = false, c.Reason, c.Command
+	return f
 }
 
 // Key identifies the object and attribute a change is about.
