@@ -24,6 +24,9 @@ type lock struct {
 }
 
 func acquire(r *host.Root) (*lock, error) {
+	if err := stateInRoot(r); err != nil {
+		return nil, err
+	}
 	if err := r.W.Mkdir(r.State(), 0o700); err != nil {
 		return nil, err
 	}
@@ -90,4 +93,21 @@ func (l *lock) release(r *host.Root) {
 	removeStateIfEmpty(r)
 	syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
 	l.f.Close()
+}
+
+// stateInRoot refuses a state directory that a symlink in the root leads
+// elsewhere: the journal, the lock and the backups are opened by path, and
+// under --root they must stay in the tree, like every other write.
+func stateInRoot(r *host.Root) error {
+	if r.Live() {
+		return nil
+	}
+	got, err := r.Resolve(r.State())
+	if err != nil {
+		return fmt.Errorf("state directory %s: %w", r.HostPath(r.State()), err)
+	}
+	if got != r.State() {
+		return fmt.Errorf("state directory %s is reached through a symlink (to %s): %w; nettune keeps its journal only at the real path under --root", r.HostPath(r.State()), r.HostPath(got), host.ErrOutsideRoot)
+	}
+	return nil
 }

@@ -540,3 +540,25 @@ func TestWriteAheadIsDurable(t *testing.T) {
 		t.Fatalf("after the last host write: %v", ev.log[last+1:])
 	}
 }
+
+// TestStateDirSymlinkRefused: under --root, a state directory reached
+// through a symlink (here one leading out of the root) is refused before
+// anything is written.
+func TestStateDirSymlinkRefused(t *testing.T) {
+	e, dir := newEngine(t)
+	outside := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(dir, "var/lib/nettune")); err != nil {
+		t.Fatal(err)
+	}
+	before := fixture.Digest(t, dir)
+	_, err := e.Apply(context.Background(), testProfile, nil)
+	if !errors.Is(err, host.ErrOutsideRoot) {
+		t.Fatalf("apply with an escaping state dir: %v", err)
+	}
+	if diffs := fixture.DiffDigests(before, fixture.Digest(t, dir)); len(diffs) > 0 {
+		t.Fatalf("tree changed: %v", diffs)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) > 0 {
+		t.Fatalf("wrote outside the root: %v", entries)
+	}
+}
