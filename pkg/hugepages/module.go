@@ -214,6 +214,38 @@ func validate(r *host.Root, h *profile.Hugepages, topo *numa.Topology, numaSysfs
 			checkSize(fmt.Sprintf("mounts[%d]", i), mt.PageSize)
 		}
 	}
+	out = append(out, beyondMemory(h, topo)...)
+	return out
+}
+
+// beyondMemory refuses a pool larger than the memory it comes from
+// (MemTotal of its node, or of the host for a total): the kernel would
+// reserve what it can at runtime and could leave nothing to boot with.
+func beyondMemory(h *profile.Hugepages, topo *numa.Topology) []plan.Problem {
+	var out []plan.Problem
+	var hostKB uint64
+	for _, n := range topo.Nodes {
+		hostKB += n.MemoryKB
+	}
+	for i, p := range h.Pages {
+		memKB, where := hostKB, "the host"
+		if p.Node != nil {
+			n, ok := topo.Node(*p.Node)
+			if !ok {
+				continue // reported above
+			}
+			memKB, where = n.MemoryKB, fmt.Sprintf("node %d", n.ID)
+		}
+		if memKB == 0 || p.Count <= 0 || p.Size.KB() == 0 {
+			continue
+		}
+		if uint64(p.Count) > memKB/p.Size.KB() {
+			out = append(out, plan.Problem{Severity: plan.Error, Module: "hugepages", Object: fmt.Sprintf("pages[%d]", i),
+				Message: fmt.Sprintf("%d %s pages need %.1f GiB, more than the %.1f GiB of memory %s has (MemTotal)",
+					p.Count, p.Size, float64(p.Count)*float64(p.Size.KB())/(1<<20), float64(memKB)/(1<<20), where),
+				Remedy: fmt.Sprintf("reserve at most %d %s pages there, and leave memory for the system", memKB/p.Size.KB(), p.Size)})
+		}
+	}
 	return out
 }
 

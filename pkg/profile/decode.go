@@ -3,6 +3,7 @@ package profile
 import (
 	"encoding"
 	"fmt"
+	"math"
 	"reflect"
 	"sort"
 	"strconv"
@@ -173,13 +174,25 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, tag reflect
 		b, _ := strconv.ParseBool(strings.ToLower(n.Value))
 		v.SetBool(b)
 	case reflect.Int:
+		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" {
+			// yaml.v3 tags an integer beyond 64 bits as a float.
+			if b, ok := parseYAMLInt(n.Value); ok {
+				if b.Sign() < 0 {
+					d.fail(n, path, "%s is below the minimum %s", n.Value, minOf(tag))
+				} else {
+					d.fail(n, path, "%s is above the maximum %s", n.Value, maxOf(tag))
+				}
+				return
+			}
+		}
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
 			d.fail(n, path, "expected an integer, got %s", kindName(n))
 			return
 		}
 		i, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64)
 		if err != nil {
-			d.fail(n, path, "expected an integer, got %q", n.Value)
+			// An unsigned 64-bit literal yaml.v3 still tags !!int.
+			d.fail(n, path, "%s is above the maximum %s", n.Value, maxOf(tag))
 			return
 		}
 		if lo, ok := tag.Lookup("min"); ok {
@@ -352,4 +365,20 @@ func levenshtein(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// minOf and maxOf are the bounds of an integer field: its tags, else what
+// an int64 holds.
+func minOf(tag reflect.StructTag) string {
+	if v, ok := tag.Lookup("min"); ok {
+		return v
+	}
+	return strconv.FormatInt(math.MinInt64, 10)
+}
+
+func maxOf(tag reflect.StructTag) string {
+	if v, ok := tag.Lookup("max"); ok {
+		return v
+	}
+	return strconv.FormatInt(math.MaxInt64, 10)
 }

@@ -26,6 +26,11 @@ var ErrInvalid = errors.New("invalid profile")
 // maxExtends bounds the extends chain.
 const maxExtends = 8
 
+// MaxFileSize bounds a profile file (each file of an extends chain): the
+// largest shipped profile is a few kilobytes, and decoding is not meant
+// for megabytes of YAML.
+const MaxFileSize = 1 << 20
+
 // Load reads a profile from a file path, or, when ref names no file and has
 // no path separator, from the profiles shipped with nettune.
 func Load(ref string) (*Profile, error) {
@@ -49,6 +54,9 @@ func Load(ref string) (*Profile, error) {
 // Parse reads a profile from data; name is used in error positions.
 // extends is resolved relative to the current directory.
 func Parse(name string, data []byte) (*Profile, error) {
+	if len(data) > MaxFileSize {
+		return nil, tooLarge(name)
+	}
 	l := &loader{files: map[*yaml.Node]string{}}
 	node, err := l.parse(name, data)
 	if err != nil {
@@ -114,9 +122,12 @@ func readRef(ref, dir string) (data []byte, src, baseDir string, err error) {
 	if dir != "" && !filepath.IsAbs(p) {
 		p = filepath.Join(dir, p)
 	}
-	data, err = os.ReadFile(p)
+	data, err = readFile(p)
 	if err == nil {
 		return data, p, filepath.Dir(p), nil
+	}
+	if pe := (*Error)(nil); errors.As(err, &pe) {
+		return nil, "", "", err
 	}
 	if !errors.Is(err, fs.ErrNotExist) || strings.ContainsRune(ref, '/') {
 		return nil, "", "", fmt.Errorf("read profile %s: %w", p, err)
@@ -127,6 +138,31 @@ func readRef(ref, dir string) (data []byte, src, baseDir string, err error) {
 		return nil, "", "", fmt.Errorf("profile %q: no such file, and no shipped profile of that name (shipped: %s)", ref, strings.Join(Shipped(), ", "))
 	}
 	return data, "shipped:" + name, "", nil
+}
+
+// readFile reads a profile file, refusing one larger than MaxFileSize
+// before reading more than that (a FIFO or /dev/zero included).
+func readFile(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > MaxFileSize {
+		return nil, tooLarge(p)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, tooLarge(p)
+	}
+	return data, nil
+}
+
+func tooLarge(p string) error {
+	return &Error{File: p, Msg: fmt.Sprintf("the profile is larger than %d bytes (1 MiB), the limit for a profile file; split it with extends or remove what it does not need", MaxFileSize)}
 }
 
 // parse reads exactly one YAML document and records which file each node

@@ -75,8 +75,8 @@ type Hugepages struct {
 // HugepagePool is one entry of spec.hugepages.pages.
 type HugepagePool struct {
 	Size  Size `yaml:"size" required:"true" doc:"Page size: 2M or 1G (also 2048kB, 1GiB...)."`
-	Count int  `yaml:"count" required:"true" min:"0" doc:"Number of pages. Without node: the total, split evenly across NUMA nodes."`
-	Node  *int `yaml:"node" min:"0" doc:"NUMA node the pages come from."`
+	Count int  `yaml:"count" required:"true" min:"0" max:"4294967295" doc:"Number of pages. Without node: the total, split evenly across NUMA nodes. At most 2^32-1 (the kernel counts pages per node in an unsigned int); plan also refuses more pages than the memory (MemTotal) holds."`
+	Node  *int `yaml:"node" min:"0" max:"1023" doc:"NUMA node the pages come from (the kernel has at most 1024)."`
 	Boot  bool `yaml:"boot" doc:"Reserve at boot through kernel arguments (hugepagesz=, hugepages=) instead of at runtime; the reliable way to get 1G pages."`
 }
 
@@ -85,8 +85,8 @@ type HugetlbfsMount struct {
 	Path     string `yaml:"path" required:"true" doc:"Mount point."`
 	PageSize Size   `yaml:"pageSize" doc:"pagesize= option; default: defaultSize."`
 	Mode     string `yaml:"mode" doc:"Octal permissions of the mount root, e.g. \"1770\"."`
-	UID      *int   `yaml:"uid" min:"0"`
-	GID      *int   `yaml:"gid" min:"0"`
+	UID      *int   `yaml:"uid" min:"0" max:"4294967294"`
+	GID      *int   `yaml:"gid" min:"0" max:"4294967294"`
 }
 
 // NIC is one entry of spec.nics.
@@ -101,7 +101,7 @@ type NIC struct {
 	RPS         *QueueCPUs      `yaml:"rps" doc:"Receive Packet Steering: CPUs that process packets of each rx queue (rps_cpus)."`
 	RFS         *RFS            `yaml:"rfs" doc:"Receive Flow Steering (rps_flow_cnt, net.core.rps_sock_flow_entries)."`
 	XPS         *QueueCPUs      `yaml:"xps" doc:"Transmit Packet Steering: CPUs that use each tx queue (xps_cpus)."`
-	TxQueueLen  *int            `yaml:"txqueuelen" min:"0" doc:"Length of the transmit queue (ip link set txqueuelen)."`
+	TxQueueLen  *int            `yaml:"txqueuelen" min:"0" max:"4294967295" doc:"Length of the transmit queue (ip link set txqueuelen; an unsigned int in the kernel)."`
 }
 
 // NICMatch selects NICs. Every field given must match.
@@ -114,31 +114,31 @@ type NICMatch struct {
 
 // Rings is spec.nics[].rings.
 type Rings struct {
-	RX *int `yaml:"rx" min:"1"`
-	TX *int `yaml:"tx" min:"1"`
+	RX *int `yaml:"rx" min:"1" max:"4294967295"`
+	TX *int `yaml:"tx" min:"1" max:"4294967295"`
 }
 
 // Channels is spec.nics[].channels.
 type Channels struct {
-	Combined *int `yaml:"combined" min:"0"`
-	RX       *int `yaml:"rx" min:"0"`
-	TX       *int `yaml:"tx" min:"0"`
-	Other    *int `yaml:"other" min:"0"`
+	Combined *int `yaml:"combined" min:"0" max:"4294967295"`
+	RX       *int `yaml:"rx" min:"0" max:"4294967295"`
+	TX       *int `yaml:"tx" min:"0" max:"4294967295"`
+	Other    *int `yaml:"other" min:"0" max:"4294967295"`
 }
 
 // Coalesce is spec.nics[].coalesce.
 type Coalesce struct {
 	AdaptiveRX *bool `yaml:"adaptiveRx"`
 	AdaptiveTX *bool `yaml:"adaptiveTx"`
-	RXUsecs    *int  `yaml:"rxUsecs" min:"0"`
-	TXUsecs    *int  `yaml:"txUsecs" min:"0"`
-	RXFrames   *int  `yaml:"rxFrames" min:"0"`
-	TXFrames   *int  `yaml:"txFrames" min:"0"`
+	RXUsecs    *int  `yaml:"rxUsecs" min:"0" max:"4294967295"`
+	TXUsecs    *int  `yaml:"txUsecs" min:"0" max:"4294967295"`
+	RXFrames   *int  `yaml:"rxFrames" min:"0" max:"4294967295"`
+	TXFrames   *int  `yaml:"txFrames" min:"0" max:"4294967295"`
 }
 
 // RSS is spec.nics[].rss.
 type RSS struct {
-	Queues int `yaml:"queues" required:"true" min:"1" doc:"Spread the indirection table evenly over the first N rx queues."`
+	Queues int `yaml:"queues" required:"true" min:"1" max:"4294967295" doc:"Spread the indirection table evenly over the first N rx queues."`
 }
 
 // NICIRQAffinity is spec.nics[].irqAffinity.
@@ -156,7 +156,7 @@ type QueueCPUs struct {
 
 // RFS is spec.nics[].rfs.
 type RFS struct {
-	FlowEntries int `yaml:"flowEntries" required:"true" min:"0" doc:"net.core.rps_sock_flow_entries; each rx queue gets flowEntries/queues in rps_flow_cnt."`
+	FlowEntries int `yaml:"flowEntries" required:"true" min:"0" max:"536870912" doc:"net.core.rps_sock_flow_entries (the kernel takes at most 2^29); each rx queue gets flowEntries/queues in rps_flow_cnt."`
 }
 
 // IRQBalance is spec.irqbalance.
@@ -170,8 +170,8 @@ type IRQBalance struct {
 type Device struct {
 	PCI    string `yaml:"pci" required:"true" doc:"PCI address, or a kernel interface name that is resolved to one."`
 	Driver string `yaml:"driver" required:"true" doc:"vfio-pci, uio_pci_generic or a kernel driver."`
-	UID    *int   `yaml:"uid" min:"0" doc:"Owner of /dev/vfio/<group> for a non-root DPDK user."`
-	GID    *int   `yaml:"gid" min:"0" doc:"Group of /dev/vfio/<group>."`
+	UID    *int   `yaml:"uid" min:"0" max:"4294967294" doc:"Owner of /dev/vfio/<group> for a non-root DPDK user."`
+	GID    *int   `yaml:"gid" min:"0" max:"4294967294" doc:"Group of /dev/vfio/<group>."`
 	// UnsafeNoIOMMU allows vfio's no-IOMMU mode.
 	UnsafeNoIOMMU bool `yaml:"unsafeNoIOMMU" doc:"On a host without IOMMU, bind vfio-pci in vfio's unsafe no-IOMMU mode (no DMA isolation, taints the kernel). Refused otherwise."`
 }
@@ -186,7 +186,7 @@ type Dataplane struct {
 	TXDescriptors int             `yaml:"txDescriptors" min:"0" max:"65536"`
 	Burst         int             `yaml:"burst" min:"0" max:"512"`
 	NoHuge        bool            `yaml:"noHuge" doc:"Run without hugepages (tests)."`
-	MemoryMB      int             `yaml:"memoryMB" min:"0" doc:"Memory to preallocate (EAL -m)."`
+	MemoryMB      int             `yaml:"memoryMB" min:"0" max:"16777216" doc:"Memory to preallocate (EAL -m)."`
 	TxFirst       bool            `yaml:"txFirst" doc:"Send one burst on every port at start so traffic circulates on looped links."`
 	EALArgs       []string        `yaml:"ealArgs" doc:"Extra EAL arguments."`
 }

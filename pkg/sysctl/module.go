@@ -77,6 +77,11 @@ func (m Module) Plan(_ context.Context, env *module.Env, spec *profile.Spec) (*m
 			problem("read %s: %v", r.HostPath(n.Path), err)
 			continue
 		}
+		// Numbers in the kernel's form, checked against its type.
+		if want, err = Value(n.Elements, want, raw); err != nil {
+			problem("%v", err)
+			continue
+		}
 		item := plan.Item{Change: plan.Change{
 			Module: m.Name(), Object: name, Attribute: attrValue, Action: plan.Set,
 			Before: raw, After: want, When: plan.Live, Path: r.HostPath(n.Path),
