@@ -3,9 +3,11 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nettune/nettune/internal/output"
 	"github.com/nettune/nettune/pkg/engine"
+	"github.com/nettune/nettune/pkg/host"
 	"github.com/nettune/nettune/pkg/plan"
 	"github.com/nettune/nettune/pkg/profile"
 	"github.com/spf13/cobra"
@@ -95,20 +97,26 @@ each change, and touches nothing.`,
 			}
 			return a.printer.Print(output.Document{
 				Kind: "apply",
-				Body: applyBody{Profile: p.Metadata.Name, Generation: res.Generation, Applied: nonNil(res.Applied), Problems: nonNilP(res.Plan.Problems)},
+				Body: applyBody{Profile: p.Metadata.Name, Generation: res.Generation, Applied: nonNil(res.Applied), Unsupported: nonNilSkipped(res.Unsupported), Released: res.Released, Problems: nonNilP(res.Plan.Problems)},
 				Table: func(t *output.TableWriter) {
 					if len(res.Applied) == 0 {
 						t.Line("No changes: the host already matches profile %q.", p.Metadata.Name)
 					} else {
 						t.Rows(changeHeader(false), changeRows(res.Applied, false))
 						t.Line("")
-						t.Line("Applied %d change(s) as generation %d. Undo with: nettune revert", len(res.Applied), res.Generation)
+						t.Line("Applied %d change(s) as generation %d. Undo with: %s", len(res.Applied), res.Generation, a.undoHint())
 						for _, c := range res.Applied {
 							if c.When == plan.Boot {
 								t.Line("Some changes take effect at the next boot; 'nettune check' reports them as pending-reboot until then.")
 								break
 							}
 						}
+					}
+					for _, u := range res.Unsupported {
+						t.Problem("%s: not applied, unsupported on this host: %s %s %s: %s", t.Colorize("yellow", "warning"), u.Change.Module, u.Change.Object, u.Change.Attribute, u.Reason)
+					}
+					if len(res.Released) > 0 {
+						t.Line("Kept as they are and no longer tracked (--keep-orphans): %s", strings.Join(res.Released, ", "))
 					}
 					renderProblems(t, res.Plan.Problems)
 				},
@@ -123,10 +131,20 @@ each change, and touches nothing.`,
 }
 
 type applyBody struct {
-	Profile    string         `json:"profile"`
-	Generation int            `json:"generation"`
-	Applied    []plan.Change  `json:"applied"`
-	Problems   []plan.Problem `json:"problems"`
+	Profile     string           `json:"profile"`
+	Generation  int              `json:"generation"`
+	Applied     []plan.Change    `json:"applied"`
+	Unsupported []engine.Skipped `json:"unsupported"`
+	Released    []string         `json:"released,omitempty"`
+	Problems    []plan.Problem   `json:"problems"`
+}
+
+// undoHint is the revert command for this invocation (it keeps --root).
+func (a *app) undoHint() string {
+	if a.g.root != "" && a.g.root != "/" {
+		return "nettune --root " + host.ShellQuote(a.g.root) + " revert"
+	}
+	return "nettune revert"
 }
 
 func nonNil(c []plan.Change) []plan.Change {
@@ -134,6 +152,13 @@ func nonNil(c []plan.Change) []plan.Change {
 		return []plan.Change{}
 	}
 	return c
+}
+
+func nonNilSkipped(s []engine.Skipped) []engine.Skipped {
+	if s == nil {
+		return []engine.Skipped{}
+	}
+	return s
 }
 
 func nonNilP(p []plan.Problem) []plan.Problem {

@@ -21,9 +21,18 @@ type ApplyResult struct {
 	// Attempted are the changes apply set out to make, in order (on
 	// failure: what was attempted and rolled back).
 	Attempted []plan.Change `json:"attempted,omitempty" yaml:"attempted,omitempty"`
+	// Unsupported are changes the host did not allow (a managed IRQ): not
+	// applied, left as they were, reported.
+	Unsupported []Skipped `json:"unsupported,omitempty" yaml:"unsupported,omitempty"`
 	// Released are settings of earlier generations that this apply kept
 	// as they are instead of returning them (--keep-orphans).
 	Released []string `json:"released,omitempty" yaml:"released,omitempty"`
+}
+
+// Skipped is a change the host did not allow.
+type Skipped struct {
+	Change plan.Change `json:"change" yaml:"change"`
+	Reason string      `json:"reason" yaml:"reason"`
 }
 
 // Confirm is asked before anything is written; returning false aborts.
@@ -175,7 +184,13 @@ func (e *Engine) apply(ctx context.Context, hdr record, opts ApplyOptions, build
 			return res, e.rollback(next, changes[:i], err)
 		}
 		e.Env.Log.Debug("apply", "change", c.String())
-		if err := applyOne(ctx, m, e.Env, c); err != nil {
+		err = applyOne(ctx, m, e.Env, c)
+		if errors.Is(err, module.ErrSkipped) {
+			e.Env.Log.Warn("not applied: unsupported on this host", "change", c.String(), "error", err)
+			res.Unsupported = append(res.Unsupported, Skipped{Change: c, Reason: err.Error()})
+			continue
+		}
+		if err != nil {
 			// The failed change is rolled back too: it may have been
 			// partly made. Reverting a change that was not made is a
 			// no-op (the host already holds the prior value).

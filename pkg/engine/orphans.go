@@ -56,13 +56,17 @@ func (e *Engine) addOrphans(ctx context.Context, res *PlanResult) {
 		return
 	}
 	own, order := owned(gens)
+	// An object the plan still covers with any attribute is still the
+	// profile's: modules leave out items that need no change of state
+	// (a mount point directory that exists), so only objects the profile
+	// no longer names at all are orphans.
 	planned := map[string]bool{}
 	for _, it := range res.Items {
-		planned[it.Key()] = true
+		planned[it.Module+"/"+it.Object] = true
 	}
 	for _, k := range order {
 		o := own[k]
-		if o == nil || planned[k] {
+		if o == nil || planned[o.last.Module+"/"+o.last.Object] {
 			continue
 		}
 		c := o.last

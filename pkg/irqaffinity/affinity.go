@@ -26,8 +26,12 @@ func (managedError) Error() string {
 	return "the kernel manages this IRQ's affinity (the write returns EIO)"
 }
 
-// Is makes errors.Is(err, module.ErrUnsupported) true for ErrManaged.
-func (managedError) Is(target error) bool { return target == module.ErrUnsupported }
+// Is makes errors.Is(err, module.ErrUnsupported) and errors.Is(err,
+// module.ErrSkipped) true for ErrManaged: the engine reports such a change
+// as unsupported, not applied, and goes on.
+func (managedError) Is(target error) bool {
+	return target == module.ErrUnsupported || target == module.ErrSkipped
+}
 
 // ErrVerify is wrapped when an affinity does not read back as written.
 var ErrVerify = errors.New("affinity does not read back as written")

@@ -59,6 +59,13 @@ var ErrVerify = errors.New("read-back differs from the written value")
 // ErrUnsupported is wrapped when the host cannot do what is asked.
 var ErrUnsupported = errors.New("not supported on this host")
 
+// ErrSkipped is wrapped by Apply when the host cannot make this one change
+// and left the object exactly as it was (a managed IRQ that refuses an
+// affinity): the engine reports the change as unsupported, not applied,
+// and goes on with the others. The change stays in the journal, so Revert
+// must accept it (it finds the object at its prior value).
+var ErrSkipped = errors.New("left as it is: the host does not allow this change")
+
 // Observer is implemented by modules that can read the current value of
 // one change's object, in the same form as the change's Before and After.
 // The engine uses it to skip undoing a change whose write never happened

@@ -77,6 +77,13 @@ func (m Module) Plan(ctx context.Context, env *module.Env, spec *profile.Spec) (
 	for i := range p.items {
 		name, _, _ := strings.Cut(p.items[i].Object, "/")
 		p.items[i].Device = pci[name]
+		switch a := p.items[i].Attribute; {
+		case p.items[i].Command == "":
+		case a == attrQueues, a == attrRSS, a == attrCoalesce, a == attrTxQLen, strings.HasPrefix(a, attrFeature):
+			// Under --root apply changes nettune's emulation of the
+			// interface (ethtool.Files), which no command reproduces.
+			p.items[i].Command = liveOnly(env.Root, "", p.items[i].Command)
+		}
 	}
 	return &module.Result{Items: p.items, Problems: p.problems}, nil
 }
@@ -357,7 +364,12 @@ func setAffinity(env *module.Env, c plan.Change, value string, revert bool) erro
 		if env.Log != nil {
 			env.Log.Warn("IRQ affinity left to the kernel", "object", c.Object, "irq", irq, "error", err)
 		}
-		return r.W.WriteFile(marker, []byte(c.Object+"\n"), 0o644)
+		if werr := r.W.WriteFile(marker, []byte(c.Object+"\n"), 0o644); werr != nil {
+			return werr
+		}
+		// Not applied: the engine reports it as unsupported (the marker
+		// makes later plans and checks say so too).
+		return fmt.Errorf("irq %d: %w", irq, err)
 	case errors.Is(err, irqaffinity.ErrVerify):
 		return fmt.Errorf("%w: %w", err, module.ErrVerify)
 	case err != nil:

@@ -168,8 +168,18 @@ func TestManagedIRQ(t *testing.T) {
 	e := newEngine(t, dir, managedWriter{})
 	p := loadProfile(t, "multi.yaml")
 	ctx := context.Background()
-	if _, err := e.Apply(ctx, p, nil); err != nil {
+	res, err := e.Apply(ctx, p, nil)
+	if err != nil {
 		t.Fatalf("apply with a managed IRQ: %v", err)
+	}
+	// The refused affinity is reported as unsupported, never as applied.
+	for _, c := range res.Applied {
+		if strings.Contains(c.Object, "(irq 135)") {
+			t.Errorf("managed IRQ reported as applied: %s", c)
+		}
+	}
+	if len(res.Unsupported) != 1 || !strings.Contains(res.Unsupported[0].Change.Object, "(irq 135)") {
+		t.Errorf("unsupported: %+v", res.Unsupported)
 	}
 	chk, err := e.Check(ctx, p)
 	if err != nil {
