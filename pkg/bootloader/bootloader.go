@@ -284,7 +284,7 @@ func Plan(r *host.Root, q Request) (*Result, error) {
 	}
 	cmds, cerr := t.commands(r, st.before, q.Args)
 	if remove || !st.exists || next != st.content {
-		item.Command = commandText(t.Path, st.content, next, st.exists, remove, cmds)
+		item.Command = t.commandText(r, st, next, remove, q.Module, q.Names, q.Args, cmds)
 	}
 
 	switch {
@@ -807,56 +807,4 @@ func dropBackup(r *host.Root, mod, hostPath string) error {
 		}
 	}
 	return nil
-}
-
-// commandText is the shell equivalent of a change, for plans.
-func commandText(path, old, next string, exists, remove bool, cmds []command) string {
-	var parts []string
-	switch {
-	case remove:
-		parts = append(parts, "rm -f "+host.ShellQuote(path))
-	default:
-		parts = append(parts, editCommand(path, old, next, exists))
-	}
-	for _, c := range cmds {
-		parts = append(parts, c.String())
-	}
-	return strings.Join(parts, " && ")
-}
-
-// editCommand turns a file edit into sed (one changed line), printf >>
-// (appended lines) or printf > (anything else).
-func editCommand(path, old, next string, exists bool) string {
-	if exists {
-		lo, ln := splitLines(old), splitLines(next)
-		if len(lo) == len(ln) {
-			diff := -1
-			for i := range lo {
-				if lo[i] != ln[i] {
-					if diff >= 0 {
-						diff = -2
-						break
-					}
-					diff = i
-				}
-			}
-			if diff >= 0 {
-				r := strings.NewReplacer(`\`, `\\`, `|`, `\|`, `&`, `\&`).Replace(ln[diff])
-				return fmt.Sprintf("sed -i %s %s", host.ShellQuote(fmt.Sprintf("%ds|.*|%s|", diff+1, r)), host.ShellQuote(path))
-			}
-		}
-		if strings.HasSuffix(old, "\n") && strings.HasPrefix(next, old) {
-			return printfCommand(strings.TrimPrefix(next, old)) + " >> " + host.ShellQuote(path)
-		}
-	}
-	return printfCommand(next) + " > " + host.ShellQuote(path)
-}
-
-func printfCommand(content string) string {
-	lines := splitLines(strings.TrimSuffix(content, "\n"))
-	q := make([]string, len(lines))
-	for i, l := range lines {
-		q[i] = host.ShellQuote(l)
-	}
-	return "printf '%s\\n' " + strings.Join(q, " ")
 }

@@ -421,6 +421,16 @@ func (p *Planner) build(ctx context.Context, inv *Inventory, wants []want, opts 
 			Remedy:  "use it only on hosts (or VMs) where that is acceptable; enable an IOMMU to get isolation"})
 	}
 	res.Items = append(append(append(append(res.Items, modules...), noIOMMU...), drivers...), owners...)
+	if !p.Root.Live() {
+		// Binding needs the running kernel: writes to driver_override or
+		// drivers_probe under a root bind nothing, and apply refuses
+		// there (unless the root's writer emulates the kernel).
+		for i := range res.Items {
+			if c := res.Items[i].Command; c != "" {
+				res.Items[i].Command = "# live host only, not run under --root: " + c
+			}
+		}
+	}
 	return res, nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/nettune/nettune/pkg/host"
 )
 
 const fstabPath = "/etc/fstab"
@@ -130,4 +132,31 @@ func foreignEntry(content, path string) (fstabEntry, bool) {
 // going when the page size is not available (a kernel without 1G pages).
 func fstabLine(path, options string) string {
 	return fmt.Sprintf("hugetlbfs %s hugetlbfs %s,nofail 0 0", path, options)
+}
+
+// fstabCommand is the shell equivalent of setting nettune's line for a
+// mount point in /etc/fstab under the root, planned from content. Like
+// setFstab it replaces the line after nettune's marker, or adds the marked
+// line at the end (before the last line of a file without a final
+// newline), so that the commands of several mount points, run in order,
+// give the bytes apply writes.
+func fstabCommand(r *host.Root, content, path, line string) string {
+	f := host.ShellQuote(r.Path(fstabPath))
+	marker := fstabMarker(path)
+	if ownedEntry(strings.Split(content, "\n"), path) >= 0 {
+		d := "%"
+		for _, c := range "%#@~!," {
+			if !strings.ContainsRune(marker+line, c) {
+				d = string(c)
+				break
+			}
+		}
+		re := strings.NewReplacer(`\`, `\\`, ".", `\.`, "*", `\*`, "[", `\[`, "]", `\]`, "^", `\^`, "$", `\$`).Replace(marker)
+		repl := strings.NewReplacer(`\`, `\\`, "&", `\&`).Replace(line)
+		return "sed -i " + host.ShellQuote(`\`+d+"^"+re+"$"+d+"{n;s"+d+".*"+d+repl+d+"}") + " " + f
+	}
+	if content == "" || strings.HasSuffix(content, "\n") {
+		return fmt.Sprintf("printf '%%s\\n' %s %s >> %s", host.ShellQuote(marker), host.ShellQuote(line), f)
+	}
+	return "sed -i -e " + host.ShellQuote(`$i\`+marker) + " -e " + host.ShellQuote(`$i\`+line) + " " + f
 }

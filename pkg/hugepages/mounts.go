@@ -123,7 +123,7 @@ func mountItems(r *host.Root, w wantMount, defaultKB uint64, fstab string, fstab
 		}
 		items = append(items, plan.Item{Change: plan.Change{
 			Module: "hugepages", Object: path, Attribute: attrDir, Action: plan.Create, After: "directory",
-			When: plan.Live, Path: path, Reason: "mount point of spec.hugepages.mounts", Command: "mkdir " + host.ShellQuote(path),
+			When: plan.Live, Path: path, Reason: "mount point of spec.hugepages.mounts", Command: "mkdir " + host.ShellQuote(r.Path(path)),
 		}, Status: plan.Drift})
 	case err != nil:
 		fail("%v", err)
@@ -140,7 +140,7 @@ func mountItems(r *host.Root, w wantMount, defaultKB uint64, fstab string, fstab
 	fi := plan.Item{Change: plan.Change{
 		Module: "hugepages", Object: path, Attribute: attrFstab, Action: plan.Set,
 		Before: ownedLine(fstab, path), After: line, When: plan.Boot, Path: fstabPath,
-		Reason: "mount the hugetlbfs at boot", Command: fmt.Sprintf("printf '%%s\\n' %s %s >> %s", host.ShellQuote(fstabMarker(path)), host.ShellQuote(line), fstabPath),
+		Reason: "mount the hugetlbfs at boot", Command: fstabCommand(r, fstab, path, line),
 	}, Status: plan.OK}
 	if !fstabExists {
 		fi.Action = plan.Create
@@ -167,6 +167,11 @@ func mountItems(r *host.Root, w wantMount, defaultKB uint64, fstab string, fstab
 		After: w.options, When: plan.Live, Path: path, Reason: "spec.hugepages.mounts",
 		Command: fmt.Sprintf("mount -t hugetlbfs -o %s hugetlbfs %s", w.options, host.ShellQuote(path)),
 	}, Status: plan.OK}
+	if !r.Live() {
+		// Apply does not mount under another root: fstab mounts it at
+		// the next boot of the host the root describes.
+		mi.Command = "# not run under --root (mounted at boot from " + fstabPath + "): " + mi.Command
+	}
 	if isMounted {
 		mi.Action, mi.Before = plan.Set, cur.options
 	}

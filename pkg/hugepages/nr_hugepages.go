@@ -139,7 +139,7 @@ func poolItems(r *host.Root, ts []target, sizes map[uint64]profile.Size) ([]plan
 		it := plan.Item{Change: plan.Change{
 			Module: "hugepages", Object: t.object(), Attribute: attrPages, Action: plan.Set,
 			Before: raw, After: strconv.Itoa(t.count), When: plan.Live, Path: r.HostPath(p), Reason: t.reason,
-			Command: fmt.Sprintf("echo %d > %s", t.count, r.HostPath(p)),
+			Command: fmt.Sprintf("echo %d > %s", t.count, host.ShellQuote(p)), // p is under the root
 		}, Status: plan.OK}
 		if cur != t.count {
 			it.Status = plan.Drift

@@ -45,7 +45,7 @@ func thpItem(r *host.Root, want string) (*plan.Item, []plan.Problem) {
 	it := &plan.Item{Change: plan.Change{
 		Module: "hugepages", Object: thpObject, Attribute: thpAttr, Action: plan.Set,
 		Before: cur, After: want, When: plan.Live, Path: thpPath, Reason: "spec.hugepages.transparent",
-		Command: "echo " + want + " > " + thpPath,
+		Command: "echo " + host.ShellQuote(want) + " > " + host.ShellQuote(r.Path(thpPath)),
 	}, Status: plan.OK}
 	if len(choices) > 1 && !slices.Contains(choices, want) {
 		return nil, []plan.Problem{{Severity: plan.Error, Module: "hugepages", Object: "transparent",

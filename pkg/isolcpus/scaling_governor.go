@@ -48,7 +48,7 @@ func governorItems(r *host.Root, topo *numa.Topology, want string, isolated cpus
 			Module: "cpu", Object: fmt.Sprintf("cpu%d", cpu), Attribute: attrGovernor, Action: plan.Set,
 			Before: cur, After: want, When: plan.Live, Path: r.HostPath(p),
 			Reason:  fmt.Sprintf("spec.cpu.power.governor (cpufreq driver %s)", driver),
-			Command: "echo " + want + " > " + r.HostPath(p),
+			Command: "echo " + host.ShellQuote(want) + " > " + host.ShellQuote(p), // p is under the root
 		}, Status: plan.OK}
 		if cur != want {
 			it.Status = plan.Drift

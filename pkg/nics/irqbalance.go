@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/nettune/nettune/pkg/cpuset"
 	"github.com/nettune/nettune/pkg/host"
@@ -77,7 +78,7 @@ func (b IRQBalance) Plan(ctx context.Context, env *module.Env, spec *profile.Spe
 			Module: b.Name(), Object: serviceLabel, Attribute: attrService, Action: plan.Set,
 			After: irqaffinity.ServiceState{}.String(), When: plan.Live,
 			Reason:  "stop irqbalance so that it never moves pinned IRQs",
-			Command: "systemctl disable --now " + irqaffinity.Unit,
+			Command: liveOnly(r, "", "systemctl disable --now "+irqaffinity.Unit),
 		}}
 		st, err := irqaffinity.Service(ctx, r)
 		switch {
@@ -120,7 +121,7 @@ func (b IRQBalance) defaultAffinity(r *host.Root, topo *numa.Topology, want cpus
 		Module: b.Name(), Object: irqaffinity.DefaultAffinityPath, Attribute: attrDefault, Action: plan.Set,
 		Before: raw, After: mask, When: plan.Live, Path: irqaffinity.DefaultAffinityPath,
 		Reason:  "IRQs requested from now on start on CPUs " + want.String(),
-		Command: "echo " + mask + " > " + irqaffinity.DefaultAffinityPath,
+		Command: "echo " + mask + " > " + host.ShellQuote(r.Path(irqaffinity.DefaultAffinityPath)),
 	}, Status: plan.OK}
 	if !cur.Equal(want) {
 		it.Status = plan.Drift
@@ -181,7 +182,7 @@ func (b IRQBalance) banItem(ctx context.Context, env *module.Env, spec *profile.
 		Module: b.Name(), Object: conf, Attribute: attrContent, Action: plan.Set,
 		Before: string(before), After: after, When: plan.Live, Path: conf,
 		Reason:  fmt.Sprintf("irqbalance keeps off CPUs %s and leaves IRQs %v where nettune pins them; restarted if it runs", cpuList(banned), irqs),
-		Command: "edit " + conf + " && systemctl try-restart " + irqaffinity.Unit,
+		Command: contentCommand(r, conf, after) + liveOnly(r, " && ", "systemctl try-restart "+irqaffinity.Unit),
 	}, Status: plan.OK}
 	if !exists {
 		it.Action = plan.Create
@@ -250,4 +251,34 @@ func (b IRQBalance) set(ctx context.Context, env *module.Env, attr, hostPath str
 		return irqaffinity.Restart(ctx, r)
 	}
 	return fmt.Errorf("unknown irqbalance attribute %q in journal", attr)
+}
+
+// contentCommand writes a file under the root byte for byte, as apply
+// does.
+func contentCommand(r *host.Root, hostPath, content string) string {
+	p := host.ShellQuote(r.Path(hostPath))
+	if content == "" {
+		return ": > " + p
+	}
+	var q []string
+	for _, l := range strings.Split(content, "\n") {
+		q = append(q, host.ShellQuote(l))
+	}
+	if strings.HasSuffix(content, "\n") {
+		return "printf '%s\\n' " + strings.Join(q[:len(q)-1], " ") + " > " + p
+	}
+	return "{ printf '%s\\n' " + strings.Join(q[:len(q)-1], " ") + "; printf '%s' " + q[len(q)-1] + "; } > " + p
+}
+
+// liveOnly is a command that only the running host can carry out
+// (systemctl, ethtool, ip): with another root it becomes a comment that
+// names it, since apply does not run it there either.
+func liveOnly(r *host.Root, sep, cmd string) string {
+	if r.Live() {
+		return sep + cmd
+	}
+	if sep != "" {
+		sep = " "
+	}
+	return sep + "# live host only, not run under --root: " + cmd
 }

@@ -513,7 +513,7 @@ func (p *planner) planAffinity(label string, n NIC, a *profile.NICIRQAffinity, q
 			Module: "nics", Object: object, Attribute: attrAffinity, Action: plan.Set,
 			Before: cur.Raw, After: want.String(), When: plan.Live, Path: irqaffinity.ListPath(q.IRQ),
 			Reason:  fmt.Sprintf("pin %s queue %s to CPU %s", n.Name, q.Label, want),
-			Command: fmt.Sprintf("echo %s > %s", want, irqaffinity.ListPath(q.IRQ)),
+			Command: fmt.Sprintf("echo %s > %s", want, host.ShellQuote(p.r.Path(irqaffinity.ListPath(q.IRQ)))),
 		}
 		it := plan.Item{Change: c, Status: plan.OK}
 		switch {
@@ -575,7 +575,7 @@ func (p *planner) planSteering(label string, n NIC, q *profile.QueueCPUs, qs que
 		p.add(plan.Change{
 			Object: fmt.Sprintf("%s/%s-%d", n.Name, dir, qn), Attribute: attr, Before: raw, After: mask, Path: hp,
 			Reason:  fmt.Sprintf("%s of %s queue %d on CPUs %s", strings.ToUpper(key), dir, qn, cpuList(sets[i])),
-			Command: fmt.Sprintf("echo %s > %s", mask, hp),
+			Command: fmt.Sprintf("echo %s > %s", mask, host.ShellQuote(p.r.Path(hp))),
 		}, cur.Equal(sets[i]), "")
 	}
 }
@@ -622,7 +622,7 @@ func (p *planner) planFlowCounts(n NIC, entries int, qs queueState) {
 		p.add(plan.Change{
 			Object: fmt.Sprintf("%s/rx-%d", n.Name, qn), Attribute: attrFlowCnt, Before: raw, After: strconv.Itoa(want), Path: hp,
 			Reason:  fmt.Sprintf("RFS flow table of rx queue %d: %d entries / %d queues, rounded up to a power of two as the kernel does", qn, entries, nrx),
-			Command: fmt.Sprintf("echo %d > %s", want, hp),
+			Command: fmt.Sprintf("echo %d > %s", want, host.ShellQuote(p.r.Path(hp))),
 		}, cur == want, "")
 	}
 }
@@ -671,7 +671,7 @@ func (p *planner) planSockFlows(values map[int][]int) {
 	p.add(plan.Change{
 		Object: sockFlowObject, Attribute: attrSockFlows, Before: raw, After: strconv.Itoa(entries), Path: hp,
 		Reason:  "RFS: the global socket flow table the per-queue flow counts share",
-		Command: fmt.Sprintf("sysctl -w %s=%d", sockFlowObject, entries),
+		Command: fmt.Sprintf("echo %d > %s", entries, host.ShellQuote(p.r.Path(hp))),
 	}, cur == entries, "")
 }
 

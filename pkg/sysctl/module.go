@@ -85,7 +85,7 @@ func (m Module) Plan(_ context.Context, env *module.Env, spec *profile.Spec) (*m
 		item := plan.Item{Change: plan.Change{
 			Module: m.Name(), Object: name, Attribute: attrValue, Action: plan.Set,
 			Before: raw, After: want, When: plan.Live, Path: r.HostPath(n.Path),
-			Command: "sysctl -w " + host.ShellQuote(name+"="+want),
+			Command: valueCommand(r, name, n.Path, want),
 		}, Status: plan.OK}
 		if Normalize(raw) != want {
 			item.Status = plan.Drift
@@ -105,7 +105,7 @@ func (m Module) Plan(_ context.Context, env *module.Env, spec *profile.Spec) (*m
 	item := plan.Item{Change: plan.Change{
 		Module: m.Name(), Object: ConfFile, Attribute: attrContent, After: after,
 		When: plan.Live, Path: ConfFile, Reason: "persist the sysctls for boot and sysctl --system",
-		Command: writeCommand(ConfFile, after),
+		Command: writeCommand(r, ConfFile, after),
 	}, Status: plan.OK}
 	before, err := os.ReadFile(conf)
 	switch {
@@ -201,14 +201,30 @@ func Overrides(r *host.Root, want map[string]string) []plan.Problem {
 	return out
 }
 
-// writeCommand is the shell equivalent of writing a file.
-func writeCommand(path, content string) string {
+// valueCommand is the shell equivalent of setting one parameter. sysctl(8)
+// only reaches the running host, so with another root the command writes
+// the file under the root, as apply does.
+func valueCommand(r *host.Root, name, path, value string) string {
+	if r.Live() {
+		return "sysctl -w " + host.ShellQuote(name+"="+value)
+	}
+	return "printf '%s\\n' " + host.ShellQuote(value) + " > " + host.ShellQuote(path)
+}
+
+// writeCommand is the shell equivalent of writing a file under the root,
+// byte for byte, creating its directory as apply does.
+func writeCommand(r *host.Root, hostPath, content string) string {
+	path := r.Path(hostPath)
 	lines := strings.Split(strings.TrimSuffix(content, "\n"), "\n")
 	quoted := make([]string, len(lines))
 	for i, l := range lines {
 		quoted[i] = host.ShellQuote(l)
 	}
-	return "printf '%s\\n' " + strings.Join(quoted, " ") + " > " + host.ShellQuote(path)
+	cmd := "printf '%s\\n' " + strings.Join(quoted, " ") + " > " + host.ShellQuote(path)
+	if _, err := os.Stat(filepath.Dir(path)); err != nil {
+		cmd = "mkdir -p " + host.ShellQuote(filepath.Dir(path)) + " && " + cmd
+	}
+	return cmd
 }
 
 // Apply implements module.Module.
