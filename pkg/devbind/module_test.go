@@ -111,7 +111,7 @@ func TestModuleApplyCheckRevert(t *testing.T) {
 	if err := devbind.Transition(ctx, r, "0000:03:00.0", devbind.State{Driver: "vfio-pci", Override: "vfio-pci"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := eng.Revert(ctx, 0, nil); err != nil {
+	if _, err := eng.Revert(ctx, engine.RevertOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	assertIdentical(t, before, r.Prefix)
@@ -202,7 +202,7 @@ func TestModuleLoadsAndUnloadsDriver(t *testing.T) {
 	if len(res.Applied) != 2 || res.Applied[0].Attribute != devbind.AttrModule || res.Applied[0].Command != "modprobe vfio-pci" {
 		t.Fatalf("applied: %v", res.Applied)
 	}
-	if _, err := eng.Revert(ctx, 0, nil); err != nil {
+	if _, err := eng.Revert(ctx, engine.RevertOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	assertIdentical(t, before, r.Prefix)
@@ -241,7 +241,7 @@ func TestModuleNoIOMMU(t *testing.T) {
 	if got := statuses(pr.Items); got != "vfio/enable_unsafe_noiommu_mode=ok 0000:00:05.0/driver=ok" {
 		t.Fatalf("check: %s", got)
 	}
-	if _, err := eng.Revert(ctx, 0, nil); err != nil {
+	if _, err := eng.Revert(ctx, engine.RevertOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	assertIdentical(t, before, r.Prefix)
