@@ -66,6 +66,15 @@ func (Module) Current(_ context.Context, env *module.Env, c plan.Change) (string
 		if !ok {
 			return "", true, nil
 		}
+		// The kernel prints its own option list (rw,relatime,...,
+		// defaults left out); report the change's own spelling when the
+		// mount means the same.
+		got := parseMountOpts(cur.options, 0)
+		for _, v := range []string{c.After, c.Before} {
+			if v != "" && parseMountOpts(v, 0) == got {
+				return v, false, nil
+			}
+		}
 		return cur.options, false, nil
 	}
 	return "", false, fmt.Errorf("unknown hugepages change %s %s in journal", c.Object, c.Attribute)
