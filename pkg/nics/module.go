@@ -84,13 +84,6 @@ func (m Module) Plan(ctx context.Context, env *module.Env, spec *profile.Spec) (
 			// interface (ethtool.Files), which no command reproduces.
 			p.items[i].Command = liveOnly(env.Root, "", p.items[i].Command)
 		}
-		switch a := p.items[i].Attribute; {
-		case p.items[i].Command == "":
-		case a == attrQueues, a == attrRSS, a == attrCoalesce, a == attrTxQLen, strings.HasPrefix(a, attrFeature):
-			// Under --root apply changes nettune's emulation of the
-			// interface (ethtool.Files), which no command reproduces.
-			p.items[i].Command = liveOnly(env.Root, "", p.items[i].Command)
-		}
 	}
 	return &module.Result{Items: p.items, Problems: p.problems}, nil
 }

@@ -42,6 +42,7 @@ func (m Module) Plan(_ context.Context, env *module.Env, spec *profile.Spec) (*m
 	sort.Strings(keys)
 
 	persist := map[string]string{}
+	var nsOnly []string
 	seen := map[string]string{}
 	for _, k := range keys {
 		want := Normalize(string(spec.Sysctl[k]))
@@ -52,8 +53,13 @@ func (m Module) Plan(_ context.Context, env *module.Env, spec *profile.Spec) (*m
 			problem("empty value")
 			continue
 		}
+		inNS := env.NetNS != nil && !env.NetNS.Initial
 		n, err := Resolve(r, k)
 		if err != nil {
+			if inNS && perNamespace(k) {
+				problem("%v: nettune runs in %s, where host-wide network parameters do not exist; they are global to the host (set them from the initial namespace: %snettune apply)", err, env.NetNS, (&host.NetNS{Initial: true}).EnterCommand())
+				continue
+			}
 			problem("%v", err)
 			continue
 		}
@@ -69,6 +75,10 @@ func (m Module) Plan(_ context.Context, env *module.Env, spec *profile.Spec) (*m
 			continue
 		}
 		if st.Mode().Perm()&0o222 == 0 {
+			if inNS {
+				problem("%s is read-only in %s: the kernel lets only the initial namespace change it (it is global to the host); set it from there", name, env.NetNS)
+				continue
+			}
 			problem("%s is read-only", name)
 			continue
 		}
@@ -92,7 +102,16 @@ func (m Module) Plan(_ context.Context, env *module.Env, spec *profile.Spec) (*m
 			item.Reason = "profile sets " + k
 		}
 		res.Items = append(res.Items, item)
+		if inNS && perNamespace(name) {
+			nsOnly = append(nsOnly, name)
+			continue
+		}
 		persist[name] = want
+	}
+	if len(nsOnly) > 0 {
+		res.Problems = append(res.Problems, plan.Problem{Severity: plan.Warning, Module: m.Name(), Object: ConfFile,
+			Message: fmt.Sprintf("nettune runs in %s: %s belong to this namespace, so they are set live but not written to %s, which the host applies to its initial namespace at boot", env.NetNS, strings.Join(nsOnly, ", "), ConfFile),
+			Remedy:  "set them at boot from what creates the namespace (e.g. 'ip netns exec NAME sysctl -w' in its unit)"})
 	}
 	sort.SliceStable(res.Items, func(i, j int) bool { return res.Items[i].Object < res.Items[j].Object })
 	if len(persist) == 0 {
