@@ -182,7 +182,8 @@ func TestValidateAgainstHost(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(bad, []byte("apiVersion: nettune/v1\nkind: Profile\nmetadata: {name: bad}\nspec:\n  sysctl: {net.core.somaxconnn: 1}\n"), 0o644)
 	r := run(t, "", false, "validate", "--root", root, bad)
-	if r.code != ExitError || !strings.Contains(r.stderr, "did you mean net.core.somaxconn?") || strings.Contains(r.stdout, "did you mean") {
+	// The fit error points at the profile's line, on stderr.
+	if r.code != ExitError || !strings.Contains(r.stderr, "did you mean net.core.somaxconn?") || !strings.Contains(r.stderr, bad+":5:") || strings.Contains(r.stdout, "did you mean") {
 		t.Fatalf("validate bad: %d %q %q", r.code, r.stdout, r.stderr)
 	}
 }

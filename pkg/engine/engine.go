@@ -138,7 +138,12 @@ func (e *Engine) Plan(ctx context.Context, p *profile.Profile) (*PlanResult, err
 			return nil, fmt.Errorf("%s: %w", m.Name(), err)
 		}
 		res.Items = append(res.Items, r.Items...)
-		res.Problems = append(res.Problems, r.Problems...)
+		for _, pb := range r.Problems {
+			if pos, ok := p.Where(m.Name(), pb.Object); ok && pb.Where == "" {
+				pb.Where = pos.String()
+			}
+			res.Problems = append(res.Problems, pb)
+		}
 	}
 	for _, s := range UsedSections(&p.Spec) {
 		if !known[s] {

@@ -143,10 +143,16 @@ type Problem struct {
 	Message  string   `json:"message" yaml:"message"`
 	// Remedy says what to do about it.
 	Remedy string `json:"remedy,omitempty" yaml:"remedy,omitempty"`
+	// Where is the profile's file:line:col that asked for what the
+	// problem is about, when known.
+	Where string `json:"where,omitempty" yaml:"where,omitempty"`
 }
 
 func (p Problem) String() string {
 	s := p.Module
+	if p.Where != "" {
+		s = p.Where + ": " + s
+	}
 	if p.Object != "" {
 		s += " " + p.Object
 	}

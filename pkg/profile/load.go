@@ -48,6 +48,7 @@ func Load(ref string) (*Profile, error) {
 	if errs := p.validate(l.files, node, src); len(errs) > 0 {
 		return nil, errs
 	}
+	p.Positions = positions(l.files, node)
 	return p, nil
 }
 
@@ -75,6 +76,7 @@ func Parse(name string, data []byte) (*Profile, error) {
 	if errs := p.validate(l.files, node, name); len(errs) > 0 {
 		return nil, errs
 	}
+	p.Positions = positions(l.files, node)
 	return p, nil
 }
 

@@ -24,6 +24,9 @@ type Profile struct {
 
 	// Source is the file the profile was read from (not part of the YAML).
 	Source string `yaml:"-" json:"-"`
+	// Positions are where the spec's sections, keys and list items were
+	// written (see Where); not part of the YAML.
+	Positions map[string]Position `yaml:"-" json:"-"`
 }
 
 // Metadata names and describes a profile.
