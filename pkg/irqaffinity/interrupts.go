@@ -3,8 +3,10 @@
 //
 // The mapping reads the MSI vectors of the NIC's PCI function
 // (/sys/bus/pci/devices/<pci>/msi_irqs) and the names drivers give their
-// vectors in /proc/interrupts (<if>-TxRx-N, i40e-<if>-TxRx-N,
-// mlx5_compN@pci:<pci>, virtioN-input.N ...). Affinities are written to
+// vectors in /proc/interrupts (<if>-TxRx-N, i40e-<if>-TxRx-N, <if>-rxtx-N,
+// mlx5_compN@pci:<pci>, gve-ntfy-blkN@pci:<pci>, mana_qN@pci:<pci>,
+// virtioN-input.N ...), in the layouts of x86 and of arm64 (hwirq and
+// Edge/Level columns). Affinities are written to
 // /proc/irq/N/smp_affinity_list and verified by reading it back together
 // with effective_affinity_list; an IRQ whose affinity the kernel manages
 // refuses the write with EIO, which is reported as ErrManaged. The package
@@ -141,22 +143,52 @@ func ParseInterruptTable(rd io.Reader) ([]IRQ, map[string]map[int]uint64, error)
 	return out, summary, nil
 }
 
+// levelRe matches the trigger column of kernels built with
+// GENERIC_IRQ_SHOW_LEVEL (arm64, arm, riscv...), printed after the chip and
+// its hwirq: "ITS-MSI 524289 Edge eth1-0", "GICv3  27 Level arch_timer".
+var levelRe = regexp.MustCompile(`^(Edge|Level)$`)
+
+// hwirqRe is the hwirq column (decimal; Hyper-V prints 13 digits).
+var hwirqRe = regexp.MustCompile(`^\d+$`)
+
 // splitDescription splits what follows the counts: chip, flow, then the
-// action names separated by ", ".
+// action names separated by ", ". The kernel prints (show_interrupts) the
+// chip name, the hwirq when the IRQ has a domain, "Edge"/"Level" when built
+// with GENERIC_IRQ_SHOW_LEVEL, "-<flow>" when the flow handler has a name,
+// then the actions, so the flow part is one of:
+//
+//	"524288-edge"            x86: hwirq and flow name glued
+//	"IO-APIC-edge"           old x86: chip and flow glued (no hwirq)
+//	"524289 Edge"            arm64 ITS-MSI, GICv3: hwirq, then level
+//	"Edge -virq"             Xen event channels: no hwirq, level, flow
+//
+// The chip name may contain spaces ("Hyper-V PCIe MSI").
 func splitDescription(f []string) (chip, trigger string, names []string) {
-	flow := -1
+	start, end := -1, -1
 	for i, s := range f {
 		if flowRe.MatchString(s) {
-			flow = i
+			start, end = i, i+1
+			break
+		}
+		if levelRe.MatchString(s) && i > 0 {
+			start, end = i, i+1
+			if i > 1 && hwirqRe.MatchString(f[i-1]) {
+				start = i - 1
+			}
+			if end < len(f) && strings.HasPrefix(f[end], "-") && len(f[end]) > 1 {
+				end++
+			}
 			break
 		}
 	}
 	var nameFields []string
 	switch {
-	case flow >= 0:
-		chip = strings.Join(f[:flow], " ")
-		trigger = f[flow]
-		nameFields = f[flow+1:]
+	case start >= 0:
+		chip = strings.Join(f[:start], " ")
+		trigger = strings.Join(f[start:end], " ")
+		nameFields = f[end:]
+		// Old kernels glue chip and flow ("IO-APIC-edge"): no chip of its
+		// own then, the flow column is all of it.
 	case len(f) > 0:
 		// "XT-PIC timer": no flow column.
 		chip = f[0]

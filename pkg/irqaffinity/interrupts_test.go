@@ -87,6 +87,9 @@ func FuzzParseInterrupts(f *testing.F) {
 		}
 		f.Add(string(b))
 	}
+	for _, name := range []string{"arm64-gicv3-xen.txt", "arm64-thunderx.txt", "mana.txt", "gve.txt", "vmxnet3.txt", "mlx5-azure.txt"} {
+		f.Add(readCapture(f, name))
+	}
 	f.Fuzz(func(t *testing.T, in string) {
 		irqs, err := ParseInterrupts(strings.NewReader(in))
 		if err != nil {

@@ -75,13 +75,25 @@ func MSIIRQs(pciDir string) ([]int, error) {
 }
 
 var (
-	mlx5Re   = regexp.MustCompile(`^mlx5_(comp|async|ctrl)(\d+)@pci:(\S+)$`)
+	// pciNamedRe matches the vectors named after the PCI function rather
+	// than the interface: mlx5 (mlx5_comp0@pci:0000:af:00.0, and
+	// mlx5_async0, mlx5_pages_eq, mlx5_cmd_eq...), gve
+	// (gve-ntfy-blk0@pci:..., gve-mgmnt), mana (mana_q0@pci:..., mana_hwc)
+	// and ena (ena-mgmnt@pci:...). The queue vectors are the numbered
+	// completion/notification ones.
+	pciNamedRe = regexp.MustCompile(`^(mlx5_|gve-|mana_|ena-)(\S*?)@pci:(\S+)$`)
+	pciQueueRe = map[string]*regexp.Regexp{
+		"mlx5_": regexp.MustCompile(`^(comp)(\d+)$`),
+		"gve-":  regexp.MustCompile(`^(ntfy-blk)(\d+)$`),
+		"mana_": regexp.MustCompile(`^(q)(\d+)$`),
+	}
 	virtioRe = regexp.MustCompile(`^(virtio\d+)-(input|output)\.(\d+)$`)
 	suffixRe = []struct {
 		re   *regexp.Regexp
 		kind string
 	}{
-		{regexp.MustCompile(`^(?:TxRx|txrx|Tx-Rx|fp|combined)-(\d+)$`), Combined},
+		// rxtx: vmxnet3 (ens160-rxtx-0), ThunderX nicvf.
+		{regexp.MustCompile(`^(?:TxRx|txrx|Tx-Rx|rxtx|RxTx|fp|combined)-(\d+)$`), Combined},
 		{regexp.MustCompile(`^(?:rx|Rx|RX)-(\d+)$`), RX},
 		{regexp.MustCompile(`^(?:tx|Tx|TX)-(\d+)$`), TX},
 		{regexp.MustCompile(`^(\d+)$`), Combined},
@@ -93,15 +105,20 @@ var (
 // keeps it as an "other" vector when it is one of d's MSI vectors).
 func Classify(d Device, name string) (q Queue, ok bool) {
 	q = Queue{Label: name, Kind: Other, Index: -1, Name: name}
-	if m := mlx5Re.FindStringSubmatch(name); m != nil {
+	if m := pciNamedRe.FindStringSubmatch(name); m != nil {
 		if d.PCI == "" || m[3] != d.PCI {
 			return q, false
 		}
-		if m[1] != "comp" {
+		re := pciQueueRe[m[1]]
+		if re == nil {
 			return q, true
 		}
-		n, _ := strconv.Atoi(m[2])
-		return Queue{Label: "comp" + m[2], Kind: Combined, Index: n, Name: name}, true
+		qm := re.FindStringSubmatch(m[2])
+		if qm == nil {
+			return q, true
+		}
+		n, _ := strconv.Atoi(qm[2])
+		return Queue{Label: m[2], Kind: Combined, Index: n, Name: name}, true
 	}
 	if m := virtioRe.FindStringSubmatch(name); m != nil {
 		if d.Virtio == "" || m[1] != d.Virtio {
