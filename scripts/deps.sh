@@ -23,6 +23,69 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# QEMU 10 from Debian's bookworm-backports: bookworm's QEMU 7.2 has no
+# multi-queue Intel NIC, QEMU 10 emulates the igb device (Intel 82576: MSI-X,
+# 8 queue pairs, RSS, SR-IOV) that the e2e-vm multi-queue scenarios use.
+# The suite comes from the same mirror as the configured bookworm source. When
+# this fails the 7.2 package stays and test/vm/run.sh skips those scenarios,
+# saying so. NETTUNE_QEMU_BACKPORTS=0 leaves QEMU alone.
+# bookworm_mirror prints the URI of the configured bookworm source (one-line
+# sources.list or deb822 .sources), with its Signed-By for deb822.
+bookworm_mirror() {
+  local f
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -r "$f" ] || continue
+    awk '$1 == "deb" { i = 2; if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
+      if ($(i+1) == "bookworm") { print $i; exit } }' "$f"
+  done
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -r "$f" ] || continue
+    # One stanza per paragraph: URIs of a stanza whose Suites has bookworm.
+    awk 'BEGIN { RS = ""; FS = "\n" }
+      { uri = ""; key = ""; suite = 0; deb = 0
+        for (i = 1; i <= NF; i++) {
+          if ($i ~ /^URIs:/) { split($i, a, " "); uri = a[2] }
+          if ($i ~ /^Signed-By:/) { split($i, a, " "); key = a[2] }
+          if ($i ~ /^Types:/ && $i ~ /(^|[ \t])deb([ \t]|$)/) deb = 1
+          if ($i ~ /^Suites:/ && $i ~ /[ \t]bookworm([ \t]|$)/) suite = 1
+        }
+        if (deb && suite && uri != "") { print uri, key; exit } }' "$f"
+  done
+}
+qemu_backports() {
+  [ "${NETTUNE_QEMU_BACKPORTS:-1}" != 0 ] || return 0
+  . /etc/os-release
+  [ "${VERSION_CODENAME:-}" = bookworm ] || return 0
+  if qemu-system-x86_64 -device help 2>/dev/null | grep -q '"igb"'; then
+    return 0
+  fi
+  local src uri key list=/etc/apt/sources.list.d/nettune-bookworm-backports.sources
+  if ! apt-cache policy 2>/dev/null | grep -q 'bookworm-backports'; then
+    src=$(bookworm_mirror | head -n1)
+    uri=${src%% *}
+    key=""
+    [ "$src" != "$uri" ] && key=${src#* }
+    if [ -z "$uri" ]; then
+      echo "deps: no bookworm apt source found; keeping QEMU $(qemu-system-x86_64 --version | head -n1)" >&2
+      return 0
+    fi
+    {
+      echo "# Added by nettune's scripts/deps.sh: QEMU 10 (igb NIC) for make e2e-vm."
+      echo "Types: deb"
+      echo "URIs: $uri"
+      echo "Suites: bookworm-backports"
+      echo "Components: main"
+      [ -n "$key" ] && echo "Signed-By: $key"
+    } | $SUDO tee "$list" >/dev/null
+  fi
+  $SUDO apt-get update -qq || true
+  if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    -t bookworm-backports qemu-system-x86; then
+    echo "deps: qemu-system-x86 from bookworm-backports did not install; keeping $(qemu-system-x86_64 --version | head -n1)" >&2
+  fi
+}
+qemu_backports
+
 # install_go puts Go $GO_VERSION in $GO_DEST: from go.dev, or, where only the
 # Go module proxy is reachable, from the golang.org/toolchain module there
 # (the same archive the go command fetches for GOTOOLCHAIN).
