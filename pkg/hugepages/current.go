@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/nettune/nettune/pkg/bootloader"
@@ -24,15 +25,17 @@ func (Module) Current(_ context.Context, env *module.Env, c plan.Change) (string
 	case c.Object == bootloader.Object:
 		return "", false, fmt.Errorf("the boot configuration is not observed per change: %w", module.ErrUnsupported)
 	case c.Attribute == attrPages:
-		v, err := r.ReadString(r.Path(c.Path))
+		// The pool's size is its persistent pages: surplus pages (mapped
+		// by programs after a shrink) are counted by nr_hugepages too.
+		p := r.Path(c.Path)
+		v, err := r.ReadString(p)
 		if err != nil {
 			return "", false, err
 		}
-		n, err := strconv.Atoi(v)
-		if err != nil {
+		if _, err := strconv.Atoi(v); err != nil {
 			return "", false, fmt.Errorf("%s: %q is not a page count", c.Path, v)
 		}
-		return strconv.Itoa(n), false, nil
+		return strconv.Itoa(readPool(r, filepath.Dir(p), poolOf(c.Object)).persistent()), false, nil
 	case c.Object == thpObject:
 		raw, err := r.ReadString(r.Path(thpPath))
 		if err != nil {

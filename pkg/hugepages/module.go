@@ -209,10 +209,21 @@ func validate(r *host.Root, h *profile.Hugepages, topo *numa.Topology, numaSysfs
 				Remedy:  "check the kernel you boot, or give a total without node"})
 		}
 	}
+	paths := map[string]int{}
 	for i, mt := range h.Mounts {
+		obj := fmt.Sprintf("mounts[%d]", i)
 		if mt.PageSize != 0 {
-			checkSize(fmt.Sprintf("mounts[%d]", i), mt.PageSize)
+			checkSize(obj, mt.PageSize)
 		}
+		// One path, one mount: two entries would replace each other on
+		// every apply and never be ok.
+		p := filepath.Clean(mt.Path)
+		if j, ok := paths[p]; ok {
+			fail(obj, "keep one entry per mount point; use another path for the other page size",
+				"%s is already mounts[%d]: a path can hold one hugetlbfs mount", mt.Path, j)
+			continue
+		}
+		paths[p] = i
 	}
 	out = append(out, beyondMemory(h, topo)...)
 	return out
@@ -367,7 +378,7 @@ func (m Module) Apply(ctx context.Context, env *module.Env, c plan.Change) error
 	case c.Object == bootloader.Object:
 		return bootloader.Apply(ctx, env, c)
 	case c.Attribute == attrPages:
-		return writePool(r, c, c.After, true)
+		return writePool(env, c, c.After, true)
 	case c.Object == thpObject:
 		return writeTHP(r, c.After)
 	case c.Attribute == attrDir:
@@ -387,7 +398,7 @@ func (m Module) Revert(ctx context.Context, env *module.Env, c plan.Change) erro
 	case c.Object == bootloader.Object:
 		return bootloader.Revert(ctx, env, c)
 	case c.Attribute == attrPages:
-		return writePool(r, c, c.Before, false)
+		return writePool(env, c, c.Before, false)
 	case c.Object == thpObject:
 		if c.Before == "" {
 			return nil

@@ -176,11 +176,24 @@ func TestValidation(t *testing.T) {
 	}
 }
 
+// setPool sets a node's pool, and the size's global counts to the sum over
+// the nodes, as the kernel keeps them.
 func setPool(t *testing.T, r *host.Root, node int, kb, total, free int) {
 	t.Helper()
-	dir := r.Sys("devices/system/node", fmt.Sprintf("node%d", node), "hugepages", fmt.Sprintf("hugepages-%dkB", kb))
+	pool := fmt.Sprintf("hugepages-%dkB", kb)
+	dir := r.Sys("devices/system/node", fmt.Sprintf("node%d", node), "hugepages", pool)
 	for f, v := range map[string]int{"nr_hugepages": total, "free_hugepages": free} {
 		if err := os.WriteFile(filepath.Join(dir, f), []byte(fmt.Sprintf("%d\n", v)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nodes, _ := filepath.Glob(r.Sys("devices/system/node/node*/hugepages", pool))
+	for _, f := range []string{"nr_hugepages", "free_hugepages"} {
+		sum := 0
+		for _, n := range nodes {
+			sum += fixture.ReadInt(t, filepath.Join(n, f))
+		}
+		if err := os.WriteFile(r.Sys("kernel/mm/hugepages", pool, f), []byte(fmt.Sprintf("%d\n", sum)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

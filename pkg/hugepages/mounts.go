@@ -177,6 +177,14 @@ func mountItems(r *host.Root, w wantMount, defaultKB uint64, fstab string, fstab
 	}
 	if !isMounted || parseMountOpts(cur.options, defaultKB) != w.opts {
 		mi.Status = plan.Drift
+		if _, offline := r.Exec.(host.OfflineRunner); isMounted && !offline {
+			// Programs using the old mount keep their pages, new ones
+			// see the new options; a busy mount fails the apply, which
+			// then rolls back.
+			problems = append(problems, plan.Problem{Severity: plan.Warning, Module: "hugepages", Object: path,
+				Message: fmt.Sprintf("%s is already a hugetlbfs mount (%s): apply unmounts it and mounts it again with %s", path, cur.options, w.options),
+				Remedy:  "stop the programs that use it first (fuser -vm " + path + "): a busy mount fails the apply, which then leaves it as it is"})
+		}
 		if _, offline := r.Exec.(host.OfflineRunner); offline {
 			if persisted {
 				mi.Status = plan.PendingReboot

@@ -135,20 +135,23 @@ func poolItems(r *host.Root, ts []target, sizes map[uint64]profile.Size) ([]plan
 				Message: fmt.Sprintf("read %s: %v", r.HostPath(p), err)})
 			continue
 		}
-		cur, _ := strconv.Atoi(strings.TrimSpace(raw))
+		st := readPool(r, t.dir(r), t.sizeKB)
+		cur := st.persistent()
+		if _, err := strconv.Atoi(strings.TrimSpace(raw)); err != nil {
+			problems = append(problems, plan.Problem{Severity: plan.Error, Module: "hugepages", Object: t.object(),
+				Message: fmt.Sprintf("%s: %q is not a page count", r.HostPath(p), raw)})
+			continue
+		}
 		it := plan.Item{Change: plan.Change{
 			Module: "hugepages", Object: t.object(), Attribute: attrPages, Action: plan.Set,
-			Before: raw, After: strconv.Itoa(t.count), When: plan.Live, Path: r.HostPath(p), Reason: t.reason,
+			Before: strconv.Itoa(cur), After: strconv.Itoa(t.count), When: plan.Live, Path: r.HostPath(p), Reason: t.reason,
 			Command: fmt.Sprintf("echo %d > %s", t.count, host.ShellQuote(p)), // p is under the root
 		}, Status: plan.OK}
 		if cur != t.count {
 			it.Status = plan.Drift
 		}
-		if t.count < cur {
-			free := readInt(filepath.Join(t.dir(r), "free_hugepages"))
-			if cur-t.count > free {
-				problems = append(problems, inUseProblem(t, sizes[t.sizeKB], cur, free))
-			}
+		if t.count < cur && cur-t.count > st.freeable() {
+			problems = append(problems, inUseProblem(t, sizes[t.sizeKB], cur, st))
 		}
 		all = append(all, ordered{it, t.count < cur, t.sizeKB})
 	}
@@ -164,10 +167,14 @@ func poolItems(r *host.Root, ts []target, sizes map[uint64]profile.Size) ([]plan
 	return items, problems
 }
 
-func inUseProblem(t target, size profile.Size, cur, free int) plan.Problem {
-	return plan.Problem{Severity: plan.Error, Module: "hugepages", Object: t.object(),
-		Message: fmt.Sprintf("refusing to shrink the %s pool from %d to %d pages: only %d are free, %d are in use by running programs (%v)",
-			size, cur, t.count, free, cur-free, ErrInUse),
+func inUseProblem(t target, size profile.Size, cur int, st pool) plan.Problem {
+	msg := fmt.Sprintf("refusing to shrink the %s pool from %d to %d pages: only %d are free, %d are in use by running programs (%v)",
+		size, cur, t.count, st.free, cur-st.free, ErrInUse)
+	if st.resv > 0 {
+		msg = fmt.Sprintf("refusing to shrink the %s pool from %d to %d pages: %d are free but %d of them are reserved by running programs (resv_hugepages: mapped, not yet touched), and %d are in use: at most %d can go (%v)",
+			size, cur, t.count, st.free, min(st.resv, st.free), cur-st.free, st.freeable(), ErrInUse)
+	}
+	return plan.Problem{Severity: plan.Error, Module: "hugepages", Object: t.object(), Message: msg,
 		Remedy: "stop the programs that map them (grep -l huge /proc/*/numa_maps), then apply again"}
 }
 
@@ -177,39 +184,97 @@ func readInt(p string) int {
 	return v
 }
 
+// pool is what the kernel counts for one pool directory (mm/hugetlb.c).
+// nr_hugepages counts every page of the pool, surplus pages included: a
+// pool shrunk below the pages programs use keeps those as surplus until
+// they are unmapped. Reservations (pages mapped but not touched yet: still
+// free, yet promised) are counted per page size only, in the global
+// directory, and so are the global free pages they come out of.
+type pool struct {
+	total, free, surplus int
+	resv, globalFree     int
+}
+
+// readPool reads the pool in dir, of page size kb.
+func readPool(r *host.Root, dir string, kb uint64) pool {
+	p := pool{
+		total:   readInt(filepath.Join(dir, attrPages)),
+		free:    readInt(filepath.Join(dir, "free_hugepages")),
+		surplus: readInt(filepath.Join(dir, "surplus_hugepages")),
+	}
+	global := r.Sys("kernel/mm/hugepages", fmt.Sprintf("hugepages-%dkB", kb))
+	p.resv, p.globalFree = readInt(filepath.Join(global, "resv_hugepages")), readInt(filepath.Join(global, "free_hugepages"))
+	if dir == global || p.globalFree == 0 && p.resv == 0 {
+		p.globalFree = p.free
+	}
+	return p
+}
+
+// persistent is the pool's size: what nettune sets, what a write of
+// nr_hugepages asks for.
+func (p pool) persistent() int { return p.total - p.surplus }
+
+// freeable is how many pages the pool can give back without taking them
+// from running programs: its free pages, but no page another program has
+// reserved (the kernel keeps resv_hugepages + the pages in use, and turns
+// what it cannot free into surplus).
+func (p pool) freeable() int {
+	return max(min(p.free, p.globalFree-p.resv), 0)
+}
+
+// poolOf returns the page size of an object such as
+// "node1/hugepages-1048576kB" or "hugepages-2048kB".
+func poolOf(object string) uint64 {
+	_, name, _ := strings.Cut("/"+object, "/hugepages-")
+	kb, _ := strconv.ParseUint(strings.TrimSuffix(name, "kB"), 10, 64)
+	return kb
+}
+
 // writePool sets a pool and reads it back. When growing and the kernel
 // gives fewer pages than asked, the error says how many it gave and
 // offers the boot parameters that reserve them before memory fragments.
-func writePool(r *host.Root, c plan.Change, value string, apply bool) error {
+// A revert that shrinks below the pages programs still map succeeds: the
+// kernel keeps those as surplus pages and frees them when the programs
+// unmap them, which is all anyone can do; the log says so.
+func writePool(env *module.Env, c plan.Change, value string, apply bool) error {
+	r := env.Root
 	p := r.Path(c.Path)
+	dir, kb := filepath.Dir(p), poolOf(c.Object)
 	want, err := strconv.Atoi(strings.TrimSpace(value))
 	if err != nil {
 		return fmt.Errorf("bad page count %q in journal: %w", value, err)
 	}
 	if apply {
 		// The pool may have been taken into use since plan.
-		cur := readInt(p)
-		free := readInt(filepath.Join(filepath.Dir(p), "free_hugepages"))
-		if want < cur && cur-want > free {
-			return fmt.Errorf("shrink %s from %d to %d pages: %d free, %d in use: %w", c.Object, cur, want, free, cur-free, ErrInUse)
+		st := readPool(r, dir, kb)
+		if cur := st.persistent(); want < cur && cur-want > st.freeable() {
+			free := strconv.Itoa(st.free)
+			if st.resv > 0 {
+				free += fmt.Sprintf(" (%d reserved by programs)", st.resv)
+			}
+			return fmt.Errorf("shrink %s from %d to %d pages: %s free, %d in use: %w", c.Object, cur, want, free, cur-st.free, ErrInUse)
 		}
 	}
 	if err := r.W.WriteKernel(p, strconv.Itoa(want)); err != nil {
 		return err
 	}
-	got, err := r.ReadString(p)
-	if err != nil {
+	if _, err := r.ReadString(p); err != nil {
 		return fmt.Errorf("read back %s: %w", c.Path, err)
 	}
-	n, _ := strconv.Atoi(strings.TrimSpace(got))
+	st := readPool(r, dir, kb)
+	n := st.persistent()
 	if n == want {
+		if !apply && st.surplus > 0 {
+			env.Log.Warn(fmt.Sprintf("%s: the pool is back to %d pages, and %d pages are still mapped by running programs: the kernel keeps them as surplus pages (surplus_hugepages) and returns them to the system when the programs that map them exit", c.Object, want, st.surplus),
+				"path", c.Path)
+		}
 		return nil
 	}
 	if apply && n < want {
 		return fmt.Errorf("%s: asked for %d pages, the kernel reserved %d (%d short): memory is too small or too fragmented for runtime reservation; %s: %w",
 			c.Object, want, n, want-n, bootRemedy(c.Object, want), ErrShortfall)
 	}
-	return fmt.Errorf("%s: wrote %d, reads back %d: %w", c.Object, want, n, module.ErrVerify)
+	return fmt.Errorf("%s: wrote %d, reads back %d (nr_hugepages %d, surplus_hugepages %d): %w", c.Object, want, n, st.total, st.surplus, module.ErrVerify)
 }
 
 // bootRemedy names the boot parameters that reserve a pool, for the

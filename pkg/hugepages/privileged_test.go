@@ -208,3 +208,115 @@ func must(s string, err error) string {
 	}
 	return s
 }
+
+// TestPrivilegedReservedAndSurplus proves two kernel rules on the real
+// kernel. Pages a program has mmap()ed but not touched are still free
+// (free_hugepages) but reserved (resv_hugepages): a shrink must count them
+// as in use. And a pool shrunk below the pages programs have touched keeps
+// them as surplus (nr_hugepages still counts them, surplus_hugepages says
+// how many): the revert has done what it can, and it succeeds.
+func TestPrivilegedReservedAndSurplus(t *testing.T) {
+	r := liveRoot(t)
+	fixture.LockHost(t, "hugepages-2M")
+	const global = "/sys/kernel/mm/hugepages/hugepages-2048kB"
+	if _, err := os.Stat(global); err != nil {
+		t.Skip("this kernel has no 2M hugepages (" + global + " missing)")
+	}
+	topo, err := numa.Read(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := topo.NodesWithMemory()[0]
+	pool := filepath.Join("/sys/devices/system/node", fmt.Sprintf("node%d", node), "hugepages/hugepages-2048kB")
+	if _, err := os.Stat(pool); err != nil {
+		pool = global
+	}
+	origNode, origTotal := fixture.ReadInt(t, pool+"/nr_hugepages"), fixture.ReadInt(t, global+"/nr_hugepages")
+	if fixture.ReadInt(t, global+"/surplus_hugepages") != 0 || fixture.ReadInt(t, global+"/resv_hugepages") != 0 {
+		t.Skip("the 2M pool already has surplus or reserved pages: another program uses hugepages")
+	}
+	mnt := filepath.Join(t.TempDir(), "huge")
+	spec := parse(t, fmt.Sprintf("    pages: [{size: 2M, count: %d, node: %d}]\n    mounts: [{path: %s, pageSize: 2M}]\n", origNode+8, node, mnt))
+	env := fixture.Env(r)
+	res := planSpec(t, r, spec)
+	if got := problems(res, plan.Error); got != "" {
+		t.Fatal(got)
+	}
+	var applied []plan.Change
+	var mem []byte
+	var f *os.File
+	t.Cleanup(func() {
+		if mem != nil {
+			syscall.Munmap(mem)
+		}
+		if f != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+		for i := len(applied) - 1; i >= 0; i-- {
+			if err := (hugepages.Module{}).Revert(context.Background(), env, applied[i]); err != nil {
+				t.Errorf("revert %s %s: %v", applied[i].Object, applied[i].Attribute, err)
+			}
+		}
+		if got := fixture.ReadInt(t, global+"/nr_hugepages"); got != origTotal {
+			r.W.WriteKernel(pool+"/nr_hugepages", strconv.Itoa(origNode))
+			t.Errorf("after revert: %d pages, originally %d (restored by the cleanup)", got, origTotal)
+		}
+		if _, mounted := mountedAt(mnt); mounted {
+			syscall.Unmount(mnt, 0)
+		}
+	})
+	var poolChange plan.Change
+	for _, it := range res.Items {
+		if it.Status != plan.Drift || it.Attribute == "fstab" {
+			continue
+		}
+		if err := (hugepages.Module{}).Apply(context.Background(), env, it.Change); err != nil {
+			t.Fatalf("apply %s %s: %v", it.Object, it.Attribute, err)
+		}
+		applied = append(applied, it.Change)
+		if it.Attribute == "nr_hugepages" {
+			poolChange = it.Change
+		}
+	}
+
+	// Map four pages without touching them: reserved, still free.
+	f, err = os.OpenFile(filepath.Join(mnt, "probe"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 4 << 21
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	if mem, err = syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED); err != nil {
+		t.Fatal(err)
+	}
+	resv, free := fixture.ReadInt(t, global+"/resv_hugepages"), fixture.ReadInt(t, pool+"/free_hugepages")
+	t.Logf("4 pages mapped, untouched: free %d, resv %d", free, resv)
+	shrink := planSpec(t, r, parse(t, fmt.Sprintf("    pages: [{size: 2M, count: %d, node: %d}]\n", origNode, node)))
+	if got := problems(shrink, plan.Error); resv > 0 && !strings.Contains(got, "reserved") {
+		t.Errorf("shrink by 8 with %d free of which %d reserved is not refused: %q", free, resv, got)
+	}
+
+	// Touch them, then revert the pool while they are mapped.
+	for i := 0; i < size; i += 2 << 20 {
+		mem[i] = 1
+	}
+	if err := (hugepages.Module{}).Revert(context.Background(), env, poolChange); err != nil {
+		t.Errorf("revert while 4 pages are mapped: %v", err)
+	}
+	nr, surplus := fixture.ReadInt(t, pool+"/nr_hugepages"), fixture.ReadInt(t, pool+"/surplus_hugepages")
+	t.Logf("after the revert while mapped: nr_hugepages %d, surplus_hugepages %d (asked %d)", nr, surplus, origNode)
+	if nr-surplus != origNode || surplus != 4 {
+		t.Errorf("nr_hugepages %d, surplus %d: want %d persistent pages and 4 surplus", nr, surplus, origNode)
+	}
+	syscall.Munmap(mem)
+	mem = nil
+	f.Close()
+	os.Remove(f.Name())
+	f = nil
+	if got := fixture.ReadInt(t, global+"/nr_hugepages"); got != origTotal {
+		t.Errorf("after unmapping: %d pages, want %d (surplus pages go back when unmapped)", got, origTotal)
+	}
+}

@@ -51,17 +51,61 @@ func (k *kernelWriter) WriteKernel(path, value string) error {
 		if lim, ok := k.limit[path]; ok && want > lim {
 			want = lim
 		}
-		cur, _ := strconv.Atoi(strings.TrimSpace(string(old)))
-		freeP := filepath.Join(filepath.Dir(path), "free_hugepages")
-		fb, _ := os.ReadFile(freeP)
-		free, _ := strconv.Atoi(strings.TrimSpace(string(fb)))
-		free = max(free+want-cur, 0)
-		if err := k.Writer.WriteKernel(path, strconv.Itoa(want)); err != nil {
-			return err
-		}
-		return os.WriteFile(freeP, []byte(strconv.Itoa(free)+"\n"), 0o644)
+		return k.setPool(path, want)
 	}
 	return k.Writer.WriteKernel(path, value)
+}
+
+// setPool does what the kernel's set_max_huge_pages does to one pool
+// directory (mm/hugetlb.c): nr_hugepages counts every page of the pool,
+// surplus ones included, and the pool's size is its persistent pages
+// (nr_hugepages - surplus_hugepages). Growing turns surplus pages back
+// into persistent ones before allocating new ones. Shrinking frees free
+// pages that are not reserved (resv_hugepages, in the size's global
+// directory) and turns the pages programs still use into surplus pages:
+// nr_hugepages then still counts them, and they go back to the system
+// when the program unmaps them.
+func (k *kernelWriter) setPool(path string, want int) error {
+	dir := filepath.Dir(path)
+	total, free, surplus := readPoolFile(dir, "nr_hugepages"), readPoolFile(dir, "free_hugepages"), readPoolFile(dir, "surplus_hugepages")
+	// Reservations are counted per size only, in the global directory.
+	global := dir
+	if sys, _, ok := strings.Cut(dir, "/devices/system/node/"); ok {
+		global = filepath.Join(sys, "kernel/mm/hugepages", filepath.Base(dir))
+	}
+	resv := readPoolFile(global, "resv_hugepages")
+	persistent := total - surplus
+	switch {
+	case want >= persistent:
+		back := min(surplus, want-persistent)
+		surplus -= back
+		added := want - persistent - back
+		total += added
+		free += added
+	default:
+		cut := persistent - want
+		freed := min(cut, max(free-resv, 0))
+		total -= freed
+		free -= freed
+		surplus += cut - freed
+	}
+	if err := k.Writer.WriteKernel(path, strconv.Itoa(total)); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "free_hugepages"), []byte(strconv.Itoa(free)+"\n"), 0o644); err != nil {
+		return err
+	}
+	sp := filepath.Join(dir, "surplus_hugepages")
+	if _, err := os.Stat(sp); err == nil || surplus != 0 {
+		return os.WriteFile(sp, []byte(strconv.Itoa(surplus)+"\n"), 0o644)
+	}
+	return nil
+}
+
+func readPoolFile(dir, name string) int {
+	b, _ := os.ReadFile(filepath.Join(dir, name))
+	v, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return v
 }
 
 // mountRunner stands in for mount(8) and umount(8) by editing the
