@@ -67,7 +67,14 @@ func CanonicalKey(k string) (string, bool) {
 	if t := strings.TrimSpace(k); t == "" || strings.ContainsRune("-#;", rune(t[0])) || profile.CheckSysctlName(k) != nil {
 		return "", false
 	}
-	return Canonical(profile.SplitSysctlName(k)), true
+	// The canonical form is what nettune writes back into a sysctl.d
+	// file: it must not start a comment or an ignore-errors prefix either
+	// ("/#/0" canonicalises to "#.0").
+	c := Canonical(profile.SplitSysctlName(k))
+	if c == "" || strings.ContainsRune("-#;", rune(c[0])) {
+		return "", false
+	}
+	return c, true
 }
 
 // bootOrder lists the sysctl configuration files in the order they are
