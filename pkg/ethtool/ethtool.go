@@ -98,7 +98,14 @@ type Interface interface {
 	// hash bucket i goes to.
 	Indir(ifname string) ([]uint32, error)
 	// SetIndir replaces the whole table; it must have the device's size.
+	// The kernel then counts the table as set by the user
+	// (netif_is_rxfh_configured) and refuses channel counts that would
+	// leave it pointing at queues that go away.
 	SetIndir(ifname string, table []uint32) error
+	// ResetIndir gives the table back to the driver (ETHTOOL_SRXFHINDIR
+	// with size 0): its default spread over the rx queues, no longer
+	// counted as user-set, so later channel changes re-spread it.
+	ResetIndir(ifname string) error
 	// TxQueueLen is the interface's transmit queue length (ip link
 	// txqueuelen).
 	TxQueueLen(ifname string) (int, error)

@@ -26,6 +26,11 @@ type State struct {
 	Features map[string]Feature `json:"features,omitempty"`
 	// Indir is the RSS indirection table, FormatIndir's spelling.
 	Indir string `json:"rssIndir,omitempty"`
+	// IndirUserSet is the kernel's IFF_RXFH_CONFIGURED: the table was
+	// written by SetIndir, not left to the driver. Channel changes keep a
+	// user-set table (and are refused when it uses queues that would go
+	// away); a driver's table is re-spread over the new rx queues.
+	IndirUserSet bool `json:"rssUserSet,omitempty"`
 	// Stats are driver statistics (ethtool -S). Snapshots do not capture
 	// them (they are counters, not state); fixtures may carry them.
 	Stats map[string]uint64 `json:"stats,omitempty"`
@@ -226,6 +231,20 @@ func (f *Files) SetChannels(ifname string, c Channels) error {
 	if c.RX > m.MaxRX || c.TX > m.MaxTX || c.Other > m.MaxOther || c.Combined > m.MaxCombined || c.RXQueues() == 0 || c.TXQueues() == 0 {
 		return invalid("set channels combined %d rx %d tx %d other %d of %s", c.Combined, c.RX, c.TX, c.Other, ifname)
 	}
+	if s.Indir != "" {
+		t, err := ParseIndir(s.Indir)
+		if err != nil {
+			return err
+		}
+		switch {
+		case s.IndirUserSet && MaxQueue(t) >= int(c.RXQueues()):
+			// ethtool_set_channels: the user-set table still points at
+			// queues that would go away.
+			return invalid("set channels combined %d rx %d tx %d other %d of %s: the RSS table was set by the user and uses queue %d", c.Combined, c.RX, c.TX, c.Other, ifname, MaxQueue(t))
+		case !s.IndirUserSet && c.RXQueues() != m.RXQueues():
+			s.Indir = FormatIndir(EvenIndir(len(t), int(c.RXQueues())))
+		}
+	}
 	m.RX, m.TX, m.Other, m.Combined = c.RX, c.TX, c.Other, c.Combined
 	return f.store(ifname, s)
 }
@@ -326,6 +345,27 @@ func (f *Files) SetIndir(ifname string, table []uint32) error {
 		}
 	}
 	s.Indir = FormatIndir(table)
+	s.IndirUserSet = true
+	return f.store(ifname, s)
+}
+
+// ResetIndir implements Interface: the driver's default table (entry i
+// on rx queue i mod the rx queue count, ethtool_rxfh_indir_default), no
+// longer user-set.
+func (f *Files) ResetIndir(ifname string) error {
+	s, err := f.load(ifname)
+	if err != nil {
+		return err
+	}
+	if s.Indir == "" || s.Channels == nil {
+		return unsupported("reset RSS indirection table", ifname)
+	}
+	cur, err := ParseIndir(s.Indir)
+	if err != nil {
+		return err
+	}
+	s.Indir = FormatIndir(EvenIndir(len(cur), int(s.Channels.RXQueues())))
+	s.IndirUserSet = false
 	return f.store(ifname, s)
 }
 

@@ -169,6 +169,13 @@ func (l *Live) SetIndir(ifname string, table []uint32) error {
 	return wrap("set RSS indirection table", ifname, setIndir(l.fd, ifname, table))
 }
 
+// ResetIndir implements Interface: safchain/ethtool has no call for it,
+// so it is the ETHTOOL_SRXFHINDIR ioctl with indir_size 0.
+func (l *Live) ResetIndir(ifname string) error {
+	buf := []uint32{ethtoolSRXFHINDIR, 0}
+	return wrap("reset RSS indirection table to the driver default", ifname, ethtoolIoctl(l.fd, ifname, buf))
+}
+
 // TxQueueLen implements Interface.
 func (l *Live) TxQueueLen(ifname string) (int, error) {
 	link, err := netlink.LinkByName(ifname)

@@ -132,6 +132,40 @@ func RoundRobin(qs []Queue, cpus cpuset.Set) map[int]cpuset.Set {
 	return out
 }
 
+// Balance assigns each queue the CPU of cpus that carries the fewest
+// IRQs so far according to load (the IRQs already placed, on every NIC),
+// lowest CPU first on a tie, and adds what it places to load. The rx and
+// tx vectors of one queue pair share a CPU; other vectors get nothing.
+// With an empty load it is RoundRobin; across NICs that share CPUs it
+// keeps the per-CPU counts within one queue pair of each other, where
+// RoundRobin put queue i of every NIC on the same CPU.
+func Balance(qs []Queue, cpus cpuset.Set, load map[int]int) map[int]cpuset.Set {
+	list := cpus.List()
+	out := map[int]cpuset.Set{}
+	if len(list) == 0 {
+		return out
+	}
+	byIndex := map[int]int{}
+	for _, q := range qs {
+		if q.Kind == Other || q.Index < 0 {
+			continue
+		}
+		cpu, ok := byIndex[q.Index]
+		if !ok {
+			cpu = list[0]
+			for _, c := range list[1:] {
+				if load[c] < load[cpu] {
+					cpu = c
+				}
+			}
+			byIndex[q.Index] = cpu
+		}
+		load[cpu]++
+		out[q.IRQ] = cpuset.Of(cpu)
+	}
+	return out
+}
+
 // LocalCPUs are the online CPUs of a NIC's NUMA node (every online CPU
 // when the node is unknown), without the isolated ones unless
 // includeIsolated.

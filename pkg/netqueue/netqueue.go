@@ -68,15 +68,21 @@ func queues(r *host.Root, ifname, prefix string) ([]int, error) {
 }
 
 // Spread returns the CPUs of each of n queues: the whole set for every
-// queue, or with one one CPU each, round-robin over the set.
+// queue, or with one a share of it: when there are fewer queues than CPUs
+// the CPUs are split into n consecutive runs whose sizes differ by at
+// most one, so that every CPU is mapped (64 queues over 256 CPUs: 4 each);
+// otherwise one CPU each, round-robin.
 func Spread(n int, cpus cpuset.Set, one bool) []cpuset.Set {
 	out := make([]cpuset.Set, n)
 	list := cpus.List()
 	for i := range out {
-		if one && len(list) > 0 {
-			out[i] = cpuset.Of(list[i%len(list)])
-		} else {
+		switch {
+		case !one || len(list) == 0:
 			out[i] = cpus
+		case n < len(list):
+			out[i] = cpuset.Of(list[i*len(list)/n : (i+1)*len(list)/n]...)
+		default:
+			out[i] = cpuset.Of(list[i%len(list)])
 		}
 	}
 	return out

@@ -174,3 +174,25 @@ func FuzzMaskList(f *testing.F) {
 		}
 	})
 }
+
+// TestSpreadCoversEveryCPU: spread gave each queue one CPU, so 64 queues
+// over 256 CPUs mapped 64 of them; every CPU must be mapped, in runs whose
+// sizes differ by at most one.
+func TestSpreadCoversEveryCPU(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		cpus string
+	}{{64, "0-255"}, {3, "0-7"}, {8, "0-7"}, {10, "0-3"}} {
+		all := cpuset.MustParse(tc.cpus)
+		sets := Spread(tc.n, all, true)
+		var union cpuset.Set
+		lo, hi := 1<<30, 0
+		for _, s := range sets {
+			union = union.Union(s)
+			lo, hi = min(lo, s.Len()), max(hi, s.Len())
+		}
+		if !union.Equal(all) || hi-lo > 1 || lo == 0 {
+			t.Errorf("Spread(%d, %s) covers %s, sizes %d-%d", tc.n, tc.cpus, union, lo, hi)
+		}
+	}
+}

@@ -165,7 +165,7 @@ func (m Module) set(ctx context.Context, env *module.Env, c plan.Change, value s
 	case c.Attribute == attrQueues:
 		return setQueues(eth, ifname, value, revert)
 	case c.Attribute == attrRSS:
-		return setRSS(eth, ifname, value)
+		return setRSS(eth, ifname, value, revert)
 	case c.Attribute == attrCoalesce:
 		return setCoalesce(eth, ifname, value)
 	case strings.HasPrefix(c.Attribute, attrFeature):
@@ -249,7 +249,12 @@ func setQueues(eth ethtool.Interface, ifname, value string, revert bool) error {
 	return nil
 }
 
-func setRSS(eth ethtool.Interface, ifname, value string) error {
+// setRSS writes the RSS table. On revert, a prior table that is the
+// driver's default (even over all the rx queues there are) is given back
+// to the driver (ETHTOOL_SRXFHINDIR with size 0) instead of being written
+// entry by entry: a written table counts as user-set, and the kernel then
+// refuses a later `ethtool -L … combined 1`.
+func setRSS(eth ethtool.Interface, ifname, value string, revert bool) error {
 	cur, err := eth.Indir(ifname)
 	if err != nil {
 		return err
@@ -258,11 +263,23 @@ func setRSS(eth ethtool.Interface, ifname, value string) error {
 	if err != nil {
 		return err
 	}
-	if ethtool.FormatIndir(cur) == ethtool.FormatIndir(want) {
-		return nil
+	isDefault := false
+	if revert {
+		if c, err := eth.Channels(ifname); err == nil && value == "even:"+strconv.Itoa(int(c.RXQueues())) {
+			isDefault = true
+		}
 	}
-	if err := eth.SetIndir(ifname, want); err != nil {
-		return err
+	switch {
+	case isDefault:
+		if err := eth.ResetIndir(ifname); err != nil {
+			return err
+		}
+	case ethtool.FormatIndir(cur) == ethtool.FormatIndir(want):
+		return nil
+	default:
+		if err := eth.SetIndir(ifname, want); err != nil {
+			return err
+		}
 	}
 	got, err := eth.Indir(ifname)
 	if err != nil {

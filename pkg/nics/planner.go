@@ -32,6 +32,14 @@ type planner struct {
 	irqs []irqaffinity.IRQ
 	// isolated are the CPUs isolated now or by the profile.
 	isolated cpuset.Set
+	// noRPS are the CPUs the kernel leaves out of an rps_cpus mask (not
+	// housekeeping for HK_TYPE_DOMAIN or HK_TYPE_WQ, now or after the
+	// profile's next boot), and noRPSWhy says where that comes from.
+	noRPS    cpuset.Set
+	noRPSWhy string
+	// irqLoad counts the queue IRQs the plan puts on each CPU, over all
+	// NICs, so that the next NIC's queues go to the least loaded CPUs.
+	irqLoad map[int]int
 	// nbits is the width of the kernel's CPU masks.
 	nbits int
 
@@ -60,11 +68,12 @@ func (m Module) newPlanner(ctx context.Context, env *module.Env, spec *profile.S
 	p := &planner{
 		ctx: ctx, env: env, r: r, spec: spec, topo: topo, inv: inv, eth: eth,
 		isolated: topo.Isolated, nbits: topo.Possible.Max() + 1,
-		pinned: map[int]cpuset.Set{},
+		pinned: map[int]cpuset.Set{}, irqLoad: map[int]int{},
 	}
 	if spec.CPU != nil {
 		p.isolated = p.isolated.Union(spec.CPU.Isolated)
 	}
+	p.noRPS, p.noRPSWhy = rpsExcluded(r, topo, spec.CPU)
 	return p, nil
 }
 
@@ -493,7 +502,7 @@ func (p *planner) planAffinity(label string, n NIC, a *profile.NICIRQAffinity, q
 		return
 	}
 	qlist := irqaffinity.Queues(n.Device(), p.irqs, msi)
-	assign := irqaffinity.RoundRobin(qlist, cpus)
+	assign := irqaffinity.Balance(qlist, cpus, p.irqLoad)
 	if len(assign) == 0 {
 		p.warnf(n.Name, "remove irqAffinity for this NIC", "%s has no queue interrupts nettune recognizes (a virtual NIC, or its driver names them differently); irqAffinity does nothing", n)
 		return
@@ -547,13 +556,27 @@ func (p *planner) planSteering(label string, n NIC, q *profile.QueueCPUs, qs que
 		p.errorf(n.Name, "use CPUs "+p.topo.Possible.String(), "spec.%s.%s.cpus names CPUs %s this host does not have", label, key, bad)
 		return
 	}
+	cpus := q.CPUs
+	if drop := cpus.Intersect(p.noRPS); rx && !drop.IsEmpty() {
+		// The kernel ANDs an rps_cpus mask with the housekeeping CPUs
+		// (net/core/net-sysfs.c store_rps_map: HK_TYPE_DOMAIN and
+		// HK_TYPE_WQ): those CPUs would not read back.
+		cpus = cpus.Difference(drop)
+		if cpus.IsEmpty() {
+			p.errorf(n.Name, "name housekeeping CPUs in rps.cpus",
+				"spec.%s.rps.cpus %s are all %s: the kernel refuses an RPS mask without a housekeeping CPU", label, q.CPUs, p.noRPSWhy)
+			return
+		}
+		p.warnf(n.Name, "remove CPUs "+drop.String()+" from spec."+label+".rps.cpus",
+			"spec.%s.rps.cpus includes CPUs %s, %s: the kernel leaves them out of RPS masks, so RPS uses CPUs %s", label, drop, p.noRPSWhy, cpus)
+	}
 	queues, err := list(p.r, n.Name)
 	if err != nil {
 		p.errorf(n.Name, "", "%v", err)
 		return
 	}
 	queues = p.limitQueues(n, key, queues, qs.changes, after)
-	sets := netqueue.Spread(len(queues), q.CPUs, q.Spread)
+	sets := netqueue.Spread(len(queues), cpus, q.Spread)
 	for i, qn := range queues {
 		hp := path(n.Name, qn)
 		raw, cur, err := netqueue.ReadMask(p.r, hp)

@@ -2,6 +2,7 @@ package nics
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -243,19 +244,61 @@ func featureName(name string, have map[string]ethtool.Feature) (string, error) {
 			return k, nil
 		}
 	}
-	var near []string
-	for k := range have {
-		if strings.Contains(k, name) || strings.Contains(name, k) {
-			near = append(near, k)
-		}
-	}
+	near := suggestFeatures(name, have)
 	msg := fmt.Sprintf("unknown feature %q", name)
 	if len(near) > 0 {
-		sortStrings(near)
-		if len(near) > 5 {
-			near = near[:5]
-		}
 		msg += "; did you mean " + strings.Join(near, ", ") + "?"
 	}
 	return "", fmt.Errorf("%s", msg)
+}
+
+// suggestFeatures picks, from the device's own feature names, those close
+// to an unknown name: a misspelling (edit distance within a third of the
+// name, at least 2), or a name that contains it or is contained in it.
+// Closest first, at most five.
+func suggestFeatures(name string, have map[string]ethtool.Feature) []string {
+	type cand struct {
+		name string
+		dist int
+	}
+	var cs []cand
+	limit := max(2, len(name)/3)
+	for k := range have {
+		d := editDistance(name, k)
+		if d <= limit || strings.Contains(k, name) || strings.Contains(name, k) {
+			cs = append(cs, cand{k, d})
+		}
+	}
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].dist != cs[j].dist {
+			return cs[i].dist < cs[j].dist
+		}
+		return cs[i].name < cs[j].name
+	})
+	var out []string
+	for i := 0; i < len(cs) && i < 5; i++ {
+		out = append(out, cs[i].name)
+	}
+	return out
+}
+
+// editDistance is the Levenshtein distance of two names.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -2,6 +2,7 @@ package nics
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/nettune/nettune/pkg/ethtool"
@@ -33,4 +34,26 @@ func FuzzRSSValue(f *testing.F) {
 			t.Fatalf("%v: plain form does not round-trip: %v, %v", tab, raw, err)
 		}
 	})
+}
+
+// TestFeatureDidYouMean: a misspelt feature got no suggestion unless one
+// name contained the other; suggestions come from the NIC's own list.
+func TestFeatureDidYouMean(t *testing.T) {
+	have := map[string]ethtool.Feature{
+		"rx-gro": {}, "rx-gro-hw": {}, "rx-gro-list": {}, "tx-tcp-segmentation": {},
+		"tx-tcp6-segmentation": {}, "rx-checksum": {}, "rx-hashing": {},
+	}
+	for _, tc := range []struct{ name, want string }{
+		{"tx-tcp-segmentaton", "did you mean tx-tcp-segmentation, tx-tcp6-segmentation?"},
+		{"rx-chksum", "did you mean rx-checksum?"},
+		{"rx-gro-lst", "did you mean rx-gro-list, rx-gro-hw, rx-gro?"},
+	} {
+		_, err := featureName(tc.name, have)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("featureName(%q) = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	if _, err := featureName("frobnicate", have); err == nil || strings.Contains(err.Error(), "did you mean") {
+		t.Errorf("featureName(frobnicate) = %v, want no suggestion", err)
+	}
 }
