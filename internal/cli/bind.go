@@ -19,6 +19,7 @@ type bindFlags struct {
 	force    bool
 	noIOMMU  bool
 	group    bool
+	anyClass bool
 	uid, gid int
 	yes      bool
 	dryRun   bool
@@ -31,6 +32,12 @@ const bindGuardsHelp = `Guards (each refuses with a reason and exit status 1):
                       macvlan, that is up                     (--force lifts)
   ssh-session         it carries an SSH session, by local address or by the
                       route back to the client               (cannot be forced)
+  default-route       it (or a VLAN, bond or bridge on top of it) carries a
+                      default route                          (cannot be forced)
+  storage             its disks back a mounted filesystem, swap, or an md,
+                      dm or LVM device                       (cannot be forced)
+  device-class        not a network, crypto, co-processor or accelerator
+                      device                             (--any-class lifts)
   iommu-group         vfio-pci: another device of its IOMMU group stays on a
                       kernel driver; bind them together (--group)
   no-iommu            vfio-pci on a host without IOMMU; --no-iommu accepts
@@ -77,6 +84,7 @@ gives the device back to its original driver.
 	fl.BoolVar(&f.force, "force", false, "bind although the interface has addresses, routes, or an upper device that is up")
 	fl.BoolVar(&f.noIOMMU, "no-iommu", false, "on a host without IOMMU, use vfio's unsafe no-IOMMU mode (no DMA isolation; taints the kernel)")
 	fl.BoolVar(&f.group, "group", false, "also bind the other devices of each device's IOMMU group that are on kernel drivers")
+	fl.BoolVar(&f.anyClass, "any-class", false, "allow devices that are not network, crypto, co-processor or accelerator devices (never one whose disks are in use)")
 	fl.IntVar(&f.uid, "uid", 0, "owner of /dev/vfio/<group> (vfio-pci), for a non-root DPDK process")
 	fl.IntVar(&f.gid, "gid", 0, "group of /dev/vfio/<group> (vfio-pci)")
 	fl.BoolVarP(&f.yes, "yes", "y", false, "do not ask for confirmation (required when stdin is not a terminal)")
@@ -92,7 +100,10 @@ func (a *app) unbindCommand() *cobra.Command {
 		Long: `Give each DEVICE back to the driver it had before nettune bound it, as the
 journal recorded it, with driver_override cleared; without a record, to
 its kernel driver by modalias, or to --driver. A DEVICE can be named by the
-interface it had before it was bound.
+interface it had before it was bound. A device already on a kernel driver
+is left as it is, so unbinding twice changes nothing the second time.
+Unbinding one device of an IOMMU group while others stay on vfio would
+leave them in a group vfio cannot use: list them all, or pass --group.
 
 Like bind, unbind is journaled: 'nettune revert' binds the devices again.
 --yes skips the question and is required when stdin is not a terminal.`,
@@ -107,6 +118,7 @@ Like bind, unbind is journaled: 'nettune revert' binds the devices again.
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.driver, "driver", "", "kernel driver to give the devices to (default: the recorded one, else by modalias)")
+	fl.BoolVar(&f.group, "group", false, "also unbind the other devices of each device's IOMMU group that are on vfio")
 	fl.BoolVarP(&f.yes, "yes", "y", false, "do not ask for confirmation (required when stdin is not a terminal)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print what would be done, with equivalent shell commands, and touch nothing")
 	return cmd
@@ -120,7 +132,7 @@ func (a *app) bind(ctx context.Context, eng *engine.Engine, args []string, f bin
 		targets = append(targets, devbind.Target{Arg: arg, Driver: f.driver, Owner: owner, NoIOMMU: f.noIOMMU, Reason: "nettune bind"})
 	}
 	label := "nettune bind --driver " + f.driver + " " + strings.Join(args, " ")
-	opts := devbind.Options{Force: f.force, Group: f.group}
+	opts := devbind.Options{Force: f.force, Group: f.group, AnyClass: f.anyClass}
 	return a.runBinding(ctx, eng, "bind", label, f, func(ctx context.Context, p *devbind.Planner) (*devbind.Result, error) {
 		return p.Bind(ctx, targets, opts)
 	})
@@ -129,7 +141,7 @@ func (a *app) bind(ctx context.Context, eng *engine.Engine, args []string, f bin
 func (a *app) unbind(ctx context.Context, eng *engine.Engine, args []string, f bindFlags) error {
 	label := "nettune unbind " + strings.Join(args, " ")
 	return a.runBinding(ctx, eng, "unbind", label, f, func(ctx context.Context, p *devbind.Planner) (*devbind.Result, error) {
-		return p.Unbind(ctx, args, f.driver, devbind.Options{})
+		return p.Unbind(ctx, args, f.driver, devbind.Options{Group: f.group})
 	})
 }
 
@@ -241,9 +253,10 @@ func (a *app) printBindPlan(verb string, pr *engine.PlanResult, res *devbind.Res
 		}{nonNil(pr.Changes()), nonNilRefusals(refusals), nonNilRefusals(warnings)},
 		Table: func(t *output.TableWriter) {
 			changes := pr.Changes()
-			if len(changes) == 0 {
+			switch {
+			case len(changes) == 0 && len(refusals) == 0:
 				t.Line("Nothing to do: the devices are already bound that way.")
-			} else {
+			case len(changes) > 0:
 				t.Rows(changeHeader(withCommand), changeRows(changes, withCommand))
 			}
 			renderRefusals(t, "refused", refusals)

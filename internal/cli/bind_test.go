@@ -295,3 +295,182 @@ func TestBindDryRunAndOffline(t *testing.T) {
 		t.Fatalf("changed the tree: %v", diffs)
 	}
 }
+
+// TestBindRefusesRootDisk: on a capture of this VM, whose root filesystem
+// is on the virtio-blk disk of 0000:00:02.0, binding that function is
+// refused (dry run included) and cannot be forced, not even with
+// --any-class; 'devices --all' says why.
+func TestBindRefusesRootDisk(t *testing.T) {
+	root := fixture.Unpack(t, devbindFixtures+"vm-virtio-blk.txtar")
+	before := fixture.Digest(t, root)
+	for _, extra := range [][]string{nil, {"--force"}, {"--any-class", "--force"}} {
+		args := append([]string{"bind", "--dry-run", "--root", root, "--driver", "uio_pci_generic", "0000:00:02.0"}, extra...)
+		r := run(t, "", false, args...)
+		if r.code != ExitError || !strings.Contains(r.stdout, "backs / (vda)") || !strings.Contains(r.stdout, "[storage]") || strings.Contains(r.stdout, "Nothing to do") {
+			t.Fatalf("%v: exit %d\n%s\n%s", extra, r.code, r.stdout, r.stderr)
+		}
+		if len(extra) < 2 && !strings.Contains(r.stdout, "[device-class]") {
+			t.Errorf("%v: no class refusal:\n%s", extra, r.stdout)
+		}
+	}
+	// A non-network function that backs nothing is refused by class only.
+	r := run(t, "", false, "bind", "--dry-run", "--root", root, "--driver", "vfio-pci", "--no-iommu", "00:05.0")
+	if r.code != ExitError || !strings.Contains(r.stdout, "[device-class]") || strings.Contains(r.stdout, "[storage]") {
+		t.Fatalf("rng: exit %d\n%s", r.code, r.stdout)
+	}
+	// eth0 carries the default route: never, even forced.
+	r = run(t, "", false, "bind", "--dry-run", "--root", root, "--driver", "vfio-pci", "--no-iommu", "--force", "eth0")
+	if r.code != ExitError || !strings.Contains(r.stdout, "[default-route]") {
+		t.Fatalf("eth0: exit %d\n%s", r.code, r.stdout)
+	}
+	r = run(t, "", false, "devices", "--all", "--root", root)
+	if r.code != ExitOK {
+		t.Fatalf("devices: %d %s", r.code, r.stderr)
+	}
+	golden(t, "devices-all-vm-virtio-blk", r.stdout)
+	if !strings.Contains(r.stdout, "0000:00:02.0 in use: backs / (vda)") {
+		t.Errorf("devices does not say why the disk is in use:\n%s", r.stdout)
+	}
+	if diffs := fixture.DiffDigests(before, fixture.Digest(t, root)); len(diffs) > 0 {
+		t.Fatalf("changed the tree: %v", diffs)
+	}
+}
+
+// TestUnbindTwice: a second unbind leaves the devices on their kernel
+// driver (it used to take the first unbind's own journal record and bind
+// them back to vfio-pci); a second bind and a second unbind say there is
+// nothing to do and record no generation.
+func TestUnbindTwice(t *testing.T) {
+	s := newSimCLI(t, "pf-siblings")
+	before := fixture.Digest(t, s.root, "var")
+	if err := s.bind(bindFlags{driver: "vfio-pci", yes: true}, "eth1", "eth2", "08:00.0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.unbind(bindFlags{yes: true}, "eth1", "eth2", "08:00.0"); err != nil {
+		t.Fatal(err)
+	}
+	gens, err := engine.Generations(s.eng.Env.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := s.unbind(bindFlags{yes: true}, "eth1", "eth2", "08:00.0"); err != nil {
+			t.Fatalf("unbind again: %v", err)
+		}
+		if !strings.Contains(s.out.String(), "Nothing to do") {
+			t.Errorf("unbind again: %s", s.out.String())
+		}
+		if got := s.state("0000:03:00.0") + " / " + s.state("0000:08:00.0"); got != "ixgbe if=eth1 / none" {
+			t.Fatalf("after a second unbind: %s", got)
+		}
+	}
+	if diffs := fixture.DiffDigests(before, fixture.Digest(t, s.root, "var")); len(diffs) > 0 {
+		t.Fatalf("not as at the start: %v", diffs)
+	}
+	if now, _ := engine.Generations(s.eng.Env.Root); len(now) != len(gens) {
+		t.Errorf("a no-op unbind recorded a generation: %d -> %d", len(gens), len(now))
+	}
+}
+
+// TestUnbindGroupMember: unbinding one port of IOMMU group 12 while the
+// other stays on vfio-pci is refused; --group unbinds both.
+func TestUnbindGroupMember(t *testing.T) {
+	s := newSimCLI(t, "pf-siblings")
+	if err := s.bind(bindFlags{driver: "vfio-pci", yes: true}, "eth1", "eth2"); err != nil {
+		t.Fatal(err)
+	}
+	afterBind := fixture.Digest(t, s.root, "var")
+	err := s.unbind(bindFlags{yes: true}, "eth1")
+	if err == nil || !strings.Contains(err.Error(), "[iommu-group]") || !strings.Contains(err.Error(), "0000:03:00.1 (vfio-pci)") {
+		t.Fatalf("unbind of one member: %v", err)
+	}
+	if diffs := fixture.DiffDigests(afterBind, fixture.Digest(t, s.root, "var")); len(diffs) > 0 {
+		t.Fatalf("refused unbind changed the tree: %v", diffs)
+	}
+	r := run(t, "", false, "devices", "--root", s.root)
+	if !strings.Contains(r.stdout, "0000:03:00.0 shares IOMMU group 12 with 0000:03:00.1 on vfio: unbind them together") {
+		t.Errorf("devices does not explain the group:\n%s", r.stdout)
+	}
+	if err := s.unbind(bindFlags{yes: true, group: true}, "eth1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.state("0000:03:00.0") + " / " + s.state("0000:03:00.1"); got != "ixgbe if=eth1 / ixgbe if=eth2" {
+		t.Fatalf("after unbind --group: %s", got)
+	}
+}
+
+// TestBindFailedKernelDriverUnloadsIt: binding to e1000, which is not
+// loaded, fails in the probe; loading e1000 had made it take 0000:00:05.0
+// (no driver until then). The rollback unloads e1000 again, so the host
+// really is as it was.
+func TestBindFailedKernelDriverUnloadsIt(t *testing.T) {
+	s := newSimCLI(t, "noiommu")
+	ctx := context.Background()
+	r := s.eng.Env.Root
+	if err := devbind.Transition(ctx, r, "0000:00:05.0", devbind.State{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.bus.Run(ctx, "modprobe", "-r", "e1000"); err != nil {
+		t.Fatal(err)
+	}
+	before := fixture.Digest(t, s.root, "var")
+	s.bus.FailProbe("0000:00:04.0", "e1000", os.ErrInvalid)
+	err := s.bind(bindFlags{driver: "e1000", yes: true}, "eth1")
+	if err == nil || !strings.Contains(err.Error(), "rolled back") {
+		t.Fatalf("bind: %v", err)
+	}
+	if diffs := fixture.DiffDigests(before, fixture.Digest(t, s.root, "var")); len(diffs) > 0 {
+		t.Fatalf("the failed bind left changes (e1000 loaded, 0000:00:05.0 taken): %v", diffs)
+	}
+}
+
+// TestBindNoIOMMUWithoutKernelSupport: --no-iommu on a kernel built
+// without CONFIG_VFIO_NOIOMMU fails with an explanation pointing to
+// uio_pci_generic and leaves vfio-pci unloaded; when vfio is loaded the
+// plan already refuses.
+func TestBindNoIOMMUWithoutKernelSupport(t *testing.T) {
+	s := newSimCLI(t, "noiommu")
+	r := s.eng.Env.Root
+	for _, p := range []string{"/sys/bus/pci/drivers/vfio-pci", "/sys/module/vfio", "/sys/module/vfio_pci", "/dev/vfio"} {
+		if err := os.RemoveAll(r.Path(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.bus.WithoutNoIOMMU = true
+	before := fixture.Digest(t, s.root, "var")
+	err := s.bind(bindFlags{driver: "vfio-pci", noIOMMU: true, yes: true}, "eth2")
+	if err == nil || !strings.Contains(err.Error(), "CONFIG_VFIO_NOIOMMU") || !strings.Contains(err.Error(), "uio_pci_generic") {
+		t.Fatalf("bind: %v", err)
+	}
+	if diffs := fixture.DiffDigests(before, fixture.Digest(t, s.root, "var")); len(diffs) > 0 {
+		t.Fatalf("left changes (modules loaded?): %v", diffs)
+	}
+	// vfio loaded without the parameter: refused at plan time.
+	if _, err := s.bus.Run(context.Background(), "modprobe", "vfio-pci"); err != nil {
+		t.Fatal(err)
+	}
+	err = s.bind(bindFlags{driver: "vfio-pci", noIOMMU: true, yes: true}, "eth2")
+	if err == nil || !strings.Contains(err.Error(), "[no-iommu]") || !strings.Contains(err.Error(), "CONFIG_VFIO_NOIOMMU") || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("bind with vfio loaded: %v", err)
+	}
+}
+
+// TestBindUnknownDeviceListsDevices: an unknown name lists the devices
+// that exist, and the dry run does not say "Nothing to do" first.
+func TestBindUnknownDeviceListsDevices(t *testing.T) {
+	root := fixture.Unpack(t, devbindFixtures+"noiommu.txtar")
+	r := run(t, "", false, "bind", "--dry-run", "--root", root, "--driver", "uio_pci_generic", "eth9")
+	if r.code != ExitError || strings.Contains(r.stdout, "Nothing to do") || !strings.Contains(r.stdout, "0000:00:04.0 (eth1), 0000:00:05.0 (eth2)") {
+		t.Fatalf("exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+// TestBindRemedyNamesUpperInterface: the address of eth6 is on the VLAN
+// eth6.100; the remedy flushes that one, not eth6.
+func TestBindRemedyNamesUpperInterface(t *testing.T) {
+	root := fixture.Unpack(t, devbindFixtures+"pf-siblings.txtar")
+	r := run(t, "", false, "bind", "--dry-run", "--root", root, "--driver", "vfio-pci", "eth6")
+	if r.code != ExitError || !strings.Contains(r.stdout, "ip address flush dev eth6.100") || strings.Contains(r.stdout, "flush dev eth6)") {
+		t.Fatalf("exit %d\n%s", r.code, r.stdout)
+	}
+}

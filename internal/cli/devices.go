@@ -21,7 +21,9 @@ devices DPDK drives; --all for every PCI device) with their vendor and
 device IDs and names, current driver, kernel interface, NUMA node, IOMMU
 group and the other devices in it, the drivers that can take them, and
 whether they are in use: an interface with addresses, routes in any table,
-an SSH session, or one that is a port of a bond, bridge or VLAN that is up.
+an SSH session, or one that is a port of a bond, bridge or VLAN that is up,
+or disks that back a mounted filesystem, swap, or an md, dm or LVM device
+("backs / (vda1)"; --all shows storage controllers).
 Those are the guards 'nettune bind' applies.
 
 Names come from pci.ids when the host has it. On an offline --root the
@@ -126,6 +128,9 @@ func deviceNotes(inv *devbind.Inventory, devs []*devbind.Device) []string {
 		}
 		for _, r := range d.Reasons {
 			notes = append(notes, fmt.Sprintf("%s in use: %s", who, r))
+		}
+		for _, n := range d.Notes {
+			notes = append(notes, fmt.Sprintf("%s %s", who, n))
 		}
 		if len(d.GroupPeers) > 0 {
 			notes = append(notes, fmt.Sprintf("%s shares IOMMU group %s with %s", who, d.IOMMUGroup, strings.Join(peerNames(inv, d.GroupPeers), ", ")))

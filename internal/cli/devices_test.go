@@ -69,7 +69,7 @@ func TestDevicesJSON(t *testing.T) {
 	if got := pf.Drivers; len(got) != 3 || got[0] != "ixgbe" || got[1] != "vfio-pci" || got[2] != "uio_pci_generic" {
 		t.Errorf("usable drivers of the PF: %v", got)
 	}
-	if eth0 := doc.Devices[0]; !eth0.Active || len(eth0.Reasons) != 3 {
+	if eth0 := doc.Devices[0]; !eth0.Active || len(eth0.Reasons) != 4 {
 		t.Errorf("eth0: %+v", eth0)
 	}
 }

@@ -55,6 +55,11 @@ func Capture(ctx context.Context, src, dir string) (int, error) {
 			}
 		}
 	}
+	n, err := captureBlock(src, dir)
+	files += n
+	if err != nil {
+		return files, err
+	}
 	for _, p := range IDPaths {
 		data, err := os.ReadFile(filepath.Join(src, p))
 		if err != nil {
@@ -64,6 +69,96 @@ func Capture(ctx context.Context, src, dir string) (int, error) {
 			return files, err
 		}
 		break
+	}
+	return files, nil
+}
+
+// captureBlock copies what the storage guard reads (block.go): the mount
+// table with device numbers (/proc/self/mountinfo, written as a file), the
+// swap areas, the /sys/block links and, for every block device and
+// partition, its dev, partition and dm/name files and its holders and
+// slaves links. The device directories lie below the PCI functions, deeper
+// than a snapshot copies them.
+func captureBlock(src, dir string) (int, error) {
+	files := 0
+	copyFile := func(rel string) error {
+		data, err := os.ReadFile(filepath.Join(src, rel))
+		if err != nil {
+			return nil
+		}
+		dst := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(dst, data, 0o644); err != nil {
+			return fmt.Errorf("snapshot %s: %w", rel, err)
+		}
+		files++
+		return nil
+	}
+	copyLink := func(rel string) (string, error) {
+		target, err := os.Readlink(filepath.Join(src, rel))
+		if err != nil {
+			return "", nil
+		}
+		dst := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.Symlink(target, dst); err != nil && !os.IsExist(err) {
+			return "", fmt.Errorf("snapshot %s: %w", rel, err)
+		}
+		return target, nil
+	}
+	for _, p := range []string{"proc/self/mountinfo", "proc/swaps", "proc/mounts", "proc/cmdline"} {
+		if err := copyFile(p); err != nil {
+			return files, err
+		}
+	}
+	blockDir := func(rel string) error {
+		for _, f := range []string{"dev", "partition", "dm/name", "dm/uuid"} {
+			if err := copyFile(filepath.Join(rel, f)); err != nil {
+				return err
+			}
+		}
+		for _, sub := range []string{"holders", "slaves"} {
+			entries, _ := os.ReadDir(filepath.Join(src, rel, sub))
+			if err := os.MkdirAll(filepath.Join(dir, rel, sub), 0o755); err != nil {
+				return err
+			}
+			for _, e := range entries {
+				if _, err := copyLink(filepath.Join(rel, sub, e.Name())); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	disks, _ := os.ReadDir(filepath.Join(src, "sys/block"))
+	for _, e := range disks {
+		link := filepath.Join("sys/block", e.Name())
+		target, err := copyLink(link)
+		if err != nil {
+			return files, err
+		}
+		if target == "" || filepath.IsAbs(target) {
+			continue
+		}
+		rel := filepath.Clean(filepath.Join("sys/block", target))
+		if strings.HasPrefix(rel, "..") {
+			continue
+		}
+		if err := blockDir(rel); err != nil {
+			return files, err
+		}
+		subs, _ := os.ReadDir(filepath.Join(src, rel))
+		for _, s := range subs {
+			if _, err := os.Stat(filepath.Join(src, rel, s.Name(), "partition")); err == nil {
+				if err := blockDir(filepath.Join(rel, s.Name())); err != nil {
+					return files, err
+				}
+			}
+		}
 	}
 	return files, nil
 }

@@ -318,22 +318,67 @@ func loadModule(ctx context.Context, r *host.Root, name string) error {
 	return err
 }
 
-// unloadModule undoes loadModule: it removes the module when no device is
-// bound to its driver any more, and leaves it loaded (without error) when
-// something still uses it.
+// unloadModule undoes loadModule: the driver was not loaded before, so
+// it removes the module again. A device bound to the driver on purpose
+// (driver_override names it) keeps it loaded, without error, as something
+// still uses it. Devices the driver took by its ID table when it was
+// loaded (they had no driver) lose it again with the module, which is how
+// they were; if one of them carries traffic by now, the module stays and
+// the error names it, so that nothing says "as it was" while it is not.
 func unloadModule(ctx context.Context, r *host.Root, name string) error {
 	drv := registered(r, name)
 	if drv == "" {
 		return nil
 	}
-	if len(boundDevices(r, drv)) > 0 {
-		return nil
+	var claimed []string
+	for _, addr := range boundDevices(r, drv) {
+		ov, _ := r.ReadString(r.Sys(pciDevices, addr, "driver_override"))
+		if v := overrideValue(ov); v != "" && sameName(v, drv) {
+			return nil
+		}
+		claimed = append(claimed, addr)
 	}
 	if err := requireKernel(r); err != nil {
 		return err
 	}
+	if busy := busyDevices(ctx, r, claimed); len(busy) > 0 {
+		return fmt.Errorf("unload driver %s: left loaded because it drives %s, which it took when nettune loaded it and which %s by now: unload it by hand (modprobe -r %s) once that is no longer needed", name, strings.Join(claimed, ", "), strings.Join(busy, "; "), name)
+	}
 	if _, err := r.Exec.Run(ctx, "modprobe", "-r", name); err != nil {
-		return fmt.Errorf("unload driver %s: %w", name, err)
+		return fmt.Errorf("unload driver %s: %w (it still drives %s)", name, err, nonEmpty(strings.Join(boundDevices(r, drv), ", "), "no device"))
+	}
+	if n := registered(r, name); n != "" {
+		return fmt.Errorf("unload driver %s: modprobe -r succeeded but %s is still registered (devices: %s)", name, n, nonEmpty(strings.Join(boundDevices(r, n), ", "), "none"))
 	}
 	return nil
+}
+
+// busyDevices says which of the devices carry traffic (addresses, routes,
+// SSH sessions, upper devices), or that it cannot be told.
+func busyDevices(ctx context.Context, r *host.Root, addrs []string) []string {
+	var out []string
+	var (
+		n    *Network
+		err  error
+		read bool
+	)
+	for _, addr := range addrs {
+		st, oerr := Observe(r, addr)
+		if oerr != nil || len(st.Interfaces) == 0 {
+			continue
+		}
+		if !read {
+			read = true
+			n, err = NetworkFor(r).Network(ctx)
+		}
+		var getenv func(string) string
+		if r.Live() {
+			getenv = os.Getenv
+		}
+		d := &Device{Address: addr, Interfaces: st.Interfaces}
+		for _, ref := range activity(d, n, err, Sessions(r, getenv)) {
+			out = append(out, addr+": "+ref.Message)
+		}
+	}
+	return out
 }

@@ -19,6 +19,15 @@ const (
 	GuardBifurcated     = "bifurcated"
 	GuardBridge         = "bridge"
 	GuardUnavailable    = "driver-unavailable"
+	// GuardDefaultRoute: the interface carries a default route; binding
+	// it away cuts the host off. Never forceable.
+	GuardDefaultRoute = "default-route"
+	// GuardStorage: the device provides block devices that are mounted,
+	// swapped on or built upon. Never forceable.
+	GuardStorage = "storage"
+	// GuardClass: not a network, crypto or accelerator device; lifted only
+	// by naming the class explicitly (--any-class).
+	GuardClass = "device-class"
 )
 
 // Refusal is a guard's reason not to bind a device.
@@ -95,7 +104,7 @@ func activity(d *Device, n *Network, netErr error, sessions []Session) []Refusal
 			}
 			return " on " + on[link]
 		}
-		var addrs []string
+		var addrs, addrLinks []string
 		local := map[netip.Addr]bool{}
 		for _, a := range n.Addrs {
 			if _, ok := on[a.Link]; !ok || linkLocal.Contains(a.Prefix.Addr()) {
@@ -103,15 +112,22 @@ func activity(d *Device, n *Network, netErr error, sessions []Session) []Refusal
 			}
 			local[a.Prefix.Addr()] = true
 			addrs = append(addrs, a.Prefix.String()+where(a.Link))
+			addrLinks = appendUnique(addrLinks, a.Link)
 		}
 		if len(addrs) > 0 {
+			// The remedy names the interfaces that hold the addresses:
+			// the VLAN or bridge on top, not the lower NIC.
+			var flush []string
+			for _, l := range addrLinks {
+				flush = append(flush, "ip address flush dev "+l)
+			}
 			out = append(out, Refusal{
 				Device: d.Address, Guard: GuardAddress, Forceable: true,
 				Message: fmt.Sprintf("interface %s has %s %s", ifc, plural(len(addrs), "address", "addresses"), list(addrs)),
-				Remedy:  fmt.Sprintf("remove them (ip address flush dev %s) or --force", ifc),
+				Remedy:  fmt.Sprintf("remove them (%s) or --force", strings.Join(flush, "; ")),
 			})
 		}
-		var routes []string
+		var routes, defaults, routeLinks []string
 		for _, rt := range n.Routes {
 			if _, ok := on[rt.Link]; !ok {
 				continue
@@ -119,13 +135,25 @@ func activity(d *Device, n *Network, netErr error, sessions []Session) []Refusal
 			if dst := rt.Dst.Addr(); rt.Dst.IsValid() && dst.Is6() && (linkLocal.Contains(dst) || multicast.Contains(dst)) {
 				continue
 			}
+			if rt.Type == "" && (!rt.Dst.IsValid() || rt.Dst.Bits() == 0) {
+				defaults = append(defaults, rt.String()+where(rt.Link))
+				continue
+			}
 			routes = append(routes, rt.String()+where(rt.Link))
+			routeLinks = appendUnique(routeLinks, rt.Link)
+		}
+		if len(defaults) > 0 {
+			out = append(out, Refusal{
+				Device: d.Address, Guard: GuardDefaultRoute,
+				Message: fmt.Sprintf("interface %s carries the default route: %s; without it the host loses its way out", ifc, list(defaults)),
+				Remedy:  "move the default route to another interface first; this refusal cannot be forced",
+			})
 		}
 		if len(routes) > 0 {
 			out = append(out, Refusal{
 				Device: d.Address, Guard: GuardRoute, Forceable: true,
 				Message: fmt.Sprintf("interface %s carries %s: %s", ifc, plural(len(routes), "route", "routes"), list(routes)),
-				Remedy:  "move or delete the routes first, or --force",
+				Remedy:  fmt.Sprintf("move or delete the routes first (%s), or --force", showRoutes(routeLinks)),
 			})
 		}
 		for _, s := range sessions {
@@ -158,6 +186,23 @@ func activity(d *Device, n *Network, netErr error, sessions []Session) []Refusal
 		}
 	}
 	return out
+}
+
+func showRoutes(links []string) string {
+	var out []string
+	for _, l := range links {
+		out = append(out, "ip route show table all dev "+l)
+	}
+	return strings.Join(out, "; ")
+}
+
+func appendUnique(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
 }
 
 func describe(l Link) string {
@@ -213,6 +258,9 @@ func (inv *Inventory) bindGuards(d *Device, want string, together map[string]boo
 		if !noIOMMU {
 			refuse(GuardNoIOMMU, "the host has no IOMMU: vfio-pci can only take the device in vfio's unsafe no-IOMMU mode, where the device can read and write any memory and the kernel is tainted",
 				"enable the IOMMU (intel_iommu=on or amd_iommu=on, VT-d/AMD-Vi in the firmware, a virtual IOMMU in a VM), use uio_pci_generic, or accept the risk with --no-iommu (profile: unsafeNoIOMMU: true)")
+		} else if !inv.NoIOMMUKernel.Has() {
+			refuse(GuardNoIOMMU, fmt.Sprintf("the host has no IOMMU and this kernel has no vfio no-IOMMU mode (%s): vfio-pci cannot take the device, even with --no-iommu", inv.NoIOMMUKernel.Why),
+				"use uio_pci_generic (it needs no IOMMU, and isolates nothing either), or boot a kernel built with CONFIG_VFIO_NOIOMMU=y")
 		}
 		return out
 	}
@@ -239,6 +287,26 @@ func (inv *Inventory) bindGuards(d *Device, want string, together map[string]boo
 			"bind them together (list them too, or --group)")
 	}
 	return out
+}
+
+// storageRefusal refuses a device whose block devices are in use: taking
+// it from its driver takes the filesystems away under the running system.
+func storageRefusal(d *Device) Refusal {
+	return Refusal{
+		Device: d.Address, Guard: GuardStorage,
+		Message: "provides storage in use: " + strings.Join(d.Storage, "; "),
+		Remedy:  "none: unmount, swapoff and dismantle what uses its disks first; this refusal cannot be forced",
+	}
+}
+
+// classRefusal refuses a device outside the classes DPDK drives (as
+// dpdk-devbind limits itself to them) unless asked for explicitly.
+func classRefusal(d *Device) Refusal {
+	return Refusal{
+		Device: d.Address, Guard: GuardClass,
+		Message: fmt.Sprintf("is a %s (class %s), not a network, crypto, co-processor or accelerator device", nonEmpty(d.ClassName, "device of another class"), d.Class),
+		Remedy:  "name the class explicitly with --any-class if this device really is meant for user space",
+	}
 }
 
 // vfioViable reports whether a group member lets vfio use the group:

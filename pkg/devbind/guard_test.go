@@ -65,10 +65,10 @@ func TestGuards(t *testing.T) {
 		messages []string // substrings expected in the refusals
 	}{
 		{name: "ssh interface", fixture: "pf-siblings", args: []string{"eth0"}, driver: vfio,
-			refusals: []string{"0000:00:03.0 address", "0000:00:03.0 route", "0000:00:03.0 ssh-session", "0000:00:03.0 ssh-session"},
+			refusals: []string{"0000:00:03.0 address", "0000:00:03.0 default-route", "0000:00:03.0 route", "0000:00:03.0 ssh-session", "0000:00:03.0 ssh-session"},
 			messages: []string{"10.0.0.5/24", "default via 10.0.0.1 (table main)", "10.0.0.77:40000 -> 10.0.0.5:22 (SSH_CONNECTION)", "10.0.0.99:51234 -> 10.0.0.5:22 (/proc/net/tcp)", "cannot be forced"}},
 		{name: "ssh interface forced: the session still refuses", fixture: "pf-siblings", args: []string{"0000:00:03.0"}, driver: vfio, opts: devbind.Options{Force: true},
-			refusals: []string{"0000:00:03.0 ssh-session", "0000:00:03.0 ssh-session"},
+			refusals: []string{"0000:00:03.0 default-route", "0000:00:03.0 ssh-session", "0000:00:03.0 ssh-session"},
 			warnings: []string{"0000:00:03.0 address", "0000:00:03.0 route"}},
 		{name: "PF sibling on a kernel driver", fixture: "pf-siblings", args: []string{"03:00.0"}, driver: vfio,
 			refusals: []string{"0000:03:00.0 iommu-group"},

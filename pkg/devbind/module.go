@@ -3,6 +3,9 @@ package devbind
 import (
 	"context"
 	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
 	"strings"
 
 	"github.com/nettune/nettune/pkg/host"
@@ -68,8 +71,11 @@ func (m Module) Plan(ctx context.Context, env *module.Env, spec *profile.Spec) (
 	res := &module.Result{Items: r.Items}
 	for _, ref := range r.Refusals {
 		remedy := ref.Remedy
-		if ref.Guard == GuardIOMMUGroup {
+		switch ref.Guard {
+		case GuardIOMMUGroup:
 			remedy = "list them in spec.devices too"
+		case GuardClass:
+			remedy = "spec.devices binds network, crypto, co-processor and accelerator devices only; if this one really is meant for user space, bind it with 'nettune bind --any-class'"
 		}
 		remedy = strings.ReplaceAll(remedy, ", or --force", "")
 		remedy = strings.ReplaceAll(remedy, " or --force", "")
@@ -89,6 +95,59 @@ func (Module) Apply(ctx context.Context, env *module.Env, c plan.Change) error {
 // Revert implements module.Module.
 func (Module) Revert(ctx context.Context, env *module.Env, c plan.Change) error {
 	return change(ctx, env.Root, c, true)
+}
+
+// Current implements module.Observer: the binding of a device (the
+// journaled Before or After when the device is bound that way, so that
+// the informational interface names do not count), whether a module is
+// loaded, vfio's no-IOMMU switch, and the owner and mode of a group node.
+func (Module) Current(_ context.Context, env *module.Env, c plan.Change) (string, bool, error) {
+	r := env.Root
+	switch c.Attribute {
+	case AttrDriver:
+		st, err := Observe(r, c.Object)
+		if err != nil {
+			return "", false, err
+		}
+		for _, v := range []string{c.Before, c.After} {
+			if want, err := ParseState(v); err == nil && want.Same(st) {
+				return v, false, nil
+			}
+		}
+		return st.String(), false, nil
+	case AttrModule:
+		if registered(r, c.Object) == "" {
+			return "", true, nil
+		}
+		return moduleLoaded, false, nil
+	case AttrNoIOMMU:
+		v, err := r.ReadString(r.Path(noIOMMUParam))
+		if err != nil {
+			if host.IsNotExist(err) {
+				return "", true, nil
+			}
+			return "", false, err
+		}
+		return strings.TrimSpace(v), false, nil
+	case AttrOwner, AttrMode:
+		node := groupNode(r, c.Object)
+		if node == "" || !r.Exists(r.Path(node)) {
+			return "", true, nil
+		}
+		st, err := os.Stat(r.Path(node))
+		if err != nil {
+			return "", false, err
+		}
+		if c.Attribute == AttrMode {
+			return fmt.Sprintf("%04o", st.Mode().Perm()), false, nil
+		}
+		o, err := ownerOf(r.Path(node))
+		if err != nil {
+			return "", false, err
+		}
+		return o.String(), false, nil
+	}
+	return "", false, module.ErrUnsupported
 }
 
 // change applies (or with revert, undoes) one journaled change.
@@ -118,6 +177,18 @@ func change(ctx context.Context, r *host.Root, c plan.Change, revert bool) error
 			return nil
 		}
 		return setNoIOMMU(r, value)
+	case AttrMode:
+		if value == "" {
+			return nil
+		}
+		m, err := strconv.ParseUint(value, 8, 32)
+		if err != nil {
+			return fmt.Errorf("bad mode %q in journal: %w", value, err)
+		}
+		if revert && (groupNode(r, c.Object) == "" || !r.Exists(r.Path(groupNode(r, c.Object)))) {
+			return nil
+		}
+		return setMode(r, c.Object, fs.FileMode(m))
 	case AttrOwner:
 		if value == "" {
 			// The node did not exist before the bind; it goes away

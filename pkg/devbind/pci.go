@@ -43,8 +43,14 @@ type Device struct {
 	Drivers []string `json:"drivers"`
 	// Active is true when a guard says the device is in use; Reasons say
 	// why.
-	Active   bool     `json:"active"`
-	Reasons  []string `json:"reasons"`
+	Active  bool     `json:"active"`
+	Reasons []string `json:"reasons"`
+	// Storage says what the device's block devices carry ("backs /
+	// (vda1)"): such a device is never bound away.
+	Storage []string `json:"storage"`
+	// Notes are constraints that are not a use: an IOMMU group that
+	// must be bound or unbound together.
+	Notes    []string `json:"notes"`
 	Modalias string   `json:"modalias"`
 
 	dir   string
@@ -83,6 +89,9 @@ type Inventory struct {
 	// NoIOMMUMode is vfio's enable_unsafe_noiommu_mode ("Y" or "N"), ""
 	// when vfio is not loaded.
 	NoIOMMUMode string `json:"noIOMMUMode"`
+	// NoIOMMUKernel says whether this kernel's vfio has a no-IOMMU mode
+	// (CONFIG_VFIO_NOIOMMU).
+	NoIOMMUKernel Support `json:"-"`
 	// Loaded maps the PCI drivers the kernel has registered to their
 	// module ("" for built-in drivers).
 	Loaded map[string]string `json:"-"`
@@ -125,10 +134,15 @@ func Scan(r *host.Root, ids *IDs) (*Inventory, error) {
 	if v, err := r.ReadString(r.Path(noIOMMUParam)); err == nil {
 		inv.NoIOMMUMode = strings.TrimSpace(v)
 	}
+	inv.NoIOMMUKernel = noIOMMUSupport(r)
+	blocks := readBlockTree(r)
 	for _, e := range entries {
 		d, err := readDevice(r, e.Name(), ids)
 		if err != nil {
 			return nil, err
+		}
+		if d.Endpoint() {
+			d.Storage = nonNilStrings(blocks.uses(d.dir))
 		}
 		inv.Devices = append(inv.Devices, d)
 		inv.byAddr[d.Address] = d
@@ -171,11 +185,11 @@ func (inv *Inventory) Get(addr string) *Device { return inv.byAddr[addr] }
 
 // readDevice reads one device's attributes.
 func readDevice(r *host.Root, addr string, ids *IDs) (*Device, error) {
-	dir, err := filepath.EvalSymlinks(r.Sys(pciDevices, addr))
+	dir, err := realPath(r, r.Sys(pciDevices, addr))
 	if err != nil {
 		return nil, fmt.Errorf("PCI device %s: %w", addr, err)
 	}
-	d := &Device{Address: addr, dir: dir, NUMANode: -1, Interfaces: []string{}, Reasons: []string{}}
+	d := &Device{Address: addr, dir: dir, NUMANode: -1, Interfaces: []string{}, Reasons: []string{}, Storage: []string{}, Notes: []string{}}
 	read := func(name string) string {
 		s, _ := r.ReadString(filepath.Join(dir, name))
 		return strings.TrimSpace(s)
@@ -200,6 +214,13 @@ func readDevice(r *host.Root, addr string, ids *IDs) (*Device, error) {
 	d.IOMMUGroup = linkBase(filepath.Join(dir, "iommu_group"))
 	d.Interfaces = interfaces(dir)
 	return d, nil
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // overrideValue turns driver_override's "(null)" into "".

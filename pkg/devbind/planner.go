@@ -3,6 +3,7 @@ package devbind
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +25,14 @@ const (
 	AttrNoIOMMU = "enable_unsafe_noiommu_mode"
 	// AttrOwner: the owner of the device's /dev/vfio group node.
 	AttrOwner = "vfio-owner"
+	// AttrMode: the permissions of the group node, so that the group
+	// given with the owner can open it (the kernel creates it 0600).
+	AttrMode = "vfio-mode"
 )
+
+// groupMode lets the owner and the group given with --uid/--gid (or
+// uid/gid in a profile) open the VFIO group node.
+const groupMode fs.FileMode = 0o660
 
 // Guards that are not about the device's use but about the request.
 const (
@@ -100,6 +108,11 @@ func (p *Planner) Devices(ctx context.Context, ids *IDs) (*Inventory, error) {
 		read     bool
 	)
 	for _, d := range inv.Devices {
+		for _, use := range d.Storage {
+			d.Active = true
+			d.Reasons = append(d.Reasons, use)
+		}
+		d.Notes = append(d.Notes, inv.groupNotes(d)...)
 		if len(d.Interfaces) == 0 {
 			continue
 		}
@@ -135,8 +148,13 @@ type Options struct {
 	// Force turns forceable refusals into warnings.
 	Force bool
 	// Group adds the other endpoints of a vfio-pci target's IOMMU group
-	// that are still on kernel drivers to the bind.
+	// that are still on kernel drivers to the bind; to an unbind, the
+	// other members of the group on vfio drivers.
 	Group bool
+	// AnyClass allows binding devices outside the network, crypto,
+	// co-processor and accelerator classes. It never lifts the storage
+	// guard.
+	AnyClass bool
 }
 
 // Result is a binding plan.
@@ -170,6 +188,8 @@ type want struct {
 	owner   *Owner
 	noIOMMU bool
 	reason  string
+	// checkClass refuses devices outside the classes DPDK drives.
+	checkClass bool
 }
 
 // Bind plans binding each target to its driver.
@@ -184,7 +204,7 @@ func (p *Planner) Bind(ctx context.Context, targets []Target, opts Options) (*Re
 	for _, t := range targets {
 		d, err := inv.Resolve(t.Arg, p.Recorded)
 		if err != nil {
-			res.Refusals = append(res.Refusals, Refusal{Device: t.Arg, Guard: GuardUnknownDevice, Message: err.Error(), Remedy: "see 'nettune devices'"})
+			res.Refusals = append(res.Refusals, inv.unknown(t.Arg, err))
 			continue
 		}
 		if prev, dup := seen[d.Address]; dup {
@@ -200,7 +220,7 @@ func (p *Planner) Bind(ctx context.Context, targets []Target, opts Options) (*Re
 			res.Refusals = append(res.Refusals, Refusal{Device: d.Address, Guard: GuardRequest, Message: fmt.Sprintf("an owner only applies to vfio-pci (/dev/vfio), not to %s", t.Driver)})
 			continue
 		}
-		wants = append(wants, want{dev: d, state: inv.desired(d, t.Driver), owner: t.Owner, noIOMMU: t.NoIOMMU, reason: t.Reason})
+		wants = append(wants, want{dev: d, state: inv.desired(d, t.Driver), owner: t.Owner, noIOMMU: t.NoIOMMU, reason: t.Reason, checkClass: !opts.AnyClass})
 	}
 	if opts.Group {
 		wants = inv.addGroupPeers(wants, seen)
@@ -223,7 +243,7 @@ func (p *Planner) Unbind(ctx context.Context, args []string, driver string, opts
 	for _, arg := range args {
 		d, err := inv.Resolve(arg, p.Recorded)
 		if err != nil {
-			res.Refusals = append(res.Refusals, Refusal{Device: arg, Guard: GuardUnknownDevice, Message: err.Error(), Remedy: "see 'nettune devices'"})
+			res.Refusals = append(res.Refusals, inv.unknown(arg, err))
 			continue
 		}
 		if seen[d.Address] {
@@ -238,10 +258,112 @@ func (p *Planner) Unbind(ctx context.Context, args []string, driver string, opts
 		}
 		wants = append(wants, want{dev: d, state: st, reason: reason})
 	}
+	wants = p.unbindGroups(inv, wants, seen, opts, res)
 	return p.build(ctx, inv, wants, opts, res)
 }
 
-// restoreTarget decides where unbind sends a device.
+// unbindGroups keeps IOMMU groups usable: a device that leaves vfio for a
+// kernel driver while another endpoint of its group stays on vfio leaves
+// that one in a group vfio can no longer use (and the kernel refuses or
+// breaks the binding while DPDK holds the group). The others are unbound
+// too with --group; otherwise the unbind is refused.
+func (p *Planner) unbindGroups(inv *Inventory, wants []want, seen map[string]bool, opts Options, res *Result) []want {
+	out := wants
+	for _, w := range wants {
+		d := w.dev
+		if !onVFIO(d) || !(w.state.Driver != "" && !vfioViable(&Device{Driver: w.state.Driver, class: d.class})) {
+			continue
+		}
+		var stay []string
+		for _, peer := range d.GroupPeers {
+			pd := inv.Get(peer)
+			if pd == nil || seen[peer] || !pd.Endpoint() || !onVFIO(pd) {
+				continue
+			}
+			if opts.Group {
+				st, reason, ref := p.restoreTarget(inv, pd, "")
+				if ref != nil {
+					res.Refusals = append(res.Refusals, *ref)
+					continue
+				}
+				seen[peer] = true
+				out = append(out, want{dev: pd, state: st, reason: reason + " (IOMMU group " + d.IOMMUGroup + " of " + d.Address + ")"})
+				continue
+			}
+			stay = append(stay, peer+" ("+pd.Driver+")")
+		}
+		if len(stay) > 0 {
+			res.Refusals = append(res.Refusals, Refusal{
+				Device: d.Address, Guard: GuardIOMMUGroup,
+				Message: fmt.Sprintf("IOMMU group %s also holds %s: once %s is on %s, vfio can no longer use the group and the DPDK application loses them too", d.IOMMUGroup, strings.Join(stay, ", "), d.Address, w.state.Driver),
+				Remedy:  "unbind them together (list them too, or --group)",
+			})
+		}
+	}
+	return out
+}
+
+// groupNotes explain what the IOMMU group of a device on vfio requires:
+// the group is unusable while an endpoint stays on a kernel driver, and
+// members on vfio are unbound together.
+func (inv *Inventory) groupNotes(d *Device) []string {
+	if !onVFIO(d) {
+		return nil
+	}
+	var kernel, vfio []string
+	for _, peer := range d.GroupPeers {
+		pd := inv.Get(peer)
+		if pd == nil || !pd.Endpoint() {
+			continue
+		}
+		switch {
+		case onVFIO(pd):
+			vfio = append(vfio, peer)
+		case !vfioViable(pd):
+			kernel = append(kernel, peer+" ("+pd.Driver+")")
+		}
+	}
+	var out []string
+	if len(kernel) > 0 {
+		out = append(out, fmt.Sprintf("bound to %s but unusable: IOMMU group %s also holds %s on a kernel driver", d.Driver, d.IOMMUGroup, strings.Join(kernel, ", ")))
+	}
+	if len(vfio) > 0 {
+		out = append(out, fmt.Sprintf("shares IOMMU group %s with %s on vfio: unbind them together (nettune unbind --group)", d.IOMMUGroup, strings.Join(vfio, ", ")))
+	}
+	return out
+}
+
+// onVFIO reports whether a device is bound to a vfio driver.
+func onVFIO(d *Device) bool { return strings.HasPrefix(d.Driver, "vfio") }
+
+// unknown refuses a name that is no device, listing those that exist.
+func (inv *Inventory) unknown(arg string, err error) Refusal {
+	var known []string
+	for _, d := range inv.Devices {
+		if !d.Listed() {
+			continue
+		}
+		s := d.Address
+		if len(d.Interfaces) > 0 {
+			s += " (" + strings.Join(d.Interfaces, ",") + ")"
+		}
+		known = append(known, s)
+	}
+	msg := err.Error()
+	if len(known) == 0 {
+		msg += "; this host has no PCI network devices"
+	} else {
+		msg += "; its network devices are " + strings.Join(known, ", ")
+	}
+	return Refusal{Device: arg, Guard: GuardUnknownDevice, Message: msg, Remedy: "name one of them ('nettune devices --all' lists every PCI device)"}
+}
+
+// restoreTarget decides where unbind sends a device. A device already on
+// a kernel driver, or left without driver by nettune's own unbind, stays
+// where it is (unbind is idempotent). A device on vfio-pci, uio or
+// pci-stub goes back along the journal: the newest record that left it in
+// its current binding says what it had before, and so on back past other
+// user-space bindings, until a kernel driver (or none) is found.
 func (p *Planner) restoreTarget(inv *Inventory, d *Device, driver string) (State, string, *Refusal) {
 	cur := State{Driver: d.Driver, Override: d.Override}
 	if driver != "" {
@@ -250,15 +372,38 @@ func (p *Planner) restoreTarget(inv *Inventory, d *Device, driver string) (State
 		}
 		return inv.desired(d, driver), "unbind: --driver " + driver, nil
 	}
-	for i := len(p.Recorded) - 1; i >= 0; i-- {
-		rec := p.Recorded[i]
-		if rec.Address == d.Address && rec.After.Same(cur) {
-			st := rec.Before
-			st.Interfaces = nil
-			return st, "unbind: the binding recorded before nettune changed it", nil
+	if d.Driver != "" && !parking(d.Driver) && (d.Override == "" || sameName(d.Override, d.Driver)) {
+		return cur, "unbind: already on kernel driver " + d.Driver, nil
+	}
+	var mine []Recorded
+	for _, rec := range p.Recorded {
+		if rec.Address == d.Address {
+			mine = append(mine, rec)
 		}
 	}
-	if d.Driver != "" && !UserspaceDriver(d.Driver) {
+	if cur.Driver == "" && !parking(cur.Override) && len(mine) > 0 {
+		if last := mine[len(mine)-1]; last.After.Same(cur) && parking(last.Before.Driver) {
+			return cur, "unbind: already without driver, as nettune's unbind left it", nil
+		}
+	}
+	target, end := cur, len(mine)
+	for {
+		found := false
+		for i := end - 1; i >= 0; i-- {
+			if mine[i].After.Same(target) {
+				target, end, found = mine[i].Before, i, true
+				break
+			}
+		}
+		if !found {
+			break
+		}
+		if !parking(target.Driver) {
+			target.Interfaces = nil
+			return target, "unbind: the binding recorded before nettune changed it", nil
+		}
+	}
+	if d.Driver != "" && !parking(d.Driver) {
 		return State{Driver: d.Driver}, "unbind: already on kernel driver " + d.Driver, nil
 	}
 	kernel := inv.KernelDrivers(d)
@@ -273,6 +418,12 @@ func (p *Planner) restoreTarget(inv *Inventory, d *Device, driver string) (State
 		return State{}, "", &Refusal{Device: d.Address, Guard: GuardUnknownDriver, Message: "the journal has no binding to restore and " + why, Remedy: "name the kernel driver with --driver"}
 	}
 	return State{}, "", &Refusal{Device: d.Address, Guard: GuardUnknownDriver, Message: fmt.Sprintf("the journal has no binding to restore and several kernel drivers match: %s", strings.Join(kernel, ", ")), Remedy: "name one with --driver"}
+}
+
+// parking reports whether a driver holds a device away from its kernel
+// driver: the user-space drivers and pci-stub.
+func parking(driver string) bool {
+	return driver != "" && (UserspaceDriver(driver) || SameDriver(driver, "pci-stub"))
 }
 
 // desired is the binding for driver: userspace drivers (and pci-stub)
@@ -305,7 +456,7 @@ func (inv *Inventory) addGroupPeers(wants []want, seen map[string]string) []want
 				continue
 			}
 			seen[p] = "--group"
-			out = append(out, want{dev: pd, state: w.state, owner: w.owner, noIOMMU: w.noIOMMU, reason: "IOMMU group " + w.dev.IOMMUGroup + " of " + w.dev.Address})
+			out = append(out, want{dev: pd, state: w.state, owner: w.owner, noIOMMU: w.noIOMMU, checkClass: w.checkClass, reason: "IOMMU group " + w.dev.IOMMUGroup + " of " + w.dev.Address})
 		}
 	}
 	return out
@@ -359,8 +510,14 @@ func (p *Planner) build(ctx context.Context, inv *Inventory, wants []want, opts 
 			item.Status = plan.Drift
 			item.Detail = fmt.Sprintf("bound to %s, want %s", nonEmpty(cur.Driver, noDriver), nonEmpty(w.state.Driver, noDriver))
 			var refusals []Refusal
+			if len(d.Storage) > 0 {
+				refusals = append(refusals, storageRefusal(d))
+			}
+			if w.checkClass && d.Endpoint() && !d.Listed() {
+				refusals = append(refusals, classRefusal(d))
+			}
 			if w.state.Driver != "" {
-				refusals = inv.bindGuards(d, w.state.Driver, together, w.noIOMMU)
+				refusals = append(refusals, inv.bindGuards(d, w.state.Driver, together, w.noIOMMU)...)
 			}
 			if len(d.Interfaces) > 0 {
 				n, err := network()
@@ -401,7 +558,7 @@ func (p *Planner) build(ctx context.Context, inv *Inventory, wants []want, opts 
 		}
 		drivers = append(drivers, item)
 		if w.owner != nil && vfio {
-			owners = append(owners, p.ownerItem(d, *w.owner, item.Status == plan.Drift))
+			owners = append(owners, p.ownerItem(d, *w.owner, item.Status == plan.Drift), p.modeItem(d, item.Status == plan.Drift))
 		}
 	}
 	if needNoIO {
@@ -432,6 +589,34 @@ func (p *Planner) build(ctx context.Context, inv *Inventory, wants []want, opts 
 		}
 	}
 	return res, nil
+}
+
+// modeItem plans the mode of a device's /dev/vfio group node: the kernel
+// creates it 0600, so a chown alone gives the group nothing.
+func (p *Planner) modeItem(d *Device, binding bool) plan.Item {
+	r := p.Root
+	node, before := "", ""
+	if !binding {
+		node = groupNode(r, d.Address)
+		if node != "" {
+			if st, err := os.Stat(r.Path(node)); err == nil {
+				before = fmt.Sprintf("%04o", st.Mode().Perm())
+			}
+		}
+	} else if d.IOMMUGroup != "" {
+		node = "/dev/vfio/" + d.IOMMUGroup
+	}
+	after := fmt.Sprintf("%04o", groupMode)
+	it := plan.Item{Change: plan.Change{
+		Module: Name, Object: d.Address, Attribute: AttrMode, Action: plan.Set,
+		Before: before, After: after, When: plan.Live, Path: node,
+		Reason:  "let the group of the non-root DPDK process open the VFIO group too",
+		Command: fmt.Sprintf("chmod %s %s", after, nonEmpty(node, "/dev/vfio/$(basename $(readlink /sys/bus/pci/devices/"+d.Address+"/iommu_group))")),
+	}, Status: plan.OK}
+	if before != after {
+		it.Status = plan.Drift
+	}
+	return it
 }
 
 // ownerItem plans the owner of a device's /dev/vfio group node. The node

@@ -46,6 +46,14 @@ type Bus struct {
 	// (host path and value); a non-nil error fails that write, which then
 	// has no effect.
 	Fail func(hostPath, value string) error
+	// InUse marks modules whose reference count is held (a DPDK process
+	// has a vfio group open): modprobe -r fails while a device is bound
+	// to them. Other modules unload as the kernel unloads a PCI driver:
+	// the devices bound to it are unbound first.
+	InUse map[string]bool
+	// WithoutNoIOMMU emulates a kernel built without CONFIG_VFIO_NOIOMMU:
+	// loading vfio creates no enable_unsafe_noiommu_mode parameter.
+	WithoutNoIOMMU bool
 	// Log records every kernel write ("path value") and program run, in
 	// order.
 	Log []string
@@ -195,6 +203,21 @@ func (b *Bus) Chown(p string, uid, gid int) error {
 	return nil
 }
 
+// Chmod changes a file's mode (devbind uses it for /dev/vfio nodes).
+func (b *Bus) Chmod(p string, mode fs.FileMode) error {
+	hp := b.hostPath(p)
+	b.Log = append(b.Log, fmt.Sprintf("chmod %s %04o", hp, mode))
+	if b.Fail != nil {
+		if err := b.Fail(hp, fmt.Sprintf("%04o", mode)); err != nil {
+			return fmt.Errorf("chmod %s to %04o: %w", p, mode, err)
+		}
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		return fmt.Errorf("chmod %s to %04o: %w", p, mode, err)
+	}
+	return nil
+}
+
 // Run implements host.Runner for modprobe NAME and modprobe -r NAME.
 func (b *Bus) Run(_ context.Context, name string, args ...string) ([]byte, error) {
 	b.Log = append(b.Log, host.CommandLine(name, args...))
@@ -296,6 +319,10 @@ func (b *Bus) setNoIOMMU(p, v string) error {
 		v = "N"
 	default:
 		return syscall.EINVAL
+	}
+	if _, err := os.Stat(p); err != nil {
+		// A kernel without CONFIG_VFIO_NOIOMMU has no such parameter.
+		return syscall.ENOENT
 	}
 	return os.WriteFile(p, []byte(v+"\n"), 0)
 }
@@ -652,9 +679,11 @@ func (b *Bus) load(cmd, mod string) error {
 		nodes = append(nodes,
 			node{b.path("/sys/module/vfio"), true, ""},
 			node{b.path("/sys/module/vfio/parameters"), true, ""},
-			node{b.path("/sys/module/vfio/parameters/enable_unsafe_noiommu_mode"), false, "N\n"},
 			node{b.path("/dev/vfio"), true, ""},
 			node{b.path("/dev/vfio/vfio"), false, ""})
+		if !b.WithoutNoIOMMU {
+			nodes = append(nodes, node{b.path("/sys/module/vfio/parameters/enable_unsafe_noiommu_mode"), false, "N\n"})
+		}
 	}
 	var made []string
 	for _, n := range nodes {
@@ -693,8 +722,15 @@ func (b *Bus) unload(cmd, mod string) error {
 	}
 	entries, _ := os.ReadDir(b.path("/sys/bus/pci/drivers", drv))
 	for _, e := range entries {
-		if isPCIAddress(e.Name()) {
+		if isPCIAddress(e.Name()) && b.InUse[canon(mod)] {
 			return fmt.Errorf("run %s: exit status 1: modprobe: FATAL: Module %s is in use", cmd, canon(mod))
+		}
+	}
+	for _, e := range entries {
+		if isPCIAddress(e.Name()) {
+			if err := b.detach(e.Name()); err != nil {
+				return fmt.Errorf("pcisim: unload %s: unbind %s: %w", mod, e.Name(), err)
+			}
 		}
 	}
 	made := b.created[drv]

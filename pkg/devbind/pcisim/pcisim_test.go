@@ -162,9 +162,11 @@ func TestModules(t *testing.T) {
 	if _, err := s.bus.Run(ctx, "modprobe", "igb_uio"); err == nil {
 		t.Error("unknown module loaded")
 	}
+	s.bus.InUse = map[string]bool{"e1000": true}
 	if _, err := s.bus.Run(ctx, "modprobe", "-r", "e1000"); err == nil {
 		t.Error("module in use unloaded")
 	}
+	s.bus.InUse = nil
 	before := fixture.Digest(t, s.root)
 	// A module load binds the unbound devices whose override names it.
 	s.must("sys/bus/pci/devices/0000:00:05.0/driver_override", "uio_pci_generic")
