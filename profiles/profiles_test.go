@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/nettune/nettune/internal/fixture"
@@ -62,5 +64,46 @@ func TestShippedProfilesFitFixtureHosts(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A profile that extends kernel-low-latency and isolates other cores (5-7) gets
+// irqbalance banned from those cores, not from the parent's 2-3.
+func TestLowLatencyChildBansItsOwnIsolatedCPUs(t *testing.T) {
+	dir := t.TempDir()
+	child := dir + "/child.yaml"
+	if err := os.WriteFile(child, []byte("apiVersion: nettune/v1\nkind: Profile\nmetadata: {name: child}\nextends: kernel-low-latency\nspec:\n  cpu:\n    isolated: \"5-7\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := profile.Load(child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"../pkg/nics/testdata/multi.txtar", "../testdata/hosts/boot-debian-grub.txtar", "../testdata/hosts/shipped-extras.txtar"} {
+		if err := fixture.UnpackTo(a, dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := host.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := engine.New(&module.Env{Root: r, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, "test")
+	pr, err := eng.Plan(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, it := range pr.Items {
+		if it.Module != "irqbalance" || !strings.Contains(it.After, "IRQBALANCE_BANNED_CPULIST") {
+			continue
+		}
+		found = true
+		if !strings.Contains(it.After, "IRQBALANCE_BANNED_CPULIST=5-7\n") && !strings.Contains(it.After, "IRQBALANCE_BANNED_CPULIST=\"5-7\"") {
+			t.Errorf("irqbalance ban for a child isolating 5-7:\n%s\n(reason: %s)", it.After, it.Reason)
+		}
+	}
+	if !found {
+		t.Errorf("no irqbalance ban planned")
 	}
 }

@@ -34,6 +34,9 @@ as drift for the exit code.
 ` + exitCodesHelp,
 		Args: cobra.RangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if interval < 0 {
+				return fmt.Errorf("invalid --interval %s: a sampling interval cannot be negative; give a duration such as 3s, or 0 to skip the sampled rules", interval)
+			}
 			eng, err := a.engine()
 			if err != nil {
 				return err

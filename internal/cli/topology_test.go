@@ -88,16 +88,28 @@ func TestCPUHugepagesRoundTrip(t *testing.T) {
 				// Diagnostics are left out: rule NT501 counts pages reserved at
 				// boot as missing before the reboot (reported to its owner).
 				r = run(t, "", false, "check", "--interval", "0", "-o", "json", "--root", root, prof)
-				if r.code != ExitPendingReboot {
-					t.Fatalf("check after apply: exit %d, want %d\n%s%s", r.code, ExitPendingReboot, r.stdout, r.stderr)
-				}
 				var doc struct {
 					Items []struct {
 						Module, Object, Attribute, Status string
 					} `json:"items"`
+					Findings []struct{ Rule, Severity string } `json:"findings"`
 				}
 				if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
 					t.Fatal(err)
+				}
+				// Under --root the boot menu is not regenerated (update-grub,
+				// grubby and kernel-install do not run): where the tree has
+				// generated entries, they lack the arguments and the next boot
+				// would not get them. That is drift (NT702), and the only one.
+				stale := false
+				for _, f := range doc.Findings {
+					if f.Severity != "info" && f.Rule != "NT702" {
+						t.Errorf("finding %s (%s) after apply", f.Rule, f.Severity)
+					}
+					stale = stale || f.Rule == "NT702"
+				}
+				if want := map[bool]int{false: ExitPendingReboot, true: ExitDrift}[stale]; r.code != want {
+					t.Fatalf("check after apply: exit %d, want %d\n%s%s", r.code, want, r.stdout, r.stderr)
 				}
 				counts := map[string]int{}
 				for _, it := range doc.Items {

@@ -108,3 +108,22 @@ func grubenv(r *host.Root) map[string]string {
 	}
 	return env
 }
+
+// Generated compares, for the arguments named names, what the boot
+// configuration gives the next boot (the file nettune edits on this host)
+// with what the boot loader reads (the generated grub.cfg, the BLS
+// entries). It returns the configured arguments and a problem naming the
+// generated files that differ: a regeneration is missing and the next
+// boot would not get them. Diagnostics use it without a module request.
+func Generated(r *host.Root, names []string) (configured []string, stale []plan.Problem, err error) {
+	const mod = "diagnose"
+	t, err := Detect(r, mod)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := t.observe(r, mod, names)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st.configured, t.verifyGenerated(r, Request{Module: mod, Names: names, Args: st.configured}), nil
+}

@@ -72,6 +72,21 @@ func TestRules(t *testing.T) {
 		{rule: "NT201", between: func(t *testing.T, root string) {
 			write(t, root, "sys/devices/pci0000:00/0000:00:03.0/net/eth0/statistics/rx_missed_errors", "42\n")
 		}, want: "eth0 dropped 42 packets in hardware"},
+		// igb lists its net_device counters in ethtool -S, and counts the
+		// packets that found no descriptor (RNBC) before missing them:
+		// 42 drops, not 126.
+		{rule: "NT201", setup: func(t *testing.T, root string) {
+			write(t, root, "var/lib/nettune-snapshot/ethtool/eth0.json", `{"driver": "igb", "stats": {"rx_missed_errors": 0, "rx_no_buffer_count": 0}}`)
+		}, between: func(t *testing.T, root string) {
+			write(t, root, "sys/devices/pci0000:00/0000:00:03.0/net/eth0/statistics/rx_missed_errors", "42\n")
+			write(t, root, "var/lib/nettune-snapshot/ethtool/eth0.json", `{"driver": "igb", "stats": {"rx_missed_errors": 42, "rx_no_buffer_count": 42}}`)
+		}, want: "eth0 dropped 42 packets in hardware"},
+		// softnet_stat columns are 32-bit: fffffff0 -> 00000010 is 32 drops.
+		{rule: "NT101", setup: func(t *testing.T, root string) {
+			replace(t, root, "proc/net/softnet_stat", softnetCPU0, "00001000 fffffff0 00000000")
+		}, between: func(t *testing.T, root string) {
+			replace(t, root, "proc/net/softnet_stat", "00001000 fffffff0 00000000", "00002000 00000010 00000000")
+		}, want: "32 packets dropped"},
 		{rule: "NT201", setup: func(t *testing.T, root string) {
 			write(t, root, "var/lib/nettune-snapshot/ethtool/eth0.json", `{"driver": "mlx5_core", "stats": {"rx_out_of_buffer": 10, "rx_vport_unicast_packets": 5}}`)
 		}, between: func(t *testing.T, root string) {
@@ -84,8 +99,29 @@ func TestRules(t *testing.T) {
 			replace(t, root, "proc/interrupts", "90000        100", "90000       5100")
 		}, want: "cpu1: 5000/s"},
 		{rule: "NT401", setup: func(t *testing.T, root string) {
-			replace(t, root, "etc/default/irqbalance", "IRQBALANCE_BANNED_CPULIST=1", "#IRQBALANCE_BANNED_CPULIST=1")
+			replace(t, root, "etc/default/irqbalance", "IRQBALANCE_BANNED_CPULIST=1", "IRQBALANCE_BANNED_CPULIST=0")
 		}, want: "irqbalance is running and may move IRQs onto isolated CPUs 1"},
+		// The deprecated mask wins over the list, as in irqbalance.
+		{rule: "NT401", setup: func(t *testing.T, root string) {
+			replace(t, root, "etc/default/irqbalance", "IRQBALANCE_BANNED_CPULIST=1", "IRQBALANCE_BANNED_CPULIST=1\nIRQBALANCE_BANNED_CPUS=1")
+		}, want: "sets IRQBALANCE_BANNED_CPUS=1, which replaces irqbalance's default ban"},
+		{rule: "NT404", spec: "  sysctl:\n    net.ipv4.udp_mem: [1048576, 4194304, 8388608]\n", want: "up to 32.0 GiB of socket buffers, more than the 15.3 GiB"},
+		{rule: "NT701", setup: func(t *testing.T, root string) {
+			write(t, root, "proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/sda2 default_hugepagesz=1G hugepagesz=1G hugepages=4\n")
+			write(t, root, "sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages", "0\n")
+		}, want: "booted to reserve 4 1G pages but the kernel holds 0"},
+		{rule: "NT701", setup: func(t *testing.T, root string) {
+			write(t, root, "proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/sda2 isolcpus=managed_irq,domain,1 nohz_full=1\n")
+			os.Remove(filepath.Join(root, "sys/devices/system/cpu/nohz_full"))
+		}, want: "booted with nohz_full=1 but this kernel has no NO_HZ_FULL"},
+		{rule: "NT701", setup: func(t *testing.T, root string) {
+			write(t, root, "proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/sda2 isolcpus=managed_irq,domain,1 nohz_full=1\n")
+			write(t, root, "sys/devices/system/cpu/isolated", "\n")
+		}, want: "booted with isolcpus=managed_irq,domain,1 but the kernel does not isolate CPUs 1"},
+		{rule: "NT702", setup: func(t *testing.T, root string) {
+			write(t, root, "etc/default/grub", "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet isolcpus=1 nohz_full=1\"\nGRUB_CMDLINE_LINUX=\"\"\n")
+			write(t, root, "boot/grub/grub.cfg", "menuentry 'Debian' {\n\tlinux\t/boot/vmlinuz-6.1.0 root=/dev/sda2 ro quiet\n}\n")
+		}, want: "/boot/grub/grub.cfg does not: the next boot would not get them"},
 		{rule: "NT402", setup: func(t *testing.T, root string) {
 			write(t, root, "etc/tuned/active_profile", "network-latency\n")
 			write(t, root, "proc/200/comm", "tuned\n")
@@ -138,6 +174,9 @@ func TestRules(t *testing.T) {
 			quietSpec := tc.spec
 			if tc.rule == "NT501" {
 				quietSpec = "  hugepages:\n    pages: [{size: 2M, count: 256}]\n"
+			}
+			if tc.rule == "NT404" {
+				quietSpec = "  sysctl:\n    net.ipv4.udp_mem: [65536, 131072, 262144]\n"
 			}
 			if tc.rule == "NT602" {
 				quietSpec = "  dataplane:\n    ports: [{name: p0, pci: \"0000:00:03.0\"}]\n    lcores: \"0\"\n"
@@ -210,6 +249,109 @@ func BenchmarkTakeSampleLive(b *testing.B) {
 	for b.Loop() {
 		if _, err := TakeSample(r, topo); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func runOn(t *testing.T, setup, between func(t *testing.T, root string), spec string) []Finding {
+	t.Helper()
+	root := fixture.Unpack(t, "testdata/quiet.txtar")
+	if setup != nil {
+		setup(t, root)
+	}
+	r, err := host.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := Options{Interval: time.Second, Sleep: func(context.Context, time.Duration) error {
+		if between != nil {
+			between(t, root)
+		}
+		return nil
+	}}
+	if spec != "" {
+		opt.Spec = parseSpec(t, spec)
+	}
+	f, err := Run(context.Background(), r, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func finding(fs []Finding, rule string) (Finding, bool) {
+	for _, f := range fs {
+		if f.Rule == rule {
+			return f, true
+		}
+	}
+	return Finding{}, false
+}
+
+// TestIRQBalanceDefaultBan: without IRQBALANCE_BANNED_CPU(LIST),
+// irqbalance bans the CPUs the kernel isolates or runs nohz_full; NT401
+// stays silent.
+func TestIRQBalanceDefaultBan(t *testing.T) {
+	for _, line := range []string{"#IRQBALANCE_BANNED_CPULIST=1", "IRQBALANCE_BANNED_CPULIST="} {
+		fs := runOn(t, func(t *testing.T, root string) {
+			replace(t, root, "etc/default/irqbalance", "IRQBALANCE_BANNED_CPULIST=1", line)
+		}, nil, "")
+		if f, ok := finding(fs, "NT401"); ok {
+			t.Errorf("%s: NT401 fired though irqbalance bans isolated CPU 1 by default: %s", line, f.Message)
+		}
+	}
+}
+
+// TestRemediesFollowTheProfile: a remedy does not undo what the profile
+// chose, nor suggest what the kernel cannot do.
+func TestRemediesFollowTheProfile(t *testing.T) {
+	squeeze := func(t *testing.T, root string) {
+		replace(t, root, "proc/net/softnet_stat", softnetCPU0, "00002000 00000000 00000005")
+	}
+	f, _ := finding(runOn(t, nil, squeeze, "  sysctl:\n    net.core.netdev_budget: 64\n"), "NT102")
+	if strings.Contains(f.Remedy, "raise spec.sysctl net.core.netdev_budget") || !strings.Contains(f.Remedy, "the profile sets net.core.netdev_budget to 64") {
+		t.Errorf("NT102 with the profile's budget of 64: %q", f.Remedy)
+	}
+	noNohz := func(t *testing.T, root string) {
+		os.Remove(filepath.Join(root, "sys/devices/system/cpu/nohz_full"))
+	}
+	tick := func(t *testing.T, root string) {
+		replace(t, root, "proc/interrupts", "90000        100", "90000       5100")
+	}
+	f, ok := finding(runOn(t, noNohz, tick, ""), "NT302")
+	if !ok || strings.Contains(f.Remedy, "spec.cpu.nohzFull: true") || !strings.Contains(f.Remedy, "no NO_HZ_FULL") {
+		t.Errorf("NT302 on a kernel without NO_HZ_FULL: %v %q", ok, f.Remedy)
+	}
+}
+
+// TestCounterWrap: /proc/interrupts counts are 32-bit too.
+func TestCounterWrap(t *testing.T) {
+	f, ok := finding(runOn(t, func(t *testing.T, root string) {
+		replace(t, root, "proc/interrupts", "5000          0", "5000 4294967290")
+	}, func(t *testing.T, root string) {
+		replace(t, root, "proc/interrupts", "5000 4294967290", "5000          4")
+	}, ""), "NT301")
+	if !ok || !strings.Contains(f.Message, "10 device interrupts") {
+		t.Errorf("NT301 across a wrap: %v %q", ok, f.Message)
+	}
+}
+
+// TestShippedProfilesFitMemory: no shipped profile sets socket memory
+// beyond a 16 GB host's RAM.
+func TestShippedProfilesFitMemory(t *testing.T) {
+	for _, name := range profile.Shipped() {
+		p, err := profile.Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := fixture.Unpack(t, "testdata/quiet.txtar")
+		r, _ := host.New(root)
+		fs, err := Run(context.Background(), r, Options{Spec: &p.Spec, Rules: []Rule{{ID: "NT404", Run: ruleSocketMemory}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fs {
+			t.Errorf("%s: %s", name, f.Message)
 		}
 	}
 }

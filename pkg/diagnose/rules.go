@@ -11,6 +11,7 @@ import (
 
 	"github.com/nettune/nettune/pkg/cpuset"
 	"github.com/nettune/nettune/pkg/host"
+	"github.com/nettune/nettune/pkg/isolcpus"
 	"github.com/nettune/nettune/pkg/profile"
 	"github.com/nettune/nettune/pkg/sysctl"
 )
@@ -25,15 +26,18 @@ func Rules() []Rule {
 		{"NT201", "nic-drops", "The NIC dropped packets because its receive ring or FIFO was full.", ruleNICDrops, true},
 		{"NT301", "irq-on-isolated-cpu", "Device interrupts were serviced on isolated CPUs.", ruleIRQOnIsolated, true},
 		{"NT302", "tick-on-isolated-cpu", "Local timer interrupts keep firing on isolated CPUs.", ruleTickOnIsolated, true},
-		{"NT401", "irqbalance-unbanned", "irqbalance runs without banning the isolated CPUs and will move pinned IRQs.", ruleIRQBalance, false},
+		{"NT401", "irqbalance-unbanned", "irqbalance runs with IRQBALANCE_BANNED_CPUS or IRQBALANCE_BANNED_CPULIST set, which replaces its default ban of the isolated and nohz_full CPUs, and leaves isolated CPUs unbanned: it will move IRQs there.", ruleIRQBalance, false},
 		{"NT402", "tuned-active", "A tuned profile is active and may rewrite the same settings.", ruleTuned, false},
 		{"NT403", "sysctl-overridden", "A sysctl.d file read after nettune's sets the same key differently.", ruleSysctlOverride, false},
+		{"NT404", "socket-memory-beyond-ram", "udp_mem or tcp_mem lets socket buffers grow past the host's memory.", ruleSocketMemory, false},
 		{"NT501", "hugepages-short", "Fewer hugepages reserved or free than the profile needs.", ruleHugepages, false},
 		{"NT502", "gigantic-pages-unsupported", "1G pages are asked for but the CPU has no pdpe1gb.", ruleGigantic, false},
 		{"NT503", "thp-always", "Transparent hugepages in 'always' mode on a host with isolated CPUs (khugepaged and compaction stalls).", ruleTHP, false},
 		{"NT601", "iommu-missing", "vfio-pci is asked for but no IOMMU is active.", ruleIOMMU, false},
 		{"NT602", "numa-mismatch", "CPUs serving a NIC are on a different NUMA node than the NIC.", ruleNUMA, false},
 		{"NT603", "governor-not-performance", "Isolated CPUs run a cpufreq governor other than performance.", ruleGovernor, false},
+		{"NT701", "boot-args-ignored", "The running kernel was booted with isolcpus, nohz_full or hugepages but did not do what they ask (no NO_HZ_FULL, memory short at boot).", ruleBootIgnored, false},
+		{"NT702", "boot-menu-stale", "The boot configuration has kernel arguments that the generated grub.cfg or BLS entries lack: the next boot would not get them.", ruleBootStale, false},
 	}
 }
 
@@ -52,7 +56,7 @@ func softnetRule(in *Input, get func(cpu int, after bool) uint64) (total uint64,
 	}
 	sort.Ints(cpus)
 	for _, c := range cpus {
-		d := delta(get(c, false), get(c, true))
+		d := delta32(get(c, false), get(c, true))
 		if d > 0 {
 			total += d
 			evidence = append(evidence, fmt.Sprintf("cpu%d: %s", c, per(d, in.Interval)))
@@ -75,7 +79,7 @@ func ruleSoftnetDropped(in *Input) []Finding {
 		Severity: Warning, Object: "/proc/net/softnet_stat",
 		Message:  fmt.Sprintf("%d packets dropped: the per-CPU input backlog was full", total),
 		Evidence: strings.Join(ev, "; "),
-		Remedy:   fmt.Sprintf("raise spec.sysctl net.core.netdev_max_backlog (now %s), and spread receive work with RSS/RPS (spec.nics[].rps)", readSysctl(in.Root, "net.core.netdev_max_backlog")),
+		Remedy:   backlogRemedy(in),
 	}}
 }
 
@@ -93,8 +97,7 @@ func ruleTimeSqueeze(in *Input) []Finding {
 		Severity: Warning, Object: "/proc/net/softnet_stat",
 		Message:  fmt.Sprintf("the receive softirq stopped %d times with packets left (time_squeeze)", total),
 		Evidence: strings.Join(ev, "; "),
-		Remedy: fmt.Sprintf("raise spec.sysctl net.core.netdev_budget (now %s) and net.core.netdev_budget_usecs (now %s)",
-			readSysctl(in.Root, "net.core.netdev_budget"), readSysctl(in.Root, "net.core.netdev_budget_usecs")),
+		Remedy:   budgetRemedy(in),
 	}}
 }
 
@@ -119,6 +122,19 @@ func ruleFlowLimit(in *Input) []Finding {
 // ringDrops are the counters that mean "the NIC had nowhere to put it".
 var ringDrops = []string{"rx_missed_errors", "rx_fifo_errors", "rx_over_errors"}
 
+// countedIn names, for driver statistics that count drops the generic
+// counters already hold, the generic counter. A driver statistic with the
+// name of a generic counter is that counter (ixgbe, igb and e1000e list
+// their net_device statistics in ethtool -S); rx_no_buffer_count (Intel's
+// RNBC) counts packets that found no free descriptor, and those the NIC
+// then drops are its missed packets (MPC), which is rx_missed_errors.
+var countedIn = map[string]string{
+	"rx_missed_errors":   "rx_missed_errors",
+	"rx_fifo_errors":     "rx_fifo_errors",
+	"rx_over_errors":     "rx_over_errors",
+	"rx_no_buffer_count": "rx_missed_errors",
+}
+
 func ruleNICDrops(in *Input) []Finding {
 	var out []Finding
 	names := make([]string, 0, len(in.After.NICStats))
@@ -137,11 +153,24 @@ func ruleNICDrops(in *Input) []Finding {
 			}
 		}
 		sort.Strings(counters[len(ringDrops):])
+		d := map[string]uint64{}
 		for _, c := range counters {
-			if d := delta(before[c], after[c]); d > 0 {
-				total += d
-				ev = append(ev, c+": "+per(d, in.Interval))
+			d[c] = delta(before[c], after[c])
+		}
+		for _, c := range counters {
+			if d[c] == 0 {
+				continue
 			}
+			stat, driver := strings.CutPrefix(c, "ethtool:")
+			if g, ok := countedIn[stat]; driver && ok {
+				if _, generic := after[g]; generic {
+					// The same drops, already counted (or a subset of them).
+					ev = append(ev, fmt.Sprintf("%s: %s (counted in %s)", c, per(d[c], in.Interval), g))
+					continue
+				}
+			}
+			total += d[c]
+			ev = append(ev, c+": "+per(d[c], in.Interval))
 		}
 		if total == 0 {
 			continue
@@ -181,7 +210,7 @@ func ruleIRQOnIsolated(in *Input) []Finding {
 	for _, n := range nums {
 		irq := in.After.IRQs[n]
 		for _, c := range iso.List() {
-			if d := delta(in.Before.IRQs[n].Counts[c], irq.Counts[c]); d > 0 {
+			if d := delta32(in.Before.IRQs[n].Counts[c], irq.Counts[c]); d > 0 {
 				total += d
 				ev = append(ev, fmt.Sprintf("IRQ %d (%s) on cpu%d: %s", n, strings.Join(irq.Names, ", "), c, per(d, in.Interval)))
 			}
@@ -216,7 +245,7 @@ func ruleTickOnIsolated(in *Input) []Finding {
 	}
 	var noisy []string
 	for _, c := range iso.List() {
-		rate := float64(delta(in.Before.Summary["LOC"][c], loc[c])) / in.Interval.Seconds()
+		rate := float64(delta32(in.Before.Summary["LOC"][c], loc[c])) / in.Interval.Seconds()
 		if rate > tickRateLimit {
 			noisy = append(noisy, fmt.Sprintf("cpu%d: %.0f/s", c, rate))
 		}
@@ -225,7 +254,16 @@ func ruleTickOnIsolated(in *Input) []Finding {
 		return nil
 	}
 	remedy := "find what runs there (a task, a workqueue or a timer keeps the tick on); ps -eLo psr,comm | awk '$1==CPU'"
-	if !iso.IsSubsetOf(in.Topo.NohzFull) {
+	asked := in.Spec != nil && in.Spec.CPU != nil && isolcpus.Resolve(in.Spec.CPU, in.Topo.Online).NohzFull
+	switch {
+	case iso.IsSubsetOf(in.Topo.NohzFull):
+	case !in.Topo.NohzFullSupported:
+		// nohzFull would be ignored by this kernel: suggesting it would
+		// change nothing.
+		remedy = "this kernel has no NO_HZ_FULL (/sys/devices/system/cpu/nohz_full is missing), so the tick cannot be stopped: boot a kernel built with CONFIG_NO_HZ_FULL, then " + remedy
+	case asked:
+		remedy = fmt.Sprintf("the profile asks for nohz_full but the running kernel has nohz_full=%q: reboot to apply it (nettune check shows pending-reboot), or see NT701 if it was booted with it", in.Topo.NohzFull.String())
+	default:
 		remedy = fmt.Sprintf("enable nohz_full on the isolated CPUs (spec.cpu.nohzFull: true; running kernel has nohz_full=%q)", in.Topo.NohzFull.String())
 	}
 	return []Finding{{
@@ -254,36 +292,48 @@ func processRunning(r *host.Root, comm string) bool {
 	return false
 }
 
-// irqbalanceBanned reads the banned CPUs from the distro's irqbalance
-// environment file.
-func irqbalanceBanned(r *host.Root) (cpuset.Set, string) {
+// irqbalanceBanned returns the CPUs irqbalance keeps IRQs off, following
+// its rule (setup_banned_cpus in irqbalance's cputree.c): a non-empty
+// IRQBALANCE_BANNED_CPUS (a mask, deprecated) or else a non-empty
+// IRQBALANCE_BANNED_CPULIST replaces the default; without either it bans
+// the CPUs the running kernel isolates or runs nohz_full. The variables
+// come from the distribution's environment file. override is the
+// variable that replaced the default ("" when none did).
+func irqbalanceBanned(in *Input) (banned cpuset.Set, file, override string) {
+	banned = in.Topo.Isolated.Union(in.Topo.NohzFull)
 	for _, f := range []string{"/etc/default/irqbalance", "/etc/sysconfig/irqbalance"} {
-		b, err := os.ReadFile(r.Path(f))
+		b, err := os.ReadFile(in.Root.Path(f))
 		if err != nil {
 			continue
 		}
-		var set cpuset.Set
+		env := map[string]string{}
 		for _, line := range strings.Split(string(b), "\n") {
 			line = strings.TrimSpace(line)
 			k, v, ok := strings.Cut(line, "=")
 			if !ok || strings.HasPrefix(line, "#") {
 				continue
 			}
-			v = strings.Trim(strings.TrimSpace(v), `"'`)
-			switch strings.TrimSpace(k) {
-			case "IRQBALANCE_BANNED_CPULIST":
-				if s, err := cpuset.Parse(v); err == nil {
-					set = set.Union(s)
-				}
-			case "IRQBALANCE_BANNED_CPUS":
-				if s, err := cpuset.ParseMask(v); err == nil {
-					set = set.Union(s)
-				}
-			}
+			env[strings.TrimSpace(strings.TrimPrefix(k, "export "))] = strings.Trim(strings.TrimSpace(v), `"'`)
 		}
-		return set, f
+		for _, k := range []string{"IRQBALANCE_BANNED_CPUS", "IRQBALANCE_BANNED_CPULIST"} {
+			v := env[k]
+			if v == "" {
+				continue
+			}
+			var s cpuset.Set
+			if k == "IRQBALANCE_BANNED_CPUS" {
+				s, err = cpuset.ParseMask(v)
+			} else {
+				s, err = cpuset.Parse(v)
+			}
+			if err != nil {
+				s = cpuset.Set{}
+			}
+			return s, f, k + "=" + v
+		}
+		return banned, f, ""
 	}
-	return cpuset.Set{}, ""
+	return banned, "", ""
 }
 
 func ruleIRQBalance(in *Input) []Finding {
@@ -291,20 +341,21 @@ func ruleIRQBalance(in *Input) []Finding {
 	if iso.IsEmpty() || !processRunning(in.Root, "irqbalance") {
 		return nil
 	}
-	banned, file := irqbalanceBanned(in.Root)
+	banned, file, override := irqbalanceBanned(in)
+	if override == "" {
+		// irqbalance bans what the running kernel isolates; CPUs the
+		// profile isolates from the next boot on are banned then.
+		return nil
+	}
 	missing := iso.Difference(banned)
 	if missing.IsEmpty() {
 		return nil
 	}
-	where := "no /etc/default/irqbalance or /etc/sysconfig/irqbalance"
-	if file != "" {
-		where = fmt.Sprintf("%s bans %q", file, banned.String())
-	}
 	return []Finding{{
 		Severity: Warning, Object: "irqbalance",
 		Message:  fmt.Sprintf("irqbalance is running and may move IRQs onto isolated CPUs %s", missing),
-		Evidence: where,
-		Remedy:   "spec.irqbalance.mode: ban (IRQBALANCE_BANNED_CPULIST), or mode: stop",
+		Evidence: fmt.Sprintf("%s sets %s, which replaces irqbalance's default ban of the isolated and nohz_full CPUs", file, override),
+		Remedy:   "spec.irqbalance.mode: ban (IRQBALANCE_BANNED_CPULIST with the isolated CPUs), remove the override, or mode: stop",
 	}}
 }
 
@@ -571,4 +622,94 @@ func ruleGovernor(in *Input) []Finding {
 		Evidence: strings.Join(slow, "; "),
 		Remedy:   "spec.cpu.power.governor: performance",
 	}}
+}
+
+// profileSysctl returns the value the profile sets for a sysctl (named
+// with dots or slashes).
+func profileSysctl(in *Input, name string) (string, bool) {
+	if in.Spec == nil {
+		return "", false
+	}
+	for k, v := range in.Spec.Sysctl {
+		if strings.ReplaceAll(k, "/", ".") == name {
+			return string(v), true
+		}
+	}
+	return "", false
+}
+
+// budgetRemedy is NT102's remedy. A profile that sets netdev_budget chose
+// it (kernel-low-latency lowers it so a softirq run stays short): the
+// remedy does not tell it to raise it.
+func budgetRemedy(in *Input) string {
+	if v, ok := profileSysctl(in, "net.core.netdev_budget"); ok {
+		return fmt.Sprintf("the profile sets net.core.netdev_budget to %s, which bounds each softirq run (shorter bursts of kernel work); squeezes are its cost. Spread receive work over more queues and CPUs instead (spec.nics[].channels, RSS, spec.nics[].rps), or raise the budget in the profile if throughput matters more than latency", v)
+	}
+	return fmt.Sprintf("raise spec.sysctl net.core.netdev_budget (now %s) and net.core.netdev_budget_usecs (now %s)",
+		readSysctl(in.Root, "net.core.netdev_budget"), readSysctl(in.Root, "net.core.netdev_budget_usecs"))
+}
+
+// backlogRemedy is NT101's remedy, in the same spirit.
+func backlogRemedy(in *Input) string {
+	if v, ok := profileSysctl(in, "net.core.netdev_max_backlog"); ok {
+		return fmt.Sprintf("the profile sets net.core.netdev_max_backlog to %s: spread receive work with RSS/RPS (spec.nics[].rps) so no one CPU's backlog fills, or raise it in the profile", v)
+	}
+	return fmt.Sprintf("raise spec.sysctl net.core.netdev_max_backlog (now %s), and spread receive work with RSS/RPS (spec.nics[].rps)", readSysctl(in.Root, "net.core.netdev_max_backlog"))
+}
+
+// socketMemory are the sysctls whose third value is a ceiling, in pages,
+// on all sockets of a protocol together.
+var socketMemory = []string{"net.ipv4.udp_mem", "net.ipv4.tcp_mem"}
+
+// ruleSocketMemory warns when udp_mem or tcp_mem (the profile's, else the
+// running kernel's) allows more socket buffer memory than the host has:
+// the kernel sizes them from memory at boot (the maximum is about 3/16 of
+// it), a fixed value copied from a bigger host lets sockets take all
+// memory before pressure starts.
+func ruleSocketMemory(in *Input) []Finding {
+	var memKB uint64
+	for _, n := range in.Topo.Nodes {
+		memKB += n.MemoryKB
+	}
+	if memKB == 0 {
+		b, _ := os.ReadFile(in.Root.Proc("meminfo"))
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "MemTotal:"); ok {
+				memKB, _ = strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			}
+		}
+	}
+	if memKB == 0 {
+		return nil
+	}
+	var out []Finding
+	for _, name := range socketMemory {
+		v, fromProfile := profileSysctl(in, name)
+		if !fromProfile {
+			v = readSysctl(in.Root, name)
+		}
+		f := strings.Fields(strings.NewReplacer("[", " ", "]", " ", ",", " ").Replace(v))
+		if len(f) != 3 {
+			continue
+		}
+		pages, err := strconv.ParseUint(f[2], 10, 64)
+		if err != nil {
+			continue
+		}
+		kb := pages * uint64(os.Getpagesize()) / 1024
+		if kb <= memKB {
+			continue
+		}
+		where, remedy := "the running kernel has", "set it from this host's memory, or leave it to the kernel's default (remove it from /etc/sysctl.d)"
+		if fromProfile {
+			where, remedy = "the profile sets", fmt.Sprintf("remove %s from spec.sysctl (the kernel sizes it from memory at boot) or size it for this host: at most %d pages as its maximum", name, memKB*1024/uint64(os.Getpagesize())*3/16)
+		}
+		out = append(out, Finding{
+			Severity: Warning, Object: name,
+			Message:  fmt.Sprintf("%s %s = %s: up to %.1f GiB of socket buffers, more than the %.1f GiB of memory this host has", where, name, strings.Join(f, " "), float64(kb)/(1<<20), float64(memKB)/(1<<20)),
+			Evidence: "MemTotal of the NUMA nodes; the third value is the ceiling in pages",
+			Remedy:   remedy,
+		})
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -102,10 +103,22 @@ func TakeSample(r *host.Root, topo *numa.Topology) (*Sample, error) {
 	return s, nil
 }
 
-// delta returns after-before.
+// delta returns after-before for a 64-bit counter (NIC statistics): a
+// smaller value after means the counter was reset, and after is what it
+// counted since.
 func delta(before, after uint64) uint64 {
-	if after < before { // wrapped (softnet counters are 32-bit) or reset
+	if after < before {
 		return after
 	}
 	return after - before
+}
+
+// delta32 returns after-before for a counter the kernel keeps in 32 bits
+// (softnet_stat columns, /proc/interrupts counts): a smaller value after
+// is a wrap past 2^32, not a reset.
+func delta32(before, after uint64) uint64 {
+	if after < before && before <= math.MaxUint32 && after <= math.MaxUint32 {
+		return after + (math.MaxUint32 + 1) - before
+	}
+	return delta(before, after)
 }

@@ -116,3 +116,38 @@ func equalBoot(a, b []string) bool {
 	sa, sb := parseBoot(a, x86Default), parseBoot(b, x86Default)
 	return sa.defaultKB == sb.defaultKB && maps.Equal(sa.pools, sb.pools)
 }
+
+// BootPool is one reservation a kernel command line asks for: a total
+// (Node -1) or one node's count, of one page size.
+type BootPool struct {
+	SizeKB uint64
+	Node   int
+	Count  int
+}
+
+// BootPools returns the reservations of a command line's hugepage
+// arguments, as the kernel reads them (see parseBoot); defaultKB is the
+// page size a hugepages= without hugepagesz= before it reserves when there
+// is no default_hugepagesz=. Counts that do not parse are left out.
+func BootPools(args []string, defaultKB uint64) []BootPool {
+	st := parseBoot(args, defaultKB)
+	var out []BootPool
+	for _, kb := range slices.Sorted(maps.Keys(st.pools)) {
+		v := st.pools[kb]
+		if !strings.Contains(v, ":") {
+			if n, err := strconv.Atoi(v); err == nil {
+				out = append(out, BootPool{kb, -1, n})
+			}
+			continue
+		}
+		for _, part := range strings.Split(v, ",") {
+			node, count, _ := strings.Cut(part, ":")
+			nd, err1 := strconv.Atoi(node)
+			n, err2 := strconv.Atoi(count)
+			if err1 == nil && err2 == nil {
+				out = append(out, BootPool{kb, nd, n})
+			}
+		}
+	}
+	return out
+}

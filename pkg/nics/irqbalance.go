@@ -93,7 +93,7 @@ func (b IRQBalance) Plan(ctx context.Context, env *module.Env, spec *profile.Spe
 			}
 		}
 		res.Items = append(res.Items, it)
-	case "ban":
+	case "ban", "ban-isolated":
 		it, probs, err := b.banItem(ctx, env, spec, topo)
 		if err != nil {
 			return nil, err
@@ -148,7 +148,9 @@ func (b IRQBalance) banItem(ctx context.Context, env *module.Env, spec *profile.
 	irqs := make([]int, 0, len(pinned))
 	for irq, cpus := range pinned {
 		irqs = append(irqs, irq)
-		if spec.IRQBalance.BannedCPUs.IsEmpty() {
+		// ban-isolated (issue 12): the ban is spec.cpu's isolated CPUs,
+		// not the CPUs the NIC IRQs are pinned to.
+		if spec.IRQBalance.BannedCPUs.IsEmpty() && spec.IRQBalance.Mode != "ban-isolated" {
 			banned = banned.Union(cpus)
 		}
 	}

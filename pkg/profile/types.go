@@ -164,7 +164,7 @@ type RFS struct {
 
 // IRQBalance is spec.irqbalance.
 type IRQBalance struct {
-	Mode            string     `yaml:"mode" enum:"ban,stop,ignore" doc:"ban: keep irqbalance off the CPUs nettune pins (IRQBALANCE_BANNED_CPULIST); stop: stop and disable irqbalance; ignore: leave it alone."`
+	Mode            string     `yaml:"mode" enum:"ban,ban-isolated,stop,ignore" doc:"ban: keep irqbalance off the CPUs nettune pins (IRQBALANCE_BANNED_CPULIST); ban-isolated: keep it off the isolated CPUs only (spec.cpu.isolated, so a profile that extends this one and isolates other CPUs bans those); stop: stop and disable irqbalance; ignore: leave it alone."`
 	BannedCPUs      cpuset.Set `yaml:"bannedCPUs" doc:"CPUs to ban; default: the isolated CPUs and every CPU a NIC IRQ is pinned to."`
 	DefaultAffinity cpuset.Set `yaml:"defaultAffinity" doc:"Affinity for new IRQs (/proc/irq/default_smp_affinity)."`
 }
