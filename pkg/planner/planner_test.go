@@ -146,3 +146,54 @@ func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	fixture.Golden(t, "testdata/"+name, got)
 }
+
+// TestUnknownNode: eno1 reports numa_node -1 on a two-node host; the plan
+// says that node 0 is a guess instead of assuming it silently.
+func TestUnknownNode(t *testing.T) {
+	topo := topology(t, "topo-2node-32cpu-smt")
+	p, err := Make(topo, Request{NICs: []string{"eno1"}, Cores: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := p.Render(topo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "# NOTE: the NUMA node of eno1") || !strings.Contains(string(out), "is unknown (its numa_node reads -1): node 0 is assumed") {
+		t.Errorf("no note about the unknown node:\n%s", out)
+	}
+	// A NIC whose node is known gets no note.
+	p, _ = Make(topo, Request{NICs: []string{"ens2f0"}, Cores: 2, Gigantic: true})
+	if len(p.Notes) != 0 {
+		t.Errorf("notes for ens2f0: %q", p.Notes)
+	}
+}
+
+// TestRuntime2MNeedsNoBootArgument: 2M pages reserved at runtime on a
+// kernel whose default page size is 2M do not set defaultSize (a boot
+// argument a host without an editable boot loader cannot take); 1G pages,
+// reserved at boot, do.
+func TestRuntime2MNeedsNoBootArgument(t *testing.T) {
+	topo := topology(t, "topo-1node-8cpu")
+	p, err := Make(topo, Request{NICs: []string{topo.NICs[0].Name}, Cores: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := p.Render(topo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, err := profile.Parse("g.yaml", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := prof.Spec.Hugepages; h.DefaultSize != 0 || h.Pages[0].Boot {
+		t.Errorf("runtime 2M pool sets defaultSize %s (boot %v):\n%s", h.DefaultSize, h.Pages[0].Boot, out)
+	}
+	topo2 := topology(t, "topo-2node-32cpu-smt")
+	p, _ = Make(topo2, Request{NICs: []string{"ens2f0"}, Cores: 2, Gigantic: true})
+	out, _ = p.Render(topo2)
+	if prof, err := profile.Parse("g.yaml", out); err != nil || prof.Spec.Hugepages.DefaultSize != profile.GiB {
+		t.Errorf("1G pool: %v\n%s", err, out)
+	}
+}
