@@ -417,6 +417,12 @@ func (t Target) observe(r *host.Root, mod string, names []string) (*state, error
 		st.before = ParseLine(st.base).Owned(names)
 		st.configured = st.before
 	}
+	if t.Kind == Grubby || t.Kind == KernelInstall {
+		// Owned arguments that the BLS entries take from GRUB variables
+		// (TuneD's $tuned_params) are hand-set arguments nettune cannot
+		// edit, like a foreign GRUB line.
+		st.problems = append(st.problems, variableConflicts(r, mod, names, t.Kind == Grubby)...)
+	}
 	return st, nil
 }
 

@@ -91,14 +91,21 @@ func entryOptions(entry string, env map[string]string) string {
 	return strings.Join(opts, " ")
 }
 
-// grubenv reads /boot/grub2/grubenv (key=value lines padded with #).
+// grubenv reads /boot/grub2/grubenv. On EFI hosts it is a symlink into
+// the ESP, followed inside the root.
 func grubenv(r *host.Root) map[string]string {
-	env := map[string]string{}
-	b, err := os.ReadFile(r.Path("/boot/grub2/grubenv"))
+	b, err := r.ReadFile(r.Path(grubenvFile))
 	if err != nil {
-		return env
+		return map[string]string{}
 	}
-	for _, l := range splitLines(string(b)) {
+	return parseGrubenv(string(b))
+}
+
+// parseGrubenv parses a GRUB environment block: key=value lines, a
+// "# GRUB Environment Block" header and # padding to 1024 bytes.
+func parseGrubenv(content string) map[string]string {
+	env := map[string]string{}
+	for _, l := range splitLines(content) {
 		if strings.HasPrefix(l, "#") {
 			continue
 		}
