@@ -15,6 +15,7 @@ package ethtool
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -66,6 +67,51 @@ type Coalesce struct {
 	RXFrames   uint32 `json:"rxFrames"`
 	TXUsecs    uint32 `json:"txUsecs"`
 	TXFrames   uint32 `json:"txFrames"`
+	// Supported are the parameters the driver reports (ethtool -C names,
+	// CoalesceParams order); the others read as zero from the ioctl and
+	// "n/a" in ethtool -c, and setting them to anything but zero fails
+	// with EOPNOTSUPP. nil means unknown (no ethtool netlink, or a state
+	// file without the list): every parameter is taken as supported.
+	Supported []string `json:"supported,omitempty"`
+}
+
+// CoalesceParams are ethtool -C's names of the ETHTOOL_A_COALESCE_*
+// parameters, in the kernel's attribute order (ETHTOOL_A_COALESCE_RX_USECS
+// is index 0, as bit 0 of ethtool_ops.supported_coalesce_params).
+var CoalesceParams = []string{
+	"rx-usecs", "rx-frames", "rx-usecs-irq", "rx-frames-irq",
+	"tx-usecs", "tx-frames", "tx-usecs-irq", "tx-frames-irq",
+	"stats-block-usecs", "adaptive-rx", "adaptive-tx",
+	"pkt-rate-low", "rx-usecs-low", "rx-frames-low", "tx-usecs-low", "tx-frames-low",
+	"pkt-rate-high", "rx-usecs-high", "rx-frames-high", "tx-usecs-high", "tx-frames-high",
+	"sample-interval", "cqe-mode-tx", "cqe-mode-rx",
+	"tx-aggr-max-bytes", "tx-aggr-max-frames", "tx-aggr-time-usecs",
+}
+
+// Supports reports whether the driver supports the parameter (an ethtool
+// -C name); true when the supported set is unknown.
+func (c Coalesce) Supports(param string) bool {
+	return c.Supported == nil || slices.Contains(c.Supported, param)
+}
+
+// normParams sorts a parameter list in CoalesceParams order, without
+// duplicates, and rejects names that are not parameters.
+func normParams(ps []string) ([]string, error) {
+	if ps == nil {
+		return nil, nil
+	}
+	out := make([]string, 0, len(ps))
+	for _, name := range CoalesceParams {
+		if slices.Contains(ps, name) {
+			out = append(out, name)
+		}
+	}
+	for _, p := range ps {
+		if !slices.Contains(CoalesceParams, p) {
+			return nil, fmt.Errorf("coalescing parameter %q is not one of %s", p, strings.Join(CoalesceParams, ", "))
+		}
+	}
+	return out, nil
 }
 
 // Feature is one offload as ethtool -k shows it.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/nettune/nettune/pkg/host"
@@ -60,6 +61,18 @@ func DecodeState(data []byte) (*State, error) {
 		if _, err := ParseIndir(s.Indir); err != nil {
 			return nil, err
 		}
+	}
+	if c := s.Coalesce; c != nil && c.Supported != nil {
+		if len(c.Supported) == 0 {
+			// Encode leaves an empty list out, which reads back as
+			// "unknown": refuse it rather than change its meaning.
+			return nil, errors.New(`coalesce.supported is empty: list the parameters the driver supports, or leave it out when unknown`)
+		}
+		ps, err := normParams(c.Supported)
+		if err != nil {
+			return nil, fmt.Errorf("coalesce.supported: %w", err)
+		}
+		c.Supported = ps
 	}
 	return s, nil
 }
@@ -269,6 +282,21 @@ func (f *Files) SetCoalesce(ifname string, c Coalesce) error {
 	}
 	if s.Coalesce == nil {
 		return unsupported("set coalescing", ifname)
+	}
+	// ethtool_set_coalesce_supported: a nonzero value of a parameter the
+	// driver does not support is refused with EOPNOTSUPP, before anything
+	// is set. The supported set is the driver's, not the caller's.
+	c.Supported = s.Coalesce.Supported
+	for _, p := range []struct {
+		name string
+		v    uint32
+	}{
+		{"adaptive-rx", b2u(c.AdaptiveRX)}, {"adaptive-tx", b2u(c.AdaptiveTX)},
+		{"rx-usecs", c.RXUsecs}, {"rx-frames", c.RXFrames}, {"tx-usecs", c.TXUsecs}, {"tx-frames", c.TXFrames},
+	} {
+		if p.v != 0 && !c.Supports(p.name) {
+			return fmt.Errorf("set coalescing %s %d of %s (the driver supports %s): %w", p.name, p.v, ifname, strings.Join(c.Supported, ", "), ErrNotSupported)
+		}
 	}
 	*s.Coalesce = c
 	return f.store(ifname, s)

@@ -106,16 +106,22 @@ func (l *Live) SetChannels(ifname string, want Channels) error {
 	return wrap(fmt.Sprintf("set channels combined %d rx %d tx %d other %d", want.Combined, want.RX, want.TX, want.Other), ifname, err)
 }
 
-// Coalesce implements Interface.
+// Coalesce implements Interface: the values from the ETHTOOL_GCOALESCE
+// ioctl, the supported parameters from ethtool netlink (coalesce_netlink.go).
 func (l *Live) Coalesce(ifname string) (Coalesce, error) {
 	c, err := l.e.GetCoalesce(ifname)
 	if err != nil {
 		return Coalesce{}, wrap("get coalescing", ifname, err)
 	}
+	supported, err := coalesceSupported(ifname)
+	if err != nil {
+		return Coalesce{}, wrap("get supported coalescing parameters (ethtool netlink)", ifname, err)
+	}
 	return Coalesce{
 		AdaptiveRX: c.UseAdaptiveRxCoalesce != 0, AdaptiveTX: c.UseAdaptiveTxCoalesce != 0,
 		RXUsecs: c.RxCoalesceUsecs, RXFrames: c.RxMaxCoalescedFrames,
 		TXUsecs: c.TxCoalesceUsecs, TXFrames: c.TxMaxCoalescedFrames,
+		Supported: supported,
 	}, nil
 }
 

@@ -215,7 +215,7 @@ func (p *planner) planNIC(label string, n NIC, e profile.NIC) queueState {
 		}
 	}
 	if e.Coalesce != nil {
-		p.planCoalesce(n, e.Coalesce)
+		p.planCoalesce(label, n, e.Coalesce)
 	}
 	if len(e.Features) > 0 {
 		p.planFeatures(n, e.Features)
@@ -364,7 +364,7 @@ func (p *planner) rssItem(n NIC, queues int, qs queueState) (plan.Item, bool) {
 	return it, true
 }
 
-func (p *planner) planCoalesce(n NIC, c *profile.Coalesce) {
+func (p *planner) planCoalesce(label string, n NIC, c *profile.Coalesce) {
 	cur, err := p.eth.Coalesce(n.Name)
 	if err != nil {
 		p.ethtoolProblem(n, "interrupt coalescing (ethtool -C)", "coalesce", err)
@@ -388,6 +388,14 @@ func (p *planner) planCoalesce(n NIC, c *profile.Coalesce) {
 		}
 	}
 	if len(want) == 0 {
+		return
+	}
+	// A parameter the driver does not support reads as 0 through the
+	// ioctl ("n/a" in ethtool -c), which is not "off": setting it to
+	// anything else fails at apply (EOPNOTSUPP), and asking for 0 or off
+	// would pass as in place while the driver has no such setting at all.
+	if bad := unsupportedCoalesce(want, cur); len(bad) > 0 {
+		p.errorf(n.Name, coalesceRemedy(label, bad, cur), "%s", coalesceUnsupported(label, n, bad, cur))
 		return
 	}
 	before := coalesceValues(want, cur)

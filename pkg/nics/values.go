@@ -127,6 +127,77 @@ func withRings(r ethtool.Rings, v kv) ethtool.Rings {
 	return r
 }
 
+// coalesceProfileKeys are the profile's names (spec.nics[].coalesce) of
+// the coalesce change's fields.
+var coalesceProfileKeys = map[string]string{
+	"adaptive-rx": "adaptiveRx", "adaptive-tx": "adaptiveTx",
+	"rx-usecs": "rxUsecs", "rx-frames": "rxFrames", "tx-usecs": "txUsecs", "tx-frames": "txFrames",
+}
+
+// unsupportedCoalesce lists, in coalesceKeys order, the keys of want the
+// driver does not support; none when its supported set is unknown.
+func unsupportedCoalesce(want kv, c ethtool.Coalesce) []string {
+	var bad []string
+	for _, k := range coalesceKeys {
+		if _, ok := want[k]; ok && !c.Supports(k) {
+			bad = append(bad, k)
+		}
+	}
+	return bad
+}
+
+// coalesceUnsupported says which profile keys a NIC's driver does not
+// support and which of the profile's keys it does.
+func coalesceUnsupported(label string, n fmt.Stringer, bad []string, c ethtool.Coalesce) string {
+	names := make([]string, len(bad))
+	for i, k := range bad {
+		names[i] = fmt.Sprintf("spec.%s.coalesce.%s (ethtool -C %s)", label, coalesceProfileKeys[k], k)
+	}
+	it := "it"
+	if len(bad) > 1 {
+		it = "them"
+	}
+	msg := fmt.Sprintf("the driver of %s does not support %s: ethtool -c shows %s as n/a, which is neither off nor 0", n, strings.Join(names, ", "), it)
+	if settable := supportedProfileKeys(c); len(settable) > 0 {
+		msg += "; of the profile's coalesce keys it supports " + strings.Join(settable, ", ")
+	} else {
+		msg += "; it supports none of the profile's coalesce keys"
+	}
+	if len(c.Supported) > 0 {
+		msg += " (ethtool -c shows " + strings.Join(c.Supported, ", ") + ")"
+	}
+	return msg
+}
+
+// coalesceRemedy names what to remove, and what may replace it.
+func coalesceRemedy(label string, bad []string, c ethtool.Coalesce) string {
+	names := make([]string, len(bad))
+	for i, k := range bad {
+		names[i] = coalesceProfileKeys[k]
+	}
+	r := "remove " + strings.Join(names, ", ") + " from spec." + label + ".coalesce"
+	if settable := supportedProfileKeys(c); len(settable) > 0 {
+		// Closest to the first refused key first: adaptiveTx -> adaptiveRx.
+		sort.SliceStable(settable, func(i, j int) bool {
+			return editDistance(names[0], settable[i]) < editDistance(names[0], settable[j])
+		})
+		r += "; did you mean " + strings.Join(settable, ", ") + "?"
+	}
+	return r
+}
+
+// supportedProfileKeys are the profile keys whose parameters the driver
+// supports, in coalesceKeys order.
+func supportedProfileKeys(c ethtool.Coalesce) []string {
+	var out []string
+	for _, k := range coalesceKeys {
+		if c.Supports(k) {
+			out = append(out, coalesceProfileKeys[k])
+		}
+	}
+	return out
+}
+
 func coalesceValues(keys kv, c ethtool.Coalesce) kv {
 	all := kv{
 		"adaptive-rx": b2u(c.AdaptiveRX), "adaptive-tx": b2u(c.AdaptiveTX),
