@@ -237,7 +237,7 @@ func TestCheckWithoutProfileRunsDiagnostics(t *testing.T) {
 	if r := run(t, "", false, "check", "--interval", "0", "--root", root); r.code != ExitOK {
 		t.Fatalf("quiet host: %d %s %s", r.code, r.stdout, r.stderr)
 	}
-	os.WriteFile(filepath.Join(root, "sys/kernel/mm/transparent_hugepage/enabled"), []byte("[always] madvise never\n"), 0o644)
+	fixture.Overwrite(t, filepath.Join(root, "sys/kernel/mm/transparent_hugepage/enabled"), []byte("[always] madvise never\n"))
 	r := run(t, "", false, "check", "--interval", "0", "--root", root, "-o", "json")
 	if r.code != ExitDrift {
 		t.Fatalf("THP always: exit %d", r.code)

@@ -440,7 +440,7 @@ func TestForeignArguments(t *testing.T) {
 func TestStatus(t *testing.T) {
 	// The running kernel has the arguments but the configuration lost them.
 	r, _ := root(t, "boot-systemd-boot")
-	os.WriteFile(r.Proc("cmdline"), []byte("root=UUID=x rw quiet "+strings.Join(cpuReq.Args, " ")+"\n"), 0o444)
+	fixture.Overwrite(t, r.Proc("cmdline"), []byte("root=UUID=x rw quiet "+strings.Join(cpuReq.Args, " ")+"\n"))
 	res := mustPlan(t, r, cpuReq)
 	if res.Item.Status != plan.Drift || !strings.Contains(res.Item.Detail, "the next boot would lose them") {
 		t.Errorf("%+v", res.Item)
@@ -454,12 +454,12 @@ func TestStatus(t *testing.T) {
 
 func TestNoBootloader(t *testing.T) {
 	r, _ := root(t, "topo-1node-8cpu")
-	os.WriteFile(r.Proc("cmdline"), []byte("console=ttyS0 quiet\n"), 0o644)
+	fixture.Overwrite(t, r.Proc("cmdline"), []byte("console=ttyS0 quiet\n"))
 	res, err := Plan(r, cpuReq)
 	if err != nil || res.Item != nil || !hasProblem(res.Problems, plan.Error, "cannot persist kernel arguments") {
 		t.Errorf("%+v %v", res, err)
 	}
-	os.WriteFile(r.Proc("cmdline"), []byte("console=ttyS0 "+strings.Join(cpuReq.Args, " ")+"\n"), 0o644)
+	fixture.Overwrite(t, r.Proc("cmdline"), []byte("console=ttyS0 "+strings.Join(cpuReq.Args, " ")+"\n"))
 	res, _ = Plan(r, cpuReq)
 	if !hasProblem(res.Problems, plan.Warning, "the running kernel has them") {
 		t.Errorf("%+v", res.Problems)

@@ -71,7 +71,7 @@ func value(fam *dto.MetricFamily, labels map[string]string) (float64, bool) {
 
 func TestMetrics(t *testing.T) {
 	root := fixture.Unpack(t, "../diagnose/testdata/quiet.txtar")
-	os.WriteFile(filepath.Join(root, "sys/kernel/mm/transparent_hugepage/enabled"), []byte("[always] madvise never\n"), 0o644)
+	fixture.Overwrite(t, filepath.Join(root, "sys/kernel/mm/transparent_hugepage/enabled"), []byte("[always] madvise never\n"))
 	os.MkdirAll(filepath.Join(root, "run/nettune"), 0o755)
 	os.WriteFile(filepath.Join(root, "run/nettune/forwarder.json"), []byte(`{"ports":[{"name":"p0","rx":10,"tx":9,"dropped":1}]}`), 0o644)
 	r, err := host.New(root)

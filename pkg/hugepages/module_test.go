@@ -260,7 +260,7 @@ func TestTransparent(t *testing.T) {
 		t.Errorf("after revert: %v", diffs)
 	}
 	// A kernel that offers fewer modes.
-	os.WriteFile(r.Sys("kernel/mm/transparent_hugepage/enabled"), []byte("always [never]\n"), 0o644)
+	fixture.Overwrite(t, r.Sys("kernel/mm/transparent_hugepage/enabled"), []byte("always [never]\n"))
 	if got := problems(planSpec(t, r, parse(t, "    transparent: madvise\n")), plan.Error); !strings.Contains(got, "offers transparent hugepage modes always, never") {
 		t.Errorf("%q", got)
 	}

@@ -182,7 +182,7 @@ func TestValidation(t *testing.T) {
 	}
 
 	// An offline CPU.
-	os.WriteFile(r.Sys("devices/system/cpu/online"), []byte("0-30\n"), 0o444)
+	fixture.Overwrite(t, r.Sys("devices/system/cpu/online"), []byte("0-30\n"))
 	if got := problemsOf(planSpec(t, r, parse(t, "    isolated: 28-31\n")), plan.Error); !strings.Contains(got, "CPU 31 is offline") {
 		t.Errorf("offline: %q", got)
 	}
@@ -194,7 +194,7 @@ func TestValidation(t *testing.T) {
 	}
 	// A kernel without NO_HZ_FULL, and intel_pstate on a host that is not Intel.
 	r, _ = newRoot(t, "topo-1node-8cpu", "boot-debian-grub")
-	os.WriteFile(r.Proc("cpuinfo"), []byte("processor\t: 0\nvendor_id\t: AuthenticAMD\n"), 0o444)
+	fixture.Overwrite(t, r.Proc("cpuinfo"), []byte("processor\t: 0\nvendor_id\t: AuthenticAMD\n"))
 	got := problemsOf(planSpec(t, r, parse(t, "    isolated: 2-7\n    power: {intelPstate: passive}\n")), plan.Warning)
 	if !strings.Contains(got, "built without NO_HZ_FULL") || !strings.Contains(got, "intel_pstate= has no effect on AuthenticAMD CPUs") {
 		t.Errorf("warnings: %q", got)

@@ -1,7 +1,6 @@
 package numa
 
 import (
-	"os"
 	"strings"
 	"testing"
 
@@ -107,7 +106,7 @@ func TestOneNodeVM(t *testing.T) {
 		t.Errorf("nodes with memory %v", got)
 	}
 	// An offline CPU is possible but not online, and belongs to no core.
-	os.WriteFile(r.Sys("devices/system/cpu/online"), []byte("0-6\n"), 0o644)
+	fixture.Overwrite(t, r.Sys("devices/system/cpu/online"), []byte("0-6\n"))
 	topo, _ = Read(r)
 	if topo.CPUs[7].Online || topo.CPUsOfNode(0).Contains(7) || len(topo.Cores()) != 7 {
 		t.Errorf("offline CPU 7: %+v", topo.CPUs[7])

@@ -235,6 +235,11 @@ func (t *taker) copyFile(p string, info fs.FileInfo) error {
 	if err := os.MkdirAll(filepath.Dir(t.to(p)), 0o755); err != nil {
 		return err
 	}
+	// A file reached twice (through two listed paths) is copied again;
+	// its first copy may carry a read-only mode (0444 in /proc).
+	if err := os.Remove(t.to(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("snapshot %s: %w", p, err)
+	}
 	if err := os.WriteFile(t.to(p), buf[:n], info.Mode().Perm()); err != nil {
 		return fmt.Errorf("snapshot %s: %w", p, err)
 	}
