@@ -28,7 +28,10 @@ const coalesceFirstAttr = unix.ETHTOOL_A_COALESCE_RX_USECS
 // interface, in the network namespace of the calling thread, and returns
 // the parameters its reply carries. It returns nil, nil when the kernel
 // has no ethtool netlink family (before Linux 5.6, or
-// CONFIG_ETHTOOL_NETLINK off): the set is then unknown.
+// CONFIG_ETHTOOL_NETLINK off) or no COALESCE_GET in it (5.6): the set is
+// then unknown. Callers ask only after the ETHTOOL_GCOALESCE ioctl
+// succeeded, so EOPNOTSUPP here is the kernel's unknown command, not a
+// driver without coalescing.
 func coalesceSupported(ifname string) ([]string, error) {
 	fam, err := netlink.GenlFamilyGet(unix.ETHTOOL_GENL_NAME)
 	if err != nil {
@@ -43,6 +46,9 @@ func coalesceSupported(ifname string) ([]string, error) {
 	hdr.AddRtAttr(unix.ETHTOOL_A_HEADER_DEV_NAME, nl.ZeroTerminated(ifname))
 	req.AddData(hdr)
 	msgs, err := req.Execute(unix.NETLINK_GENERIC, fam.ID)
+	if errors.Is(err, unix.EOPNOTSUPP) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
