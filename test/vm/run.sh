@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # nettune's real-kernel end-to-end tests: boots a stock Debian kernel under
 # QEMU with two emulated Intel NICs (e1000, e1000e) on an internal hub, with
-# and without an emulated IOMMU, runs the guest scenarios of test/vm/guest
-# against the freshly built nettune and reports each scenario as PASS, FAIL
-# or SKIP. docs/e2e-vm.md explains the design; `make e2e-vm` runs it.
+# and without an emulated IOMMU, and, when this QEMU has the igb device
+# (QEMU 10 from bookworm-backports), a third guest with a multi-queue igb, a
+# multi-queue virtio-net, a two-function IOMMU group and a mounted disk. It
+# runs the guest scenarios of test/vm/guest against the freshly built
+# nettune and reports each scenario as PASS, FAIL or SKIP, and which QEMU it
+# used. docs/e2e-vm.md explains the design; `make e2e-vm` runs it.
 #
 # Needs root (the host's / is exported read-only to the guest over 9p) and
 # the packages of scripts/deps.sh. Never touches the host's network: the
-# guest NICs sit on a QEMU hub with no host device.
+# guest NICs sit on QEMU hubs with no host device, and the virtio-net's tap
+# lives in a network namespace of its own (MQ_NETNS).
 #
 # Environment:
 #   NETTUNE_BIN         nettune binary to test (default: built from this checkout)
@@ -30,13 +34,27 @@ export PATH=$PATH:/usr/local/go/bin:/usr/sbin:/sbin
 
 # The guest's hardware. The profiles in test/vm/profiles name these PCI
 # addresses; scenario 4's profile isolates CPU 1 of the 2 and reserves 64
-# pages at boot.
+# pages at boot. Boots iommu and noiommu have two single-queue Intel NICs;
+# boot mq has its own (nics_mq).
 NICS=(0000:00:04.0 0000:00:05.0)
 NIC_MODELS=(e1000 e1000e)
 NIC_DRIVERS=(e1000 e1000e)
 NIC_IDS=(0x8086:0x100e 0x8086:0x10d3)
 NIC_MACS=(52:54:00:e2:e0:01 52:54:00:e2:e0:02)
 SMP=2
+# Boot mq (QEMU with the igb device only): an igb (82576, MSI-X, 8 queue
+# pairs, RSS) on hub 0; a virtio-net with 4 queue pairs on a multi-queue tap
+# in a network namespace of its own; two e1000 functions of one
+# multifunction slot, which share an IOMMU group, on hub 1; and a small
+# virtio-blk disk the guest mounts (a block device the bind guard must
+# refuse). The virtio-net's PCI driver is virtio-pci; its module is virtio_net.
+MQ_NICS=(0000:00:04.0 0000:00:05.0 0000:00:08.0 0000:00:08.1)
+MQ_NIC_DRIVERS=(igb virtio-pci e1000 e1000)
+MQ_NIC_MODULES=(igb virtio_net e1000 e1000)
+MQ_NIC_IDS=(0x8086:0x10c9 0x1af4:0x1000 0x8086:0x100e 0x8086:0x100e)
+MQ_VIRTIO_QUEUES=4
+MQ_DISK=0000:00:09.0
+MQ_NETNS=nettune-e2e-mq
 MEM=2048
 ISOLATED=1
 BOOT_HUGEPAGES=64
@@ -44,6 +62,9 @@ BOOT_HUGEPAGES=64
 # Which scenarios run in which boot, in order. s0 checks the guest itself.
 BOOT_IOMMU=(s0-guest s4-bootargs s1-devices s2-guard s6-cycles s3-dpdk)
 BOOT_NOIOMMU=(s0-guest s5-noiommu)
+# Boot mq, only with a QEMU that has the igb device (QEMU 10 from
+# bookworm-backports; scripts/deps.sh installs it).
+BOOT_MQ=(s0-guest s7-boot-drift s8-queues s9-steering s10-bind-edges s11-coalesce)
 
 log() { printf 'e2e-vm: %s\n' "$*" >&2; }
 die() {
@@ -57,7 +78,7 @@ die() {
 preflight() {
 	[ "$(id -u)" -eq 0 ] || die "run as root: the guest's root is the host's / exported over 9p"
 	local t missing=()
-	for t in qemu-system-x86_64 cpio depmod modprobe dpkg-deb apt-get xz timeout flock; do
+	for t in qemu-system-x86_64 cpio depmod modprobe dpkg-deb apt-get xz timeout flock ip mkfs.ext4; do
 		command -v "$t" >/dev/null || missing+=("$t")
 	done
 	[ ${#missing[@]} -eq 0 ] || die "missing ${missing[*]}: run scripts/deps.sh"
@@ -84,6 +105,16 @@ accel() {
 	tcg) echo "-accel tcg,thread=multi,tb-size=512 -cpu max" ;;
 	*) die "E2E_VM_ACCEL=$mode: want auto, tcg or kvm" ;;
 	esac
+}
+
+# qemu_detect: sets QEMU_VERSION and HAS_IGB (1 when this QEMU emulates the
+# igb device, an Intel 82576; QEMU 7.2 does not).
+qemu_detect() {
+	QEMU_VERSION=$(qemu-system-x86_64 --version | sed -n '1s/^QEMU emulator version //p')
+	HAS_IGB=0
+	if qemu-system-x86_64 -device help 2>/dev/null | grep -q '"igb"'; then
+		HAS_IGB=1
+	fi
 }
 
 wanted() {
@@ -151,29 +182,33 @@ write_job_files() {
 	} >"$JOB/e2e.env"
 }
 
-# cpu_boot_args: scenario 4's host half. Applies profiles/cpu-isolated.yaml
-# to a snapshot of this host (2 or more CPUs, like the guest) to which a
-# Debian GRUB layout is added, and reads back the kernel arguments nettune
-# put into the GRUB configuration, the way grub-mkconfig reads it. The
-# guest is booted with them. Outcome in $JOB/s4: cmdline, or skip / fail
-# with the reason.
+# cpu_boot_args [DIR PROFILE]: scenario 4's host half (and scenario 7's,
+# with its own DIR and PROFILE). Applies PROFILE (default
+# profiles/cpu-isolated.yaml) to a snapshot of this host (2 or more CPUs,
+# like the guest) to which a Debian GRUB layout is added, and reads back
+# the kernel arguments nettune put into the GRUB configuration, the way
+# grub-mkconfig reads it. The guest is booted with them. Outcome in DIR
+# (default $JOB/s4): cmdline, or skip / fail with the reason.
 cpu_boot_args() {
-	local nt=$JOB/bin/nettune root=$JOB/s4/root err args
-	if ! "$nt" snapshot "$root" >"$JOB/s4/snapshot.out" 2>&1; then
-		echo "nettune snapshot failed: $(tail -n1 "$JOB/s4/snapshot.out")" >"$JOB/s4/fail"
+	local dir=${1:-$JOB/s4} profile=${2:-$VM/profiles/cpu-isolated.yaml}
+	local nt=$JOB/bin/nettune root err args
+	root=$dir/root
+	mkdir -p "$dir"
+	if ! "$nt" snapshot "$root" >"$dir/snapshot.out" 2>&1; then
+		echo "nettune snapshot failed: $(tail -n1 "$dir/snapshot.out")" >"$dir/fail"
 		return
 	fi
 	mkdir -p "$root/etc/default" "$root/boot/grub"
 	printf '%s\n' 'GRUB_DEFAULT=0' 'GRUB_TIMEOUT=5' 'GRUB_DISTRIBUTOR=Debian' \
 		'GRUB_CMDLINE_LINUX_DEFAULT="quiet"' 'GRUB_CMDLINE_LINUX=""' >"$root/etc/default/grub"
 	printf '%s\n' '# minimal grub.cfg for the e2e snapshot root' >"$root/boot/grub/grub.cfg"
-	if ! "$nt" apply --root "$root" --yes -o json "$VM/profiles/cpu-isolated.yaml" >"$JOB/s4/apply.json" 2>"$JOB/s4/apply.err"; then
+	if ! "$nt" apply --root "$root" --yes -o json "$profile" >"$dir/apply.json" 2>"$dir/apply.err"; then
 		# With -o json the problems are in the document, else on stderr.
-		err=$(grep -ho 'module [a-z]* not implemented yet' "$JOB/s4/apply.json" "$JOB/s4/apply.err" | head -n1 || true)
+		err=$(grep -ho 'module [a-z]* not implemented yet' "$dir/apply.json" "$dir/apply.err" | head -n1 || true)
 		if [ -n "$err" ]; then
-			echo "$err" >"$JOB/s4/skip"
+			echo "$err" >"$dir/skip"
 		else
-			echo "nettune apply --root of profiles/cpu-isolated.yaml on a snapshot failed: $(tail -n1 "$JOB/s4/apply.err")" >"$JOB/s4/fail"
+			echo "nettune apply --root of $(basename "$profile") on a snapshot failed: $(tail -n1 "$dir/apply.err")" >"$dir/fail"
 		fi
 		return
 	fi
@@ -181,17 +216,17 @@ cpu_boot_args() {
 	args=$(bash -c 'set -e; . "$1/etc/default/grub"
 		for f in "$1"/etc/default/grub.d/*.cfg; do [ -e "$f" ] && . "$f"; done
 		echo "${GRUB_CMDLINE_LINUX:-} ${GRUB_CMDLINE_LINUX_DEFAULT:-}"' _ "$root") || {
-		echo "the GRUB configuration nettune wrote does not parse as shell" >"$JOB/s4/fail"
+		echo "the GRUB configuration nettune wrote does not parse as shell" >"$dir/fail"
 		return
 	}
 	# shellcheck disable=SC2086 # split the command line into arguments
 	args=$(printf '%s\n' $args | { grep -vx quiet || true; } | tr '\n' ' ' | sed 's/ $//')
 	if [ -z "$args" ]; then
-		echo "nettune apply of profiles/cpu-isolated.yaml put no kernel argument into the GRUB configuration" >"$JOB/s4/fail"
+		echo "nettune apply of $(basename "$profile") put no kernel argument into the GRUB configuration" >"$dir/fail"
 		return
 	fi
-	echo "$args" >"$JOB/s4/cmdline"
-	log "scenario 4: kernel arguments from nettune: $args"
+	echo "$args" >"$dir/cmdline"
+	log "$(basename "$dir"): kernel arguments from nettune: $args"
 }
 
 # qemu_args NAME IOMMU(0|1) EXTRA_CMDLINE: sets QEMU_ARGS, the QEMU command
@@ -224,12 +259,59 @@ qemu_args() {
 		-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot,addr=0x6
 		-fsdev "local,id=job,path=$JOB,security_model=none,multidevs=remap"
 		-device virtio-9p-pci,fsdev=job,mount_tag=job,addr=0x7)
+	QEMU_WRAP=()
+	if [ "$name" = mq ]; then
+		mq_devices
+		return
+	fi
 	# The NICs have no option ROM (romfile=) and sit on hub 0 with no host
 	# device: they only see each other.
 	for i in "${!NICS[@]}"; do
 		QEMU_ARGS+=(-netdev "hubport,id=nic$i,hubid=0"
 			-device "${NIC_MODELS[$i]},netdev=nic$i,mac=${NIC_MACS[$i]},romfile=,addr=0x${NICS[$i]:8:2}")
 	done
+}
+
+# mq_devices: the devices of boot mq (see MQ_NICS), appended to QEMU_ARGS.
+# QEMU runs in the network namespace $MQ_NETNS, which holds the host end of
+# the virtio-net, a multi-queue tap: the host's own network is never part
+# of it.
+mq_devices() {
+	# shellcheck disable=SC2054 # commas separate QEMU options
+	QEMU_ARGS+=(
+		# SR-IOV VFs of the igb only get their BARs mapped right with a
+		# 64-bit PCI hole of size 0 (nested-vm.md).
+		-global q35-pcihost.pci-hole64-size=0
+		-netdev hubport,id=nic0,hubid=0
+		-device "igb,netdev=nic0,mac=52:54:00:e2:e1:01,romfile=,addr=0x4"
+		-netdev "tap,id=nic1,ifname=nte2e0,script=no,downscript=no,vhost=off,queues=$MQ_VIRTIO_QUEUES"
+		-device "virtio-net-pci,netdev=nic1,mq=on,vectors=$((2 * MQ_VIRTIO_QUEUES + 2)),mac=52:54:00:e2:e1:02,romfile=,addr=0x5"
+		-netdev hubport,id=nic2,hubid=1
+		-device "e1000,netdev=nic2,mac=52:54:00:e2:e1:03,romfile=,addr=0x8.0,multifunction=on"
+		-netdev hubport,id=nic3,hubid=1
+		-device "e1000,netdev=nic3,mac=52:54:00:e2:e1:04,romfile=,addr=0x8.1"
+		-drive "file=$JOB/mq-disk.img,if=none,id=disk0,format=raw"
+		-device "virtio-blk-pci,drive=disk0,addr=0x9"
+	)
+	QEMU_WRAP=(ip netns exec "$MQ_NETNS")
+}
+
+# mq_setup: the network namespace with the multi-queue tap, and the disk
+# image (ext4) of boot mq.
+mq_setup() {
+	mq_cleanup
+	ip netns add "$MQ_NETNS" || die "ip netns add $MQ_NETNS failed"
+	ip -n "$MQ_NETNS" tuntap add dev nte2e0 mode tap multi_queue ||
+		die "cannot create the multi-queue tap nte2e0 in $MQ_NETNS"
+	ip -n "$MQ_NETNS" link set nte2e0 up
+	truncate -s 32M "$JOB/mq-disk.img"
+	mkfs.ext4 -q -F -L e2e-root "$JOB/mq-disk.img" || die "mkfs.ext4 of the mq disk image failed"
+}
+
+mq_cleanup() {
+	if ip netns list 2>/dev/null | grep -qw "$MQ_NETNS"; then
+		ip netns del "$MQ_NETNS" 2>/dev/null || true
+	fi
 }
 
 # boot NAME IOMMU EXTRA_CMDLINE SCENARIO...: runs the scenarios in one
@@ -239,17 +321,20 @@ boot() {
 	local name=$1 iommu=$2 extra=$3 attempt rc start res
 	shift 3
 	printf '%s\n' "$@" >"$JOB/boots/$name"
-	echo "IOMMU=$iommu" >"$JOB/boots/$name.env"
+	{
+		echo "IOMMU=$iommu"
+		printf '%s\n' "${BOOT_ENV[@]}"
+	} >"$JOB/boots/$name.env"
 	res=$JOB/results/$name
 	qemu_args "$name" "$iommu" "$extra"
-	printf '%q ' qemu-system-x86_64 "${QEMU_ARGS[@]}" >"$JOB/$name.qemu.cmd"
+	printf '%q ' "${QEMU_WRAP[@]}" qemu-system-x86_64 "${QEMU_ARGS[@]}" >"$JOB/$name.qemu.cmd"
 	for attempt in 1 2; do
 		rm -rf "$res"
 		mkdir -p "$res"
 		log "boot $name (attempt $attempt): $*"
 		start=$(date +%s)
 		rc=0
-		timeout -k 10 "$TIMEOUT" qemu-system-x86_64 "${QEMU_ARGS[@]}" >"$JOB/$name.qemu.log" 2>&1 || rc=$?
+		timeout -k 10 "$TIMEOUT" "${QEMU_WRAP[@]}" qemu-system-x86_64 "${QEMU_ARGS[@]}" >"$JOB/$name.qemu.log" 2>&1 || rc=$?
 		log "boot $name: QEMU exited $rc after $(($(date +%s) - start)) s"
 		if [ -e "$res/started" ]; then
 			log "boot $name: the guest reached its script $(($(cat "$res/started") - start)) s after QEMU started"
@@ -323,6 +408,11 @@ report() {
 		done
 	done
 	echo
+	if [ "$HAS_IGB" = 1 ]; then
+		echo "QEMU $QEMU_VERSION, with the igb device (boot mq ran)"
+	else
+		echo "QEMU $QEMU_VERSION, without the igb device: boot mq (multi-queue scenarios) skipped"
+	fi
 	echo "e2e-vm: $pass passed, $failn failed, $skipn skipped"
 	FAILED=$failn
 	SKIPPED=$skipn
@@ -340,7 +430,12 @@ main() {
 	local t0 status=0 rc
 	t0=$(date +%s)
 	kernel_select
-	log "kernel $KVER, $(accel)"
+	qemu_detect
+	if [ "$HAS_IGB" = 1 ]; then
+		log "kernel $KVER, QEMU $QEMU_VERSION (has igb: boot mq runs), $(accel)"
+	else
+		log "kernel $KVER, QEMU $QEMU_VERSION (no igb device: boot mq is skipped; scripts/deps.sh installs QEMU 10 from bookworm-backports), $(accel)"
+	fi
 
 	JOB=$(mktemp -d /tmp/nettune-e2e.XXXXXX)
 	chmod 755 "$JOB"
@@ -361,6 +456,7 @@ main() {
 	if [ ${#list[@]} -gt 1 ] || [ -z "${E2E_VM_SCENARIOS:-}" ]; then
 		RAN_BOOTS+=(iommu)
 		rc=0
+		BOOT_ENV=()
 		boot iommu 1 "$extra" "${list[@]}" || rc=$?
 		[ "$rc" = 3 ] && status=3
 		[ "$status" = 0 ] && [ "$rc" != 0 ] && status=$rc
@@ -376,11 +472,41 @@ main() {
 		if "$JOB/bin/nettune" bind --help >/dev/null 2>&1; then
 			RAN_BOOTS+=(noiommu)
 			rc=0
+			BOOT_ENV=()
 			boot noiommu 0 "" "${list[@]}" || rc=$?
 			[ "$rc" = 3 ] && status=3
 			[ "$status" = 0 ] && [ "$rc" != 0 ] && status=$rc
 		else
 			HOST_SKIPS+=("s5-noiommu|SKIP nettune bind not available in this build (boot noiommu not started)")
+		fi
+	fi
+
+	list=()
+	for s in "${BOOT_MQ[@]}"; do
+		if [ "$s" = s0-guest ] || wanted "$s"; then list+=("$s"); fi
+	done
+	if [ ${#list[@]} -gt 1 ]; then
+		if [ "$HAS_IGB" = 1 ]; then
+			mq_setup
+			trap mq_cleanup EXIT
+			extra=""
+			if wanted s7-boot-drift; then
+				cpu_boot_args "$JOB/s7" "$VM/profiles/mq-boot.yaml"
+				[ -e "$JOB/s7/cmdline" ] && extra=$(cat "$JOB/s7/cmdline")
+			fi
+			BOOT_ENV=("NICS=(${MQ_NICS[*]})" "NIC_DRIVERS=(${MQ_NIC_DRIVERS[*]})"
+				"NIC_MODULES=(${MQ_NIC_MODULES[*]})" "NIC_IDS=(${MQ_NIC_IDS[*]})"
+				"DISK=$MQ_DISK" "VIRTIO_QUEUES=$MQ_VIRTIO_QUEUES")
+			RAN_BOOTS+=(mq)
+			rc=0
+			boot mq 1 "$extra" "${list[@]}" || rc=$?
+			[ "$rc" = 3 ] && status=3
+			[ "$status" = 0 ] && [ "$rc" != 0 ] && status=$rc
+			mq_cleanup
+		else
+			for s in "${list[@]:1}"; do
+				HOST_SKIPS+=("$s|SKIP QEMU $QEMU_VERSION has no igb device (boot mq not started; scripts/deps.sh installs QEMU 10 from bookworm-backports)")
+			done
 		fi
 	fi
 

@@ -22,6 +22,11 @@ unset SSH_CONNECTION SSH_CLIENT SSH_TTY
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# What udev would add: /dev/fd (bash process substitution) and stdio links.
+ln -sfn /proc/self/fd /dev/fd
+ln -sfn /proc/self/fd/0 /dev/stdin
+ln -sfn /proc/self/fd/1 /dev/stdout
+ln -sfn /proc/self/fd/2 /dev/stderr
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
@@ -46,7 +51,7 @@ echo "cmdline: $(cat /proc/cmdline)"
 ip link set lo up
 # No udev: load the NIC drivers ourselves, one after the other so that the
 # interface names follow the PCI order.
-for d in $(printf '%s\n' "${NIC_DRIVERS[@]}" | awk '!seen[$0]++'); do
+for d in $(printf '%s\n' "${NIC_MODULES[@]:-${NIC_DRIVERS[@]}}" | awk '!seen[$0]++'); do
 	modprobe "$d" || echo "modprobe $d failed"
 done
 for i in "${!NICS[@]}"; do

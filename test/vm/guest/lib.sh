@@ -132,11 +132,14 @@ _get_drv() {
 }
 
 # _get_ifaces ADDR: sets _ifaces to the device's network interfaces,
-# space-separated.
+# space-separated (a virtio-net's sit one level down, under virtioN/net).
 _get_ifaces() {
-	local n=("/sys/bus/pci/devices/$1/net/"*)
+	local n=("/sys/bus/pci/devices/$1/net/"* "/sys/bus/pci/devices/$1/virtio"*/net/*)
 	_ifaces=""
-	[ -e "${n[0]}" ] && _ifaces="${n[*]##*/}"
+	local x
+	for x in "${n[@]}"; do
+		[ -e "$x" ] && _ifaces+="${_ifaces:+ }${x##*/}"
+	done
 	return 0
 }
 
@@ -242,7 +245,7 @@ baseline_restore() {
 		echo >"/sys/bus/pci/devices/$a/driver_override" 2>/dev/null
 		if [ "$(drv "$a")" != "${NIC_DRIVERS[$i]}" ]; then
 			[ -e "/sys/bus/pci/devices/$a/driver" ] && echo "$a" >"/sys/bus/pci/devices/$a/driver/unbind"
-			modprobe "${NIC_DRIVERS[$i]}"
+			modprobe "${NIC_MODULES[$i]:-${NIC_DRIVERS[$i]}}"
 			echo "$a" >"/sys/bus/pci/drivers/${NIC_DRIVERS[$i]}/bind"
 		fi
 		wait_driver "$a" "${NIC_DRIVERS[$i]}" 10 || echo "cannot put $a back on ${NIC_DRIVERS[$i]}"
@@ -259,6 +262,13 @@ eth_settings() {
 	[ -n "$ifc" ] || return 1
 	ethtool -g "$ifc" | tail -n +2
 	ethtool -c "$ifc" | tail -n +2
+}
+
+# revert_all_on_exit: a scenario that applies profiles calls this first, so
+# that when it fails half-way its generations do not stay in the journal
+# for the next scenario's revert to undo.
+revert_all_on_exit() {
+	trap 'nettune revert --all --yes >/dev/null 2>&1 || true' EXIT
 }
 
 # meminfo_hugepages FIELD: a HugePages_* value of /proc/meminfo.
