@@ -87,6 +87,9 @@ func captureBlock(src, dir string) (int, error) {
 			return nil
 		}
 		dst := filepath.Join(dir, rel)
+		if _, err := os.Lstat(dst); err == nil {
+			return nil // the snapshot has it already (read-only, as /proc/cmdline)
+		}
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
 		}
