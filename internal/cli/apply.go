@@ -7,7 +7,6 @@ import (
 
 	"github.com/nettune/nettune/internal/output"
 	"github.com/nettune/nettune/pkg/engine"
-	"github.com/nettune/nettune/pkg/host"
 	"github.com/nettune/nettune/pkg/plan"
 	"github.com/nettune/nettune/pkg/profile"
 	"github.com/spf13/cobra"
@@ -19,7 +18,11 @@ func (a *app) applyCommand() *cobra.Command {
 		only                     []string
 	)
 	cmd := &cobra.Command{
-		Use:   "apply PROFILE",
+		Use: "apply PROFILE",
+		Example: `  nettune apply kernel-throughput
+  nettune apply --dry-run ./my-host.yaml
+  nettune apply --yes --only nics,irqbalance /etc/nettune/profile.yaml
+  nettune --root ./snapshot apply --yes kernel-throughput`,
 		Short: "Bring the host to the profile (journaled, verified, reversible)",
 		Long: `Apply the profile: validate it against the host, show the plan, ask for
 confirmation, then make each change with its prior value journaled first and
@@ -44,15 +47,14 @@ each change, and touches nothing.`,
 			if err != nil {
 				return err
 			}
-			if len(only) > 0 {
-				if err := onlySections(p, only); err != nil {
-					return err
-				}
+			if err := onlySections(p, only); err != nil {
+				return err
 			}
 			eng, err := a.engine()
 			if err != nil {
 				return err
 			}
+			eng.Only = only
 			if dryRun {
 				pr, perr := eng.Plan(cmd.Context(), p)
 				if pr == nil {
@@ -126,7 +128,7 @@ each change, and touches nothing.`,
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation (required when stdin is not a terminal)")
 	cmd.Flags().BoolVar(&keepOrphans, "keep-orphans", false, "keep settings an earlier apply made that this profile no longer sets, as they are, instead of returning them to their values before nettune")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be done, with equivalent shell commands, and touch nothing")
-	cmd.Flags().StringSliceVar(&only, "only", nil, "apply only these spec sections (comma-separated: sysctl, cpu, hugepages, nics, irqbalance, devices)")
+	cmd.Flags().StringSliceVar(&only, "only", nil, onlyUsage("apply"))
 	return cmd
 }
 
@@ -140,12 +142,7 @@ type applyBody struct {
 }
 
 // undoHint is the revert command for this invocation (it keeps --root).
-func (a *app) undoHint() string {
-	if a.g.root != "" && a.g.root != "/" {
-		return "nettune --root " + host.ShellQuote(a.g.root) + " revert"
-	}
-	return "nettune revert"
-}
+func (a *app) undoHint() string { return a.hint("revert") }
 
 func nonNil(c []plan.Change) []plan.Change {
 	if c == nil {

@@ -49,7 +49,10 @@ const bindGuardsHelp = `Guards (each refuses with a reason and exit status 1):
 func (a *app) bindCommand() *cobra.Command {
 	var f bindFlags
 	cmd := &cobra.Command{
-		Use:   "bind DEVICE... --driver DRIVER",
+		Use: "bind DEVICE... --driver DRIVER",
+		Example: `  nettune bind --driver vfio-pci --dry-run 0000:af:00.0
+  nettune bind --driver vfio-pci --yes af:00.0 af:00.1
+  nettune bind --driver vfio-pci --group --uid 1000 --yes ens1f0`,
 		Short: "Bind PCI devices to vfio-pci, uio_pci_generic or a kernel driver (journaled, reversible)",
 		Long: `Bind each DEVICE (a PCI address, full 0000:03:00.0 or short 03:00.0, or a
 kernel interface name) to DRIVER. nettune loads the driver module first
@@ -95,7 +98,10 @@ gives the device back to its original driver.
 func (a *app) unbindCommand() *cobra.Command {
 	var f bindFlags
 	cmd := &cobra.Command{
-		Use:   "unbind DEVICE...",
+		Use: "unbind DEVICE...",
+		Example: `  nettune unbind --yes 0000:af:00.0
+  nettune unbind --driver ice --yes af:00.0
+  nettune unbind --dry-run ens1f0`,
 		Short: "Give PCI devices back to their kernel driver",
 		Long: `Give each DEVICE back to the driver it had before nettune bound it, as the
 journal recorded it, with driver_override cleared; without a record, to
@@ -232,7 +238,7 @@ func (a *app) runBinding(ctx context.Context, eng *engine.Engine, verb, label st
 			} else {
 				t.Rows(changeHeader(false), changeRows(res.Applied, false))
 				t.Line("")
-				t.Line("Made %d change(s) as generation %d. Undo with: nettune revert", len(res.Applied), res.Generation)
+				t.Line("Made %d change(s) as generation %d. Undo with: %s", len(res.Applied), res.Generation, a.undoHint())
 			}
 			renderRefusals(t, "warning", warnings)
 		},

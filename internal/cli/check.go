@@ -17,9 +17,13 @@ func (a *app) checkCommand() *cobra.Command {
 	var (
 		interval    time.Duration
 		diagnostics bool
+		only        []string
 	)
 	cmd := &cobra.Command{
-		Use:   "check [PROFILE]",
+		Use: "check [PROFILE]",
+		Example: `  nettune check kernel-throughput
+  nettune check --interval 0 --only nics -o json ./my-host.yaml
+  nettune check --interval 10s`,
 		Short: "Report drift from the profile and diagnose the host",
 		Long: `Re-observe the host and report every setting of the profile as ok, drift or
 pending-reboot (configured for the next boot, not active in the running
@@ -27,6 +31,10 @@ kernel), with the warnings nettune knows about. Then run the diagnostics
 (rule IDs NT101...; see docs/diagnostics.md): counters such as
 /proc/net/softnet_stat, NIC drops and interrupts on isolated CPUs are
 sampled twice, --interval apart (0 skips those rules).
+
+The table's BEFORE is the value on the host now and AFTER the profile's
+(the before and after of each item in -o json), as in plan. --only limits
+the check to some sections of the profile, as for plan and apply.
 
 Without PROFILE only the diagnostics run. A warning or error finding counts
 as drift for the exit code.
@@ -37,16 +45,23 @@ as drift for the exit code.
 			if interval < 0 {
 				return fmt.Errorf("invalid --interval %s: a sampling interval cannot be negative; give a duration such as 3s, or 0 to skip the sampled rules", interval)
 			}
+			if len(only) > 0 && len(args) == 0 {
+				return errors.New("--only selects sections of a profile: name one (nettune check --only nics PROFILE)")
+			}
 			eng, err := a.engine()
 			if err != nil {
 				return err
 			}
+			eng.Only = only
 			pr := &engine.PlanResult{}
 			var perr error
 			var spec *profile.Spec
 			if len(args) == 1 {
 				p, err := profile.Load(args[0])
 				if err != nil {
+					return err
+				}
+				if err := onlySections(p, only); err != nil {
 					return err
 				}
 				spec = &p.Spec
@@ -77,10 +92,10 @@ as drift for the exit code.
 				Table: func(t *output.TableWriter) {
 					var rows [][]string
 					for _, it := range pr.Items {
-						rows = append(rows, []string{statusCell(t, it.Status), it.Module, it.Object, it.Attribute, output.Abbrev(it.After, cellWidth), output.Abbrev(it.Before, cellWidth), it.Detail})
+						rows = append(rows, []string{statusCell(t, it.Status), it.Module, it.Object, it.Attribute, output.Abbrev(it.Before, cellWidth), output.Abbrev(it.After, cellWidth), it.Detail})
 					}
 					if len(rows) > 0 {
-						t.Rows([]string{"STATUS", "MODULE", "OBJECT", "ATTRIBUTE", "DESIRED", "ACTUAL", "DETAIL"}, rows)
+						t.Rows([]string{"STATUS", "MODULE", "OBJECT", "ATTRIBUTE", "BEFORE", "AFTER", "DETAIL"}, rows)
 						t.Line("")
 					}
 					renderFindings(t, findings)
@@ -105,6 +120,7 @@ as drift for the exit code.
 	}
 	cmd.Flags().DurationVar(&interval, "interval", 3*time.Second, "how long to sample rate counters (softnet, NIC drops, interrupts); 0 skips those rules")
 	cmd.Flags().BoolVar(&diagnostics, "diagnostics", true, "run the diagnostic rules")
+	cmd.Flags().StringSliceVar(&only, "only", nil, onlyUsage("check"))
 	return cmd
 }
 

@@ -14,7 +14,9 @@ import (
 func (a *app) devicesCommand() *cobra.Command {
 	var all bool
 	cmd := &cobra.Command{
-		Use:   "devices",
+		Use: "devices",
+		Example: `  nettune devices
+  nettune devices --all -o json`,
 		Short: "List PCI network devices: driver, interface, NUMA node, IOMMU group, usable drivers, in use or not",
 		Long: `List the PCI network devices (and the crypto, co-processor and accelerator
 devices DPDK drives; --all for every PCI device) with their vendor and

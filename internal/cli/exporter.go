@@ -24,7 +24,11 @@ func (a *app) exporterCommand() *cobra.Command {
 settings per module and status and whether the host is in sync; the
 diagnostic findings; softnet_stat and NIC counters; the counters of a running
 'nettune run'. The host is read at every scrape. See docs/metrics.md.`,
-		Args: cobra.RangeArgs(0, 1),
+		Example: `  nettune exporter kernel-throughput
+  nettune exporter --listen :9617 /etc/nettune/profile.yaml
+  nettune exporter`,
+		Annotations: map[string]string{noStructuredOutput: "Prometheus metrics over HTTP"},
+		Args:        cobra.RangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			eng, err := a.engine()
 			if err != nil {

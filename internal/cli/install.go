@@ -14,7 +14,9 @@ import (
 func (a *app) installCommand() *cobra.Command {
 	var binary string
 	cmd := &cobra.Command{
-		Use:   "install PROFILE",
+		Use: "install PROFILE",
+		Example: `  nettune install kernel-throughput
+  nettune install --binary /usr/sbin/nettune ./my-host.yaml`,
 		Short: "Re-apply PROFILE at every boot and when a NIC appears (systemd + udev)",
 		Long: `Record PROFILE (with its extends chain resolved) as /etc/nettune/profile.yaml
 and install:
@@ -57,7 +59,7 @@ runtime hugepages and device bindings do. Undo with 'nettune uninstall'.`,
 				for _, w := range warnings {
 					t.Line("%s: %s", t.Colorize("yellow", "warning"), w)
 				}
-				t.Line("The profile is applied at boot by nettune-apply.service. Undo with: nettune uninstall")
+				t.Line("The profile is applied at boot by nettune-apply.service. Undo with: %s", a.hint("uninstall"))
 			}})
 		},
 	}
@@ -67,8 +69,9 @@ runtime hugepages and device bindings do. Undo with 'nettune uninstall'.`,
 
 func (a *app) uninstallCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "uninstall",
-		Short: "Remove what 'nettune install' installed",
+		Use:     "uninstall",
+		Example: `  nettune uninstall`,
+		Short:   "Remove what 'nettune install' installed",
 		Long: `Disable nettune-apply.service and remove the units, the udev rule and
 /etc/nettune/profile.yaml. Settings already applied stay as they are; undo
 them with 'nettune revert'.`,
@@ -101,14 +104,24 @@ func nonNilS(s []string) []string {
 	return s
 }
 
+// sections are the spec sections --only can name.
+const sections = "sysctl, cpu, hugepages, nics, irqbalance, devices, dataplane"
+
+func onlyUsage(verb string) string {
+	return verb + " only these spec sections (comma-separated: " + sections + ")"
+}
+
 // onlySections keeps the named spec sections of p and drops the others
-// (apply --only).
+// (--only of plan, apply and check); an empty list keeps them all.
 func onlySections(p *profile.Profile, only []string) error {
+	if len(only) == 0 {
+		return nil
+	}
 	keep := map[string]bool{}
 	valid := map[string]bool{"sysctl": true, "cpu": true, "hugepages": true, "nics": true, "irqbalance": true, "devices": true, "dataplane": true}
 	for _, s := range only {
 		if !valid[s] {
-			return fmt.Errorf("--only: unknown section %q; valid choices: sysctl, cpu, hugepages, nics, irqbalance, devices, dataplane", s)
+			return fmt.Errorf("--only: unknown section %q; valid choices: %s", s, sections)
 		}
 		keep[s] = true
 	}

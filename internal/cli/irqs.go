@@ -12,7 +12,10 @@ import (
 
 func (a *app) irqsCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "irqs [NIC]",
+		Use: "irqs [NIC]",
+		Example: `  nettune irqs
+  nettune irqs 'ens1f*'
+  nettune irqs -o json enp175s0f0`,
 		Short: "Show each NIC queue's IRQ, its requested and effective CPUs, and NUMA nodes",
 		Long: `Map every queue of the NICs (or of the NICs whose name matches NIC, a shell
 glob) to its interrupt, from the device's MSI vectors and the names in

@@ -10,9 +10,15 @@ import (
 )
 
 func (a *app) planCommand() *cobra.Command {
-	var detailed bool
+	var (
+		detailed bool
+		only     []string
+	)
 	cmd := &cobra.Command{
-		Use:   "plan PROFILE",
+		Use: "plan PROFILE",
+		Example: `  nettune plan kernel-throughput
+  nettune plan --only sysctl,nics ./my-host.yaml
+  nettune plan --detailed-exitcode -o json ./my-host.yaml`,
 		Short: "Show what apply would change",
 		Long: `Observe the host, compare it with the profile and show every change apply would
 make: the object, its current and desired value, and whether it takes effect
@@ -27,10 +33,14 @@ With --detailed-exitcode: 0 no changes, 1 error, 2 changes pending.`,
 			if err != nil {
 				return err
 			}
+			if err := onlySections(p, only); err != nil {
+				return err
+			}
 			eng, err := a.engine()
 			if err != nil {
 				return err
 			}
+			eng.Only = only
 			pr, perr := eng.Plan(cmd.Context(), p)
 			if pr == nil {
 				return perr
@@ -48,6 +58,7 @@ With --detailed-exitcode: 0 no changes, 1 error, 2 changes pending.`,
 		},
 	}
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes to apply")
+	cmd.Flags().StringSliceVar(&only, "only", nil, onlyUsage("plan"))
 	return cmd
 }
 

@@ -25,21 +25,25 @@ import (
 
 // Exit codes.
 const (
-	// ExitOK: success; check found the host in sync.
+	// ExitOK: success; check or status found the host in sync (status:
+	// or no profile installed).
 	ExitOK = 0
 	// ExitError: an error; nothing was changed unless the message says so.
 	ExitError = 1
-	// ExitDrift: check found drift, or plan --detailed-exitcode has changes.
+	// ExitDrift: check or status found drift, or plan --detailed-exitcode
+	// has changes.
 	ExitDrift = 2
-	// ExitPendingReboot: in sync except settings that wait for a reboot.
+	// ExitPendingReboot: check or status: in sync except settings that
+	// wait for a reboot.
 	ExitPendingReboot = 3
 )
 
 const exitCodesHelp = `Exit codes:
-  0  success; check: the host matches the profile
-  1  error (invalid profile, host refused a change, ...); apply rolled back
-  2  check: drift; plan --detailed-exitcode: changes pending
-  3  check: in sync except settings that wait for a reboot`
+  0  success; check, status: the host matches the profile
+  1  error (invalid profile, host refused a change, unknown command, ...);
+     apply rolled back
+  2  check, status: drift; plan --detailed-exitcode: changes pending
+  3  check, status: in sync except settings that wait for a reboot`
 
 // exitError carries a non-error exit status (drift, pending reboot).
 type exitError struct{ code int }
@@ -53,6 +57,9 @@ type IO struct {
 	ErrOut io.Writer
 	// InTTY and OutTTY say whether stdin/stdout are terminals.
 	InTTY, OutTTY bool
+	// Width is the terminal's width when OutTTY (0: unknown); tables are
+	// cut to fit it.
+	Width int
 }
 
 // globals are the persistent flags.
@@ -74,11 +81,17 @@ type app struct {
 func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return Run(ctx, os.Args[1:], IO{
+	stdio := IO{
 		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
 		InTTY:  term.IsTerminal(int(os.Stdin.Fd())),
 		OutTTY: term.IsTerminal(int(os.Stdout.Fd())),
-	})
+	}
+	if stdio.OutTTY {
+		if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil {
+			stdio.Width = w
+		}
+	}
+	return Run(ctx, os.Args[1:], stdio)
 }
 
 // Run runs nettune with args and returns the exit code. Tests call it
@@ -114,7 +127,10 @@ and reverts kernel settings.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return a.setup()
+			if err := a.setup(); err != nil {
+				return err
+			}
+			return a.checkOutput(cmd)
 		},
 	}
 	f := cmd.PersistentFlags()
@@ -136,11 +152,79 @@ and reverts kernel settings.
 		a.installCommand(),
 		a.uninstallCommand(),
 		a.profileCommand(),
+		a.listCommand(),
+		a.statusCommand(),
+		a.showCommand(),
 		a.runCommand(),
 		a.versionCommand(),
 		a.completionCommand(),
 	)
+	cmd.Example = `  nettune list
+  nettune plan kernel-throughput
+  nettune apply --yes kernel-throughput
+  nettune status
+  nettune --root ./snapshot check -o json kernel-throughput`
+	requireSubcommand(cmd)
 	return cmd
+}
+
+// requireSubcommand makes every command that only groups others (nettune,
+// nettune profile) refuse an unknown subcommand with exit status 1
+// instead of printing its help and exiting 0; without arguments it prints
+// its help.
+func requireSubcommand(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		requireSubcommand(c)
+	}
+	if !cmd.HasSubCommands() || cmd.Runnable() {
+		return
+	}
+	cmd.Args = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+		if c.SuggestionsMinimumDistance <= 0 {
+			c.SuggestionsMinimumDistance = 2
+		}
+		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		}
+		var names []string
+		for _, sub := range c.Commands() {
+			if sub.IsAvailableCommand() {
+				names = append(names, sub.Name())
+			}
+		}
+		return fmt.Errorf("%s; valid commands: %s (see '%s --help')", msg, strings.Join(names, ", "), c.CommandPath())
+	}
+	cmd.RunE = func(c *cobra.Command, _ []string) error {
+		return c.Help()
+	}
+}
+
+// noStructuredOutput marks a command whose output is not a document (a
+// script, a server): it refuses -o json and -o yaml.
+const noStructuredOutput = "nettune/no-structured-output"
+
+// checkOutput refuses -o json|yaml for the commands that cannot honour it.
+func (a *app) checkOutput(cmd *cobra.Command) error {
+	if a.printer.Format == output.Table {
+		return nil
+	}
+	if why, ok := cmd.Annotations[noStructuredOutput]; ok {
+		return fmt.Errorf("%s prints %s; -o %s is not supported (drop -o)", cmd.CommandPath(), why, a.printer.Format)
+	}
+	return nil
+}
+
+// hint is a nettune command line for the user to run next: it keeps
+// --root when the root is not /.
+func (a *app) hint(args string) string {
+	if a.g.root != "" && a.g.root != "/" {
+		return "nettune --root " + host.ShellQuote(a.g.root) + " " + args
+	}
+	return "nettune " + args
 }
 
 func (a *app) setup() error {
@@ -158,6 +242,9 @@ func (a *app) setup() error {
 		format = f
 	}
 	a.printer = &output.Printer{W: a.io.Out, ErrW: a.io.ErrOut, Format: format, Color: a.io.OutTTY && os.Getenv("NO_COLOR") == ""}
+	if a.io.OutTTY {
+		a.printer.Width = a.io.Width
+	}
 	return nil
 }
 

@@ -30,7 +30,10 @@ func (a *app) runCommand() *cobra.Command {
 		force         bool
 	)
 	cmd := &cobra.Command{
-		Use:   "run PROFILE",
+		Use: "run PROFILE",
+		Example: `  nettune run null-forwarder --duration 10s
+  nettune run --metrics-listen 127.0.0.1:9618 dpdk-forwarder
+  nettune run -o json --duration 60s ./my-forwarder.yaml`,
 		Short: "Run the bundled DPDK forwarder on the cores and devices the profile prepared",
 		Long: `Start nettune's DPDK L2 forwarder with everything taken from the profile's
 spec.dataplane: ports (PCI devices bound by spec.devices, or vdevs such as

@@ -11,7 +11,9 @@ import (
 
 func (a *app) snapshotCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "snapshot DIR",
+		Use: "snapshot DIR",
+		Example: `  nettune snapshot ./host-snap
+  nettune --root ./host-snap plan kernel-throughput`,
 		Short: "Copy the files nettune reads from the host into DIR, for --root DIR",
 		Long: `Copy the host files nettune reads (/proc/sys, CPU and NUMA topology, hugepage
 pools, network and PCI device attributes, sysctl.d, bootloader and irqbalance

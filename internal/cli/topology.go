@@ -13,7 +13,9 @@ import (
 
 func (a *app) topologyCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "topology",
+		Use: "topology",
+		Example: `  nettune topology
+  nettune topology -o json`,
 		Short: "Show NUMA nodes, cores, hugepage pools and the NUMA node of each NIC",
 		Long: `Print the host's CPU and memory layout as nettune plans with it: NUMA nodes
 with their CPUs, memory and hugepage pools per size, physical cores with

@@ -12,7 +12,9 @@ import (
 func (a *app) validateCommand() *cobra.Command {
 	var noHost bool
 	cmd := &cobra.Command{
-		Use:   "validate PROFILE",
+		Use: "validate PROFILE",
+		Example: `  nettune validate ./my-host.yaml
+  nettune validate --no-host -o json ./my-host.yaml`,
 		Short: "Check a profile's syntax, and that it fits this host",
 		Long: `Decode the profile strictly (unknown keys, wrong types, bad enums, CPU lists and
 sizes are errors with file:line:col and the field path), then validate it

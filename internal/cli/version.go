@@ -23,7 +23,9 @@ func (a *app) versionCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print nettune's version",
-		Args:  cobra.NoArgs,
+		Example: `  nettune version
+  nettune version -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			b := versionBody{Version: Version, Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
 			if info, ok := debug.ReadBuildInfo(); ok {
@@ -51,6 +53,10 @@ func (a *app) completionCommand() *cobra.Command {
 		Long:      "Print a completion script. For bash: nettune completion bash > /etc/bash_completion.d/nettune",
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: []string{"bash", "zsh", "fish", "powershell"},
+		Example: `  nettune completion bash > /etc/bash_completion.d/nettune
+  nettune completion zsh > "${fpath[1]}/_nettune"
+  nettune completion fish > ~/.config/fish/completions/nettune.fish`,
+		Annotations: map[string]string{noStructuredOutput: "a shell script"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			root := cmd.Root()
 			out := a.io.Out

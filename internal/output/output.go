@@ -43,6 +43,9 @@ type Printer struct {
 	Format Format
 	// Color enables ANSI colors in tables (on a terminal).
 	Color bool
+	// Width is the terminal's width: table rows are made to fit it by
+	// cutting their longest cells. 0 (piped output) prints cells in full.
+	Width int
 }
 
 // Document is something a command prints: Kind names it in JSON
@@ -82,7 +85,7 @@ func (p *Printer) Print(d Document) error {
 		defer enc.Close()
 		return enc.Encode(doc)
 	}
-	t := &TableWriter{color: p.Color}
+	t := &TableWriter{color: p.Color, width: p.Width}
 	d.Table(t)
 	if _, err := io.WriteString(p.W, t.String()); err != nil {
 		return err
@@ -101,6 +104,7 @@ func (p *Printer) Print(d Document) error {
 // TableWriter builds human output: aligned tables and plain lines.
 type TableWriter struct {
 	color bool
+	width int
 	b     strings.Builder
 	e     strings.Builder
 }
@@ -139,9 +143,13 @@ func (t *TableWriter) Rows(header []string, rows [][]string) {
 			}
 		}
 	}
+	fit(width, t.width)
 	write := func(cells []string) {
 		var line strings.Builder
 		for i, c := range cells {
+			if i < len(width) && visibleLen(c) > width[i] {
+				c = cut(c, width[i])
+			}
 			line.WriteString(c)
 			if i < len(cells)-1 {
 				line.WriteString(strings.Repeat(" ", width[i]-visibleLen(c)+2))
@@ -156,6 +164,48 @@ func (t *TableWriter) Rows(header []string, rows [][]string) {
 }
 
 func (t *TableWriter) String() string { return t.b.String() }
+
+// minCell is the narrowest a column is cut to.
+const minCell = 8
+
+// fit narrows the widest columns until a row (columns plus two spaces
+// between them) fits max; 0 is no limit. Columns are not cut below
+// minCell, so a table with many columns may still be wider.
+func fit(width []int, max int) {
+	if max <= 0 || len(width) == 0 {
+		return
+	}
+	total := 2 * (len(width) - 1)
+	for _, w := range width {
+		total += w
+	}
+	for total > max {
+		widest := 0
+		for i, w := range width {
+			if w > width[widest] {
+				widest = i
+			}
+		}
+		if width[widest] <= minCell {
+			return
+		}
+		width[widest]--
+		total--
+	}
+}
+
+// cut shortens a cell to n visible characters, the last one "…". Cells
+// with colors are short labels and are left whole.
+func cut(s string, n int) string {
+	if strings.ContainsRune(s, '\x1b') || n < 1 {
+		return s
+	}
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
 
 // visibleLen counts runes outside ANSI escape sequences.
 func visibleLen(s string) int {
@@ -191,4 +241,72 @@ func Abbrev(s string, max int) string {
 		return string(r[:max-1]) + "…"
 	}
 	return s
+}
+
+// YAMLToJSON renders one YAML document as indented JSON, keeping the
+// order of mapping keys (a profile printed with -o json reads like the
+// YAML it came from).
+func YAMLToJSON(data []byte) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	if err := nodeJSON(&b, &doc, ""); err != nil {
+		return nil, err
+	}
+	b.WriteString("\n")
+	return []byte(b.String()), nil
+}
+
+func nodeJSON(b *strings.Builder, n *yaml.Node, indent string) error {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			b.WriteString("null")
+			return nil
+		}
+		return nodeJSON(b, n.Content[0], indent)
+	case yaml.AliasNode:
+		return nodeJSON(b, n.Alias, indent)
+	case yaml.MappingNode, yaml.SequenceNode:
+		open, close, step := "{", "}", 2
+		if n.Kind == yaml.SequenceNode {
+			open, close, step = "[", "]", 1
+		}
+		if len(n.Content) == 0 {
+			b.WriteString(open + close)
+			return nil
+		}
+		b.WriteString(open + "\n")
+		inner := indent + "  "
+		for i := 0; i < len(n.Content); i += step {
+			if i > 0 {
+				b.WriteString(",\n")
+			}
+			b.WriteString(inner)
+			v := n.Content[i]
+			if step == 2 {
+				k, _ := json.Marshal(n.Content[i].Value)
+				b.Write(k)
+				b.WriteString(": ")
+				v = n.Content[i+1]
+			}
+			if err := nodeJSON(b, v, inner); err != nil {
+				return err
+			}
+		}
+		b.WriteString("\n" + indent + close)
+		return nil
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return err
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	b.Write(j)
+	return nil
 }

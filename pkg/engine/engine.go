@@ -51,6 +51,10 @@ type Engine struct {
 	Now func() time.Time
 	// Journal performs the journal's durable writes (tests wrap it).
 	Journal JournalFS
+	// Only, when set, are the spec sections a plan is restricted to (the
+	// CLI's --only): settings earlier applies made in other sections are
+	// out of scope, not orphans to return.
+	Only []string
 }
 
 // New returns an engine over env with the registered modules.
@@ -159,6 +163,39 @@ func (e *Engine) Plan(ctx context.Context, p *profile.Profile) (*PlanResult, err
 		return res, &ValidationError{Problems: errs}
 	}
 	return res, nil
+}
+
+// inScope reports whether the module handles one of the sections in
+// e.Only (every module when Only is empty).
+func (e *Engine) inScope(module string) bool {
+	if len(e.Only) == 0 {
+		return true
+	}
+	s := &profile.Spec{}
+	for _, sec := range e.Only {
+		switch sec {
+		case "sysctl":
+			s.Sysctl = map[string]profile.SysctlValue{"": ""}
+		case "cpu":
+			s.CPU = &profile.CPU{}
+		case "hugepages":
+			s.Hugepages = &profile.Hugepages{}
+		case "nics":
+			s.NICs = []profile.NIC{{}}
+		case "irqbalance":
+			s.IRQBalance = &profile.IRQBalance{}
+		case "devices":
+			s.Devices = []profile.Device{{}}
+		case "dataplane":
+			s.Dataplane = &profile.Dataplane{}
+		}
+	}
+	for _, m := range e.Modules {
+		if m.Name() == module {
+			return m.Configured(s)
+		}
+	}
+	return false
 }
 
 // UsedSections lists the spec sections a profile sets, in the order of the

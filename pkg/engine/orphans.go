@@ -66,7 +66,7 @@ func (e *Engine) addOrphans(ctx context.Context, res *PlanResult) {
 	}
 	for _, k := range order {
 		o := own[k]
-		if o == nil || planned[o.last.Module+"/"+o.last.Object] {
+		if o == nil || planned[o.last.Module+"/"+o.last.Object] || !e.inScope(o.last.Module) {
 			continue
 		}
 		c := o.last

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/nettune/nettune/profiles"
@@ -31,10 +32,23 @@ const maxExtends = 8
 // for megabytes of YAML.
 const MaxFileSize = 1 << 20
 
+// EtcDir holds the operator's own profiles, looked up by name before the
+// shipped ones. It is a path of the machine nettune runs on: profiles are
+// read the same whatever --root says (a profile describes the desired
+// state, the root only where the host is).
+const EtcDir = "/etc/nettune/profiles"
+
 // Load reads a profile from a file path, or, when ref names no file and has
-// no path separator, from the profiles shipped with nettune.
+// no path separator, from EtcDir/<ref>.yaml, else from the profiles shipped
+// with nettune. An extends by name is resolved the same way.
 func Load(ref string) (*Profile, error) {
-	l := &loader{files: map[*yaml.Node]string{}}
+	return loadFrom(ref, EtcDir)
+}
+
+// loadFrom is Load with the operator's profile directory as a parameter
+// (tests pass one under t.TempDir()).
+func loadFrom(ref, etcDir string) (*Profile, error) {
+	l := &loader{files: map[*yaml.Node]string{}, etcDir: etcDir}
 	node, src, err := l.load(ref, "", nil)
 	if err != nil {
 		return nil, err
@@ -58,7 +72,7 @@ func Parse(name string, data []byte) (*Profile, error) {
 	if len(data) > MaxFileSize {
 		return nil, tooLarge(name)
 	}
-	l := &loader{files: map[*yaml.Node]string{}}
+	l := &loader{files: map[*yaml.Node]string{}, etcDir: EtcDir}
 	node, err := l.parse(name, data)
 	if err != nil {
 		return nil, err
@@ -94,11 +108,14 @@ func Shipped() []string {
 
 type loader struct {
 	files map[*yaml.Node]string
+	// etcDir is where profiles are looked up by name before the shipped
+	// ones ("" skips it).
+	etcDir string
 }
 
 // load reads ref (relative to dir) and resolves its extends chain.
 func (l *loader) load(ref, dir string, chain []string) (*yaml.Node, string, error) {
-	data, src, baseDir, err := readRef(ref, dir)
+	data, src, baseDir, err := readRef(ref, dir, l.etcDir, chain)
 	if err != nil {
 		return nil, "", err
 	}
@@ -118,8 +135,12 @@ func (l *loader) load(ref, dir string, chain []string) (*yaml.Node, string, erro
 	return node, src, err
 }
 
-// readRef finds a profile: an existing file, else a shipped profile name.
-func readRef(ref, dir string) (data []byte, src, baseDir string, err error) {
+// readRef finds a profile: an existing file, else a name in etcDir, else
+// a shipped profile name. A profile in etcDir that extends its own name
+// (/etc/nettune/profiles/safe-default.yaml saying extends: safe-default)
+// extends the shipped one: a name already in the chain is not looked up in
+// etcDir again.
+func readRef(ref, dir, etcDir string, chain []string) (data []byte, src, baseDir string, err error) {
 	p := ref
 	if dir != "" && !filepath.IsAbs(p) {
 		p = filepath.Join(dir, p)
@@ -135,9 +156,25 @@ func readRef(ref, dir string) (data []byte, src, baseDir string, err error) {
 		return nil, "", "", fmt.Errorf("read profile %s: %w", p, err)
 	}
 	name := strings.TrimSuffix(ref, ".yaml")
+	if p := filepath.Join(etcDir, name+".yaml"); etcDir != "" && name != "." && name != ".." && !slices.Contains(chain, p) {
+		data, err = readFile(p)
+		if err == nil {
+			return data, p, etcDir, nil
+		}
+		if pe := (*Error)(nil); errors.As(err, &pe) {
+			return nil, "", "", err
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, "", "", fmt.Errorf("read profile %s: %w", p, err)
+		}
+	}
 	data, serr := fs.ReadFile(profiles.FS, name+".yaml")
 	if serr != nil {
-		return nil, "", "", fmt.Errorf("profile %q: no such file, and no shipped profile of that name (shipped: %s)", ref, strings.Join(Shipped(), ", "))
+		where := "no shipped profile of that name (shipped: " + strings.Join(Shipped(), ", ") + ")"
+		if etcDir != "" {
+			where = "not in " + etcDir + ", and " + where
+		}
+		return nil, "", "", fmt.Errorf("profile %q: no such file, %s", ref, where)
 	}
 	return data, "shipped:" + name, "", nil
 }
@@ -289,10 +326,14 @@ func (l *loader) merge(base, child *yaml.Node) *yaml.Node {
 // self-contained YAML document equivalent to it (what `nettune install`
 // records, so that the boot-time apply does not depend on other files).
 func Flatten(ref string) ([]byte, error) {
-	if _, err := Load(ref); err != nil {
+	return flattenFrom(ref, EtcDir)
+}
+
+func flattenFrom(ref, etcDir string) ([]byte, error) {
+	if _, err := loadFrom(ref, etcDir); err != nil {
 		return nil, err
 	}
-	l := &loader{files: map[*yaml.Node]string{}}
+	l := &loader{files: map[*yaml.Node]string{}, etcDir: etcDir}
 	node, _, err := l.load(ref, "", nil)
 	if err != nil {
 		return nil, err

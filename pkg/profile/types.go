@@ -19,7 +19,7 @@ type Profile struct {
 	APIVersion string   `yaml:"apiVersion" required:"true" enum:"nettune/v1" doc:"Profile format version."`
 	Kind       string   `yaml:"kind" required:"true" enum:"Profile" doc:"Document kind."`
 	Metadata   Metadata `yaml:"metadata" required:"true"`
-	Extends    string   `yaml:"extends" doc:"A profile to start from: a path relative to this file, or the name of a shipped profile. Maps are merged key by key (null removes an inherited key); lists and scalars replace."`
+	Extends    string   `yaml:"extends" doc:"A profile to start from: a path relative to this file, or a name: /etc/nettune/profiles/NAME.yaml if it exists, else a shipped profile. Maps are merged key by key (null removes an inherited key); lists and scalars replace."`
 	Spec       Spec     `yaml:"spec" doc:"The desired host state."`
 
 	// Source is the file the profile was read from (not part of the YAML).
