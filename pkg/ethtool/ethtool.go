@@ -209,6 +209,39 @@ func EvenIndir(size, n int) []uint32 {
 	return t
 }
 
+// BlockIndir is a table of size entries over n queues in runs, the way
+// igb fills its default table (entry j on queue j*n/size).
+func BlockIndir(size, n int) []uint32 {
+	t := make([]uint32, size)
+	for j := range t {
+		t[j] = uint32(j * n / size)
+	}
+	return t
+}
+
+// BalancedQueues reports n when t uses exactly the queues 0..n-1, each as
+// often as the others (give or take one entry): the shape of every
+// driver's default table, whatever order the driver fills it in. 0
+// otherwise.
+func BalancedQueues(t []uint32) int {
+	if len(t) == 0 {
+		return 0
+	}
+	counts := map[uint32]int{}
+	for _, v := range t {
+		counts[v]++
+	}
+	n := len(counts)
+	lo, hi := len(t)/n, (len(t)+n-1)/n
+	for q := 0; q < n; q++ {
+		c, ok := counts[uint32(q)]
+		if !ok || c < lo || c > hi {
+			return 0
+		}
+	}
+	return n
+}
+
 // EvenQueues reports n when t is EvenIndir(len(t), n), else 0.
 func EvenQueues(t []uint32) int {
 	if len(t) == 0 {

@@ -32,6 +32,11 @@ type State struct {
 	// user-set table (and are refused when it uses queues that would go
 	// away); a driver's table is re-spread over the new rx queues.
 	IndirUserSet bool `json:"rssUserSet,omitempty"`
+	// IndirDefault is the layout of the driver's own table: "" for the
+	// kernel's ethtool_rxfh_indir_default (entry i on queue i mod n, most
+	// drivers), "blocked" for drivers that fill it in runs (igb:
+	// igb_setup_mrqc sets entry j to j*n/size).
+	IndirDefault string `json:"rssDefault,omitempty"`
 	// Stats are driver statistics (ethtool -S). Snapshots do not capture
 	// them (they are counters, not state); fixtures may carry them.
 	Stats map[string]uint64 `json:"stats,omitempty"`
@@ -255,7 +260,7 @@ func (f *Files) SetChannels(ifname string, c Channels) error {
 			// queues that would go away.
 			return invalid("set channels combined %d rx %d tx %d other %d of %s: the RSS table was set by the user and uses queue %d", c.Combined, c.RX, c.TX, c.Other, ifname, MaxQueue(t))
 		case !s.IndirUserSet && c.RXQueues() != m.RXQueues():
-			s.Indir = FormatIndir(EvenIndir(len(t), int(c.RXQueues())))
+			s.Indir = FormatIndir(s.defaultIndir(len(t), int(c.RXQueues())))
 		}
 	}
 	m.RX, m.TX, m.Other, m.Combined = c.RX, c.TX, c.Other, c.Combined
@@ -377,9 +382,16 @@ func (f *Files) SetIndir(ifname string, table []uint32) error {
 	return f.store(ifname, s)
 }
 
-// ResetIndir implements Interface: the driver's default table (entry i
-// on rx queue i mod the rx queue count, ethtool_rxfh_indir_default), no
-// longer user-set.
+// defaultIndir is the table the driver builds for n rx queues.
+func (s *State) defaultIndir(size, n int) []uint32 {
+	if s.IndirDefault == "blocked" {
+		return BlockIndir(size, n)
+	}
+	return EvenIndir(size, n)
+}
+
+// ResetIndir implements Interface: the driver's default table (see
+// State.IndirDefault), no longer user-set.
 func (f *Files) ResetIndir(ifname string) error {
 	s, err := f.load(ifname)
 	if err != nil {
@@ -392,7 +404,7 @@ func (f *Files) ResetIndir(ifname string) error {
 	if err != nil {
 		return err
 	}
-	s.Indir = FormatIndir(EvenIndir(len(cur), int(s.Channels.RXQueues())))
+	s.Indir = FormatIndir(s.defaultIndir(len(cur), int(s.Channels.RXQueues())))
 	s.IndirUserSet = false
 	return f.store(ifname, s)
 }

@@ -263,17 +263,12 @@ func setRSS(eth ethtool.Interface, ifname, value string, revert bool) error {
 	if err != nil {
 		return err
 	}
-	isDefault := false
 	if revert {
-		if c, err := eth.Channels(ifname); err == nil && value == "even:"+strconv.Itoa(int(c.RXQueues())) {
-			isDefault = true
+		if done, err := giveTableBack(eth, ifname, want); done || err != nil {
+			return err
 		}
 	}
 	switch {
-	case isDefault:
-		if err := eth.ResetIndir(ifname); err != nil {
-			return err
-		}
 	case ethtool.FormatIndir(cur) == ethtool.FormatIndir(want):
 		return nil
 	default:
@@ -289,6 +284,42 @@ func setRSS(eth ethtool.Interface, ifname, value string, revert bool) error {
 		return verify("%s: RSS table reads back %s, want %s", ifname, formatIndir(got), value)
 	}
 	return nil
+}
+
+// giveTableBack handles the revert of a table that was balanced over k
+// queues before nettune: the shape of a driver's own table, in whatever
+// order the driver fills it (round robin for most, runs for igb). Only
+// the driver can tell whether it was its own, so the table is handed back
+// to it (ETHTOOL_SRXFHINDIR with size 0) and read:
+//   - with k rx queues now, the driver's table equal to the prior one
+//     means the prior one was the driver's: done, and not user-set;
+//     otherwise the prior table is written entry by entry (done false);
+//   - with another rx queue count (the revert of a channel change comes
+//     next), the driver's table stays: the driver re-spreads it when the
+//     channels go back to k.
+func giveTableBack(eth ethtool.Interface, ifname string, prior []uint32) (bool, error) {
+	k := ethtool.BalancedQueues(prior)
+	if k == 0 {
+		return false, nil
+	}
+	c, err := eth.Channels(ifname)
+	if err != nil {
+		return false, nil
+	}
+	if err := eth.ResetIndir(ifname); err != nil {
+		if errors.Is(err, ethtool.ErrNotSupported) {
+			return false, nil
+		}
+		return false, err
+	}
+	if int(c.RXQueues()) != k {
+		return true, nil
+	}
+	got, err := eth.Indir(ifname)
+	if err != nil {
+		return false, err
+	}
+	return ethtool.FormatIndir(got) == ethtool.FormatIndir(prior), nil
 }
 
 func setCoalesce(eth ethtool.Interface, ifname, value string) error {
