@@ -139,7 +139,7 @@ func (e *Engine) apply(ctx context.Context, hdr record, opts ApplyOptions, build
 	}
 	var changes []plan.Change
 	for _, it := range pr.Items {
-		if it.Status != plan.Drift {
+		if it.Status != plan.Drift || it.CheckOnly {
 			continue
 		}
 		if it.Orphan && opts.KeepOrphans {

@@ -76,7 +76,7 @@ type PlanResult struct {
 func (r *PlanResult) Changes() []plan.Change {
 	var out []plan.Change
 	for _, it := range r.Items {
-		if it.Status == plan.Drift {
+		if it.Status == plan.Drift && !it.CheckOnly {
 			out = append(out, it.Change)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/nettune/nettune/pkg/engine"
 	"github.com/nettune/nettune/pkg/hugepages"
 	"github.com/nettune/nettune/pkg/plan"
+	"github.com/nettune/nettune/pkg/profile"
 )
 
 // TestRevertWhileMapped: a program maps pages of the pool nettune grew,
@@ -109,5 +110,51 @@ func TestReplaceExistingMount(t *testing.T) {
 	res = planSpec(t, r, parse(t, "    mounts: [{path: /dev/hugepages, pageSize: 2M}]\n"))
 	if got := problems(res, plan.Warning); strings.Contains(got, "already a hugetlbfs mount") {
 		t.Errorf("warning without a replacement: %q", got)
+	}
+}
+
+// TestBootPagesIgnoredIsDrift: the host was booted with the profile's
+// hugepagesz=1G hugepages=2 (in the GRUB configuration and in
+// /proc/cmdline) and the kernel could not place them (it holds 0, as the
+// nested-VM scenario s7 showed on a real boot). check must report drift,
+// not ok, also without the diagnostic rules; plan and apply have nothing
+// they could do about it.
+func TestBootPagesIgnoredIsDrift(t *testing.T) {
+	r, _, _ := newRoot(t, "topo-2node-32cpu-smt", "boot-debian-grub")
+	p, err := profile.Parse("t.yaml", []byte("apiVersion: nettune/v1\nkind: Profile\nmetadata: {name: t}\nspec:\n  hugepages:\n    pages:\n      - {size: 1G, count: 2, boot: true}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := hpEngine(r)
+	ctx := context.Background()
+	if _, err := e.Apply(ctx, p, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The reboot: the kernel got the arguments and reserved nothing.
+	cmdline, _ := os.ReadFile(r.Proc("cmdline"))
+	fixture.Overwrite(t, r.Proc("cmdline"), []byte(strings.TrimSpace(string(cmdline))+" hugepagesz=1G hugepages=2\n"))
+	fixture.Overwrite(t, r.Sys("kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"), []byte("0\n"))
+	pr, err := e.Check(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, it := range pr.Items {
+		if it.Attribute == "boot-reserved" {
+			found = true
+			if it.Status != plan.Drift || !it.CheckOnly || it.Before != "0" || it.After != "2" {
+				t.Errorf("ignored boot pages: %+v", it)
+			}
+		}
+	}
+	if !found || pr.Count(plan.Drift) == 0 {
+		t.Fatalf("check after a boot that ignored the pages: %+v", pr.Items)
+	}
+	if n := len(pr.Changes()); n != 0 {
+		t.Errorf("plan offers %d change(s) for what only a reboot can fix: %+v", n, pr.Changes())
+	}
+	res, err := e.Apply(ctx, p, nil)
+	if err != nil || len(res.Applied) != 0 {
+		t.Errorf("apply over ignored boot pages: %+v %v", res, err)
 	}
 }

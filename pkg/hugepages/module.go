@@ -70,7 +70,9 @@ func (m Module) Plan(_ context.Context, env *module.Env, spec *profile.Spec) (*m
 		if b.Item != nil {
 			res.Items = append(res.Items, *b.Item)
 			if b.Item.Status == plan.OK {
-				res.Problems = append(res.Problems, bootEffective(r, h, topo, numaSysfs)...)
+				items, problems := bootEffective(r, h, topo, numaSysfs)
+				res.Items = append(res.Items, items...)
+				res.Problems = append(res.Problems, problems...)
 			}
 		}
 	}
@@ -303,8 +305,11 @@ func replacedBootPools(configured, want []string) []plan.Problem {
 
 // bootEffective compares what the running kernel reserved with what it
 // was booted with.
-func bootEffective(r *host.Root, h *profile.Hugepages, topo *numa.Topology, numaSysfs bool) []plan.Problem {
+// A shortfall is check-only drift: apply cannot reserve what the kernel
+// could not place at boot.
+func bootEffective(r *host.Root, h *profile.Hugepages, topo *numa.Topology, numaSysfs bool) ([]plan.Item, []plan.Problem) {
 	var out []plan.Problem
+	var items []plan.Item
 	if h.DefaultSize != 0 && topo.DefaultHugepageKB != 0 && topo.DefaultHugepageKB != h.DefaultSize.KB() {
 		out = append(out, plan.Problem{Severity: plan.Warning, Module: "hugepages", Object: "defaultSize",
 			Message: fmt.Sprintf("booted with default_hugepagesz=%s but the default page size is %s (Hugepagesize in /proc/meminfo)", h.DefaultSize, profile.Size(topo.DefaultHugepageKB)*profile.KiB)})
@@ -322,12 +327,11 @@ func bootEffective(r *host.Root, h *profile.Hugepages, topo *numa.Topology, numa
 		}
 		got := readInt(filepath.Join(t.dir(r), attrPages))
 		if got < p.Count {
-			out = append(out, plan.Problem{Severity: plan.Warning, Module: "hugepages", Object: t.object(),
-				Message: fmt.Sprintf("booted to reserve %d %s pages but the kernel holds %d (memory was short at boot, or they were released since)", p.Count, p.Size, got),
-				Remedy:  "check dmesg for HugeTLB messages"})
+			items = append(items, plan.Ignored("hugepages", t.object(), "boot-reserved", strconv.Itoa(got), strconv.Itoa(p.Count),
+				fmt.Sprintf("booted to reserve %d %s pages but the kernel holds %d (memory was short at boot, or they were released since): apply cannot change that; check dmesg for HugeTLB messages, then reboot with more free memory or lower the count", p.Count, p.Size, got)))
 		}
 	}
-	return out
+	return items, out
 }
 
 // memoryWarnings says when a node has less free memory than the pages it

@@ -65,7 +65,7 @@ func (m Module) Plan(_ context.Context, env *module.Env, spec *profile.Spec) (*m
 		if b.Item != nil {
 			res.Items = append(res.Items, *b.Item)
 			if b.Item.Status == plan.OK {
-				res.Problems = append(res.Problems, effective(m.Name(), iso, topo)...)
+				res.Items = append(res.Items, effective(m.Name(), iso, topo)...)
 			}
 		}
 	}
@@ -177,21 +177,22 @@ func validate(mod string, c *profile.CPU, iso Isolation, topo *numa.Topology) []
 // effective compares what the running kernel did with arguments it was
 // booted with: a kernel that ignores nohz_full= or isolates other CPUs
 // than asked.
-func effective(mod string, iso Isolation, topo *numa.Topology) []plan.Problem {
-	var out []plan.Problem
+//
+// Both are check-only drift: the host is not what the profile asks, and no
+// apply can change what the running kernel did with its arguments.
+func effective(mod string, iso Isolation, topo *numa.Topology) []plan.Item {
+	var out []plan.Item
 	if iso.Isolated.IsEmpty() {
 		return out
 	}
 	wantDomain := len(iso.Flags) == 0 || slices.Contains(iso.Flags, "domain")
 	if wantDomain && !topo.Isolated.Equal(iso.Isolated) {
-		out = append(out, plan.Problem{Severity: plan.Warning, Module: mod, Object: "isolated",
-			Message: fmt.Sprintf("the running kernel was booted with isolcpus= for %s but isolates %q (/sys/devices/system/cpu/isolated)", iso.Isolated, topo.Isolated.String()),
-			Remedy:  "look for isolcpus errors in dmesg"})
+		out = append(out, plan.Ignored(mod, "isolated", "running", topo.Isolated.String(), iso.Isolated.String(),
+			fmt.Sprintf("the running kernel was booted with isolcpus= for %s but isolates %q (/sys/devices/system/cpu/isolated): look for isolcpus errors in dmesg", iso.Isolated, topo.Isolated.String())))
 	}
 	if iso.NohzFull && topo.NohzFullSupported && !topo.NohzFull.Equal(iso.Isolated) {
-		out = append(out, plan.Problem{Severity: plan.Warning, Module: mod, Object: "nohzFull",
-			Message: fmt.Sprintf("the running kernel was booted with nohz_full=%s but reports %q (/sys/devices/system/cpu/nohz_full)", iso.Isolated, topo.NohzFull.String()),
-			Remedy:  "look for nohz_full errors in dmesg"})
+		out = append(out, plan.Ignored(mod, "nohzFull", "running", topo.NohzFull.String(), iso.Isolated.String(),
+			fmt.Sprintf("the running kernel was booted with nohz_full=%s but reports %q (/sys/devices/system/cpu/nohz_full): look for nohz_full errors in dmesg", iso.Isolated, topo.NohzFull.String())))
 	}
 	return out
 }

@@ -102,4 +102,3 @@ func TestRSSRevertDriverLayout(t *testing.T) {
 		})
 	}
 }
-

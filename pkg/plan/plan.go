@@ -123,6 +123,19 @@ type Item struct {
 	// no longer sets: the change returns it to the value it had before
 	// nettune (apply --keep-orphans keeps it instead).
 	Orphan bool `json:"orphan,omitempty" yaml:"orphan,omitempty"`
+	// CheckOnly marks drift that apply cannot fix: the running kernel was
+	// booted with what the profile asks and did not do it (1G pages it
+	// could not place, nohz_full it does not support). check reports it;
+	// plan and apply leave it out, Detail says what to do.
+	CheckOnly bool `json:"check_only,omitempty" yaml:"check_only,omitempty"`
+}
+
+// Ignored is a check-only drift item: the running kernel was booted with
+// After for object and shows Before.
+func Ignored(module, object, attribute, before, after, detail string) Item {
+	return Item{Change: Change{Module: module, Object: object, Attribute: attribute, Action: Set,
+		Before: before, After: after, When: Boot, Reason: "the running kernel was booted with it"},
+		Status: Drift, CheckOnly: true, Detail: detail}
 }
 
 // Severity of a problem.
