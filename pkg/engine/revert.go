@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/nettune/nettune/pkg/host"
 	"github.com/nettune/nettune/pkg/plan"
 )
 
@@ -97,30 +98,46 @@ func NotRecordedError(n int, gens []*Generation) error {
 	return fmt.Errorf("%w: generation %d is not recorded (recorded: %v; --all reverts every one)", ErrNothingToRevert, n, have)
 }
 
+// lockRecorded takes the lock for a revert or an abandon, removes leftover
+// journal temp files and returns the recorded generations; without any, it
+// releases the lock and says there is nothing to revert.
+func lockRecorded(r *host.Root) (*lock, []*Generation, error) {
+	none := fmt.Errorf("%w: no apply is recorded under %s", ErrNothingToRevert, r.HostPath(r.State()))
+	if !stateExists(r) {
+		return nil, nil, none
+	}
+	lk, err := acquire(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	gens, err := Generations(r)
+	if err == nil {
+		err = cleanTemps(r)
+	}
+	switch {
+	case err != nil:
+		err = fmt.Errorf("read journal: %w", err)
+	case len(gens) == 0:
+		err = none
+	}
+	if err != nil {
+		lk.release(r)
+		return nil, nil, err
+	}
+	return lk, gens, nil
+}
+
 // Revert restores the host to the state before the selected generations,
 // newest first. It refuses, changing nothing, when a generation was made in
 // another network namespace, or when a setting was changed by someone else
 // since nettune wrote it (unless opts.Force).
 func (e *Engine) Revert(ctx context.Context, opts RevertOptions, confirm RevertConfirm) (*RevertPlan, error) {
 	r := e.Env.Root
-	if !stateExists(r) {
-		return nil, fmt.Errorf("%w: no apply is recorded under %s", ErrNothingToRevert, r.HostPath(r.State()))
-	}
-	lk, err := acquire(r)
+	lk, gens, err := lockRecorded(r)
 	if err != nil {
 		return nil, err
 	}
 	defer lk.release(r)
-	if err := cleanTemps(r); err != nil {
-		return nil, err
-	}
-	gens, err := Generations(r)
-	if err != nil {
-		return nil, fmt.Errorf("read journal: %w", err)
-	}
-	if len(gens) == 0 {
-		return nil, fmt.Errorf("%w: no apply is recorded under %s", ErrNothingToRevert, r.HostPath(r.State()))
-	}
 	todo, err := selectGenerations(gens, opts)
 	if err != nil {
 		return nil, err
@@ -229,24 +246,11 @@ type Abandoned struct {
 // every write). It reports exactly what stays on the host.
 func (e *Engine) Abandon(ctx context.Context, n int) (*Abandoned, error) {
 	r := e.Env.Root
-	if !stateExists(r) {
-		return nil, fmt.Errorf("%w: no apply is recorded under %s", ErrNothingToRevert, r.HostPath(r.State()))
-	}
-	lk, err := acquire(r)
+	lk, gens, err := lockRecorded(r)
 	if err != nil {
 		return nil, err
 	}
 	defer lk.release(r)
-	if err := cleanTemps(r); err != nil {
-		return nil, err
-	}
-	gens, err := Generations(r)
-	if err != nil {
-		return nil, fmt.Errorf("read journal: %w", err)
-	}
-	if len(gens) == 0 {
-		return nil, fmt.Errorf("%w: no apply is recorded", ErrNothingToRevert)
-	}
 	last := gens[len(gens)-1]
 	if n != last.Number {
 		for _, g := range gens {

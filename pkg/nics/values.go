@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/nettune/nettune/pkg/ethtool"
+	"github.com/nettune/nettune/pkg/profile"
 )
 
 // Values of the changes that group several ethtool fields are written as
@@ -179,7 +180,7 @@ func coalesceRemedy(label string, bad []string, c ethtool.Coalesce) string {
 	if settable := supportedProfileKeys(c); len(settable) > 0 {
 		// Closest to the first refused key first: adaptiveTx -> adaptiveRx.
 		sort.SliceStable(settable, func(i, j int) bool {
-			return editDistance(names[0], settable[i]) < editDistance(names[0], settable[j])
+			return profile.EditDistance(names[0], settable[i]) < profile.EditDistance(names[0], settable[j])
 		})
 		r += "; did you mean " + strings.Join(settable, ", ") + "?"
 	}
@@ -335,7 +336,7 @@ func suggestFeatures(name string, have map[string]ethtool.Feature) []string {
 	var cs []cand
 	limit := max(2, len(name)/3)
 	for k := range have {
-		d := editDistance(name, k)
+		d := profile.EditDistance(name, k)
 		if d <= limit || strings.Contains(k, name) || strings.Contains(name, k) {
 			cs = append(cs, cand{k, d})
 		}
@@ -351,25 +352,4 @@ func suggestFeatures(name string, have map[string]ethtool.Feature) []string {
 		out = append(out, cs[i].name)
 	}
 	return out
-}
-
-// editDistance is the Levenshtein distance of two names.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

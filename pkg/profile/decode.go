@@ -332,7 +332,7 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string, tag refl
 func suggest(s string, candidates []string) string {
 	best, bestD := "", len(s)/2+2
 	for _, c := range candidates {
-		if d := levenshtein(strings.ToLower(s), strings.ToLower(c)); d < bestD {
+		if d := EditDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
 			best, bestD = c, d
 		}
 	}
@@ -347,7 +347,9 @@ func Suggest(s string, candidates []string) string {
 	return suggest(s, sorted)
 }
 
-func levenshtein(a, b string) int {
+// EditDistance is the Levenshtein distance of two names, for "did you
+// mean" suggestions (profile keys here, NIC features in pkg/nics).
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
