@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -473,8 +472,6 @@ func irqOfPath(p string) (int, error) {
 	}
 	return irq, nil
 }
-
-func sortStrings(s []string) { sort.Strings(s) }
 
 // cpuList renders a set for messages ("none" when empty).
 func cpuList(s cpuset.Set) string {
