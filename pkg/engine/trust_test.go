@@ -281,7 +281,9 @@ func TestRevertAcrossNamespaces(t *testing.T) {
 	if gens[0].NetNS == nil || gens[0].NetNS.Name != "blue" {
 		t.Fatalf("namespace not recorded: %+v", gens[0].NetNS)
 	}
-	applied := fixture.Digest(t, dir)
+	// The lock file records its last holder (pid and time): a refused
+	// command takes the lock too, so it is left out of the comparison.
+	applied := fixture.Digest(t, dir, "var/lib/nettune/lock")
 	e.Env.NetNS = &host.NetNS{Inode: 4026531840, Dev: 4, Initial: true, Known: true}
 	_, err := e.Revert(ctx, RevertOptions{}, nil)
 	if !errors.Is(err, ErrOtherNamespace) || !strings.Contains(err.Error(), "ip netns exec blue nettune revert") {
@@ -290,7 +292,7 @@ func TestRevertAcrossNamespaces(t *testing.T) {
 	if _, err := e.Apply(ctx, sysctlProfile("x", "vm.swappiness", "3"), nil); !errors.Is(err, ErrOtherNamespace) {
 		t.Fatalf("apply from another namespace on top of blue's generation: %v", err)
 	}
-	if diffs := fixture.DiffDigests(applied, fixture.Digest(t, dir)); len(diffs) > 0 {
+	if diffs := fixture.DiffDigests(applied, fixture.Digest(t, dir, "var/lib/nettune/lock")); len(diffs) > 0 {
 		t.Fatalf("refused revert changed the tree: %v", diffs)
 	}
 	e.Env.NetNS = &host.NetNS{Inode: 4026532999, Dev: 4, Name: "blue"}
@@ -422,7 +424,7 @@ func TestRevertOutOfBandChange(t *testing.T) {
 	if err := os.WriteFile(p, []byte("12345\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	edited := fixture.Digest(t, dir)
+	edited := fixture.Digest(t, dir, "var/lib/nettune/lock")
 	rp, err := e.Revert(ctx, RevertOptions{}, nil)
 	var me *ModifiedError
 	if !errors.As(err, &me) || !errors.Is(err, ErrModifiedSince) || len(me.Modified) != 1 || me.Modified[0].Actual != "12345" {
@@ -433,7 +435,7 @@ func TestRevertOutOfBandChange(t *testing.T) {
 			t.Errorf("revert plan shows %q as the current value, not the real 12345", c.Before)
 		}
 	}
-	if diffs := fixture.DiffDigests(edited, fixture.Digest(t, dir)); len(diffs) > 0 {
+	if diffs := fixture.DiffDigests(edited, fixture.Digest(t, dir, "var/lib/nettune/lock")); len(diffs) > 0 {
 		t.Fatalf("refused revert changed the tree: %v", diffs)
 	}
 	if _, err := e.Revert(ctx, RevertOptions{Force: true}, nil); err != nil {
