@@ -8,7 +8,23 @@ DEMO_ROOT ?= /tmp/nettune-demo
 
 export PATH := $(PATH):/usr/local/go/bin:$(HOME)/go/bin
 
-.PHONY: all deps build test test-short lint fmt bench bench-dataplane demo clean schema
+.PHONY: all deps build test test-short lint fmt bench bench-dataplane demo clean schema gendocs install uninstall deb deb-test
+
+# make install: where the files go (docs/packaging.md). DESTDIR is a staging
+# root prepended to every path; units and the udev rule go where systemd and
+# udev look for a package's files, whatever PREFIX says.
+PREFIX         ?= /usr
+DESTDIR        ?=
+SBINDIR        ?= $(PREFIX)/sbin
+DATADIR        ?= $(PREFIX)/share
+MANDIR         ?= $(DATADIR)/man
+BASHCOMPDIR    ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR     ?= $(DATADIR)/zsh/vendor-completions
+FISHCOMPDIR    ?= $(DATADIR)/fish/vendor_completions.d
+PROFILEDIR     ?= $(DATADIR)/nettune/profiles
+SYSTEMDUNITDIR ?= /lib/systemd/system
+UDEVRULESDIR   ?= /lib/udev/rules.d
+GENDIR         ?= bin/gen
 
 all: build
 
@@ -76,5 +92,43 @@ fuzz:
 e2e-vm: build
 	NETTUNE_BIN=$(BIN) ./test/vm/run.sh
 
+## gendocs: man pages (section 8), completion scripts, systemd units and udev rule for the package, in $(GENDIR)
+gendocs:
+	rm -rf $(GENDIR)
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(GENDIR)/nettune-gendocs ./cmd/nettune-gendocs
+	SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || date +%s)} \
+		$(GENDIR)/nettune-gendocs -man $(GENDIR)/man8 -completions $(GENDIR)/completions \
+		-systemd $(GENDIR)/systemd -binary $(SBINDIR)/nettune
+
+## install: the binary, man pages, completions, shipped profiles, systemd units and udev rule under $(DESTDIR)$(PREFIX) (PREFIX=/usr, DESTDIR=staging root)
+install: build gendocs
+	install -D -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/nettune
+	install -d $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 $(GENDIR)/man8/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -D -m 0644 $(GENDIR)/completions/nettune.bash $(DESTDIR)$(BASHCOMPDIR)/nettune
+	install -D -m 0644 $(GENDIR)/completions/_nettune $(DESTDIR)$(ZSHCOMPDIR)/_nettune
+	install -D -m 0644 $(GENDIR)/completions/nettune.fish $(DESTDIR)$(FISHCOMPDIR)/nettune.fish
+	install -d $(DESTDIR)$(PROFILEDIR)
+	install -m 0644 profiles/*.yaml $(DESTDIR)$(PROFILEDIR)/
+	install -D -m 0644 $(GENDIR)/systemd/nettune-apply.service $(DESTDIR)$(SYSTEMDUNITDIR)/nettune-apply.service
+	install -D -m 0644 $(GENDIR)/systemd/nettune-nic@.service $(DESTDIR)$(SYSTEMDUNITDIR)/nettune-nic@.service
+	install -D -m 0644 $(GENDIR)/systemd/90-nettune.rules $(DESTDIR)$(UDEVRULESDIR)/90-nettune.rules
+
+## uninstall: remove what make install installed (same PREFIX and DESTDIR)
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/nettune $(DESTDIR)$(MANDIR)/man8/nettune.8 $(DESTDIR)$(MANDIR)/man8/nettune-*.8 \
+		$(DESTDIR)$(BASHCOMPDIR)/nettune $(DESTDIR)$(ZSHCOMPDIR)/_nettune $(DESTDIR)$(FISHCOMPDIR)/nettune.fish \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/nettune-apply.service $(DESTDIR)$(SYSTEMDUNITDIR)/nettune-nic@.service \
+		$(DESTDIR)$(UDEVRULESDIR)/90-nettune.rules
+	rm -rf $(DESTDIR)$(DATADIR)/nettune
+
+## deb: dist/nettune_VERSION_ARCH.deb from make install (dpkg-deb; docs/packaging.md)
+deb:
+	./scripts/build-deb.sh
+
+## deb-test: build the .deb, install, use, remove and purge it on this host, checking nothing is left (root)
+deb-test:
+	./test/deb/test.sh
+
 clean:
-	rm -rf bin
+	rm -rf bin dist
