@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nettune/nettune/internal/cli"
 	"github.com/nettune/nettune/internal/fixture"
 	"github.com/nettune/nettune/pkg/engine"
 	"github.com/nettune/nettune/pkg/host"
@@ -50,7 +51,7 @@ func TestShippedProfilesFitFixtureHosts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			eng := engine.New(&module.Env{Root: r, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, "test")
+			eng := engine.New(&module.Env{Root: r, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, "test", cli.Modules())
 			pr, err := eng.Plan(context.Background(), p)
 			if err != nil {
 				t.Fatalf("%s does not fit its fixture host: %v", name, err)
@@ -88,7 +89,7 @@ func TestLowLatencyChildBansItsOwnIsolatedCPUs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := engine.New(&module.Env{Root: r, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, "test")
+	eng := engine.New(&module.Env{Root: r, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, "test", cli.Modules())
 	pr, err := eng.Plan(context.Background(), p)
 	if err != nil {
 		t.Fatal(err)

@@ -41,7 +41,7 @@ func newSimCLI(t *testing.T, name string) *simCLI {
 		t.Fatal(err)
 	}
 	r := &host.Root{Prefix: root, W: bus, Exec: bus}
-	eng := engine.New(&module.Env{Root: r, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, "test")
+	eng := engine.New(&module.Env{Root: r, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, "test", Modules())
 	eng.Now = func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
 	return &simCLI{t: t, root: root, bus: bus, eng: eng}
 }

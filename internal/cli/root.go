@@ -257,7 +257,7 @@ func (a *app) engine() (*engine.Engine, error) {
 	if !r.Live() {
 		a.log.Info("offline root: the live host is not touched", "root", r.Prefix)
 	}
-	return engine.New(&module.Env{Root: r, Log: a.log}, Version), nil
+	return engine.New(&module.Env{Root: r, Log: a.log}, Version, Modules()), nil
 }
 
 // confirm asks a yes/no question on the terminal. Without a terminal it

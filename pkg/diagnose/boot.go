@@ -10,7 +10,7 @@ import (
 	"github.com/nettune/nettune/pkg/bootloader"
 	"github.com/nettune/nettune/pkg/cpuset"
 	"github.com/nettune/nettune/pkg/hugepages"
-	"github.com/nettune/nettune/pkg/isolcpus"
+	"github.com/nettune/nettune/pkg/isolcpu"
 	"github.com/nettune/nettune/pkg/profile"
 )
 
@@ -117,7 +117,7 @@ func ruleBootIgnored(in *Input) []Finding {
 func ruleBootStale(in *Input) []Finding {
 	names := slices.Clone(bootNames)
 	if in.Spec != nil && in.Spec.CPU != nil {
-		n, _ := isolcpus.KernelArgs(in.Spec.CPU, isolcpus.Resolve(in.Spec.CPU, in.Topo.Online))
+		n, _ := isolcpu.KernelArgs(in.Spec.CPU, isolcpu.Resolve(in.Spec.CPU, in.Topo.Online))
 		for _, x := range n {
 			if !slices.Contains(names, x) {
 				names = append(names, x)

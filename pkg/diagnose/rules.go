@@ -11,7 +11,7 @@ import (
 
 	"github.com/nettune/nettune/pkg/cpuset"
 	"github.com/nettune/nettune/pkg/host"
-	"github.com/nettune/nettune/pkg/isolcpus"
+	"github.com/nettune/nettune/pkg/isolcpu"
 	"github.com/nettune/nettune/pkg/profile"
 	"github.com/nettune/nettune/pkg/sysctl"
 )
@@ -254,7 +254,7 @@ func ruleTickOnIsolated(in *Input) []Finding {
 		return nil
 	}
 	remedy := "find what runs there (a task, a workqueue or a timer keeps the tick on); ps -eLo psr,comm | awk '$1==CPU'"
-	asked := in.Spec != nil && in.Spec.CPU != nil && isolcpus.Resolve(in.Spec.CPU, in.Topo.Online).NohzFull
+	asked := in.Spec != nil && in.Spec.CPU != nil && isolcpu.Resolve(in.Spec.CPU, in.Topo.Online).NohzFull
 	switch {
 	case iso.IsSubsetOf(in.Topo.NohzFull):
 	case !in.Topo.NohzFullSupported:

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nettune/nettune/internal/cli"
 	"github.com/nettune/nettune/internal/fixture"
 	"github.com/nettune/nettune/pkg/engine"
 	"github.com/nettune/nettune/pkg/host"
@@ -84,7 +85,7 @@ func TestDryRunCommandsMatchApply(t *testing.T) {
 	for _, boot := range []string{"boot-debian-grub", "boot-ubuntu-grubd", "boot-rhel-bls", "boot-systemd-boot"} {
 		t.Run(boot, func(t *testing.T) {
 			a, b := dryRunRoot(t, boot), dryRunRoot(t, boot)
-			pr, err := engine.New(fixture.Env(b), "test").Plan(context.Background(), p)
+			pr, err := engine.New(fixture.Env(b), "test", cli.Modules()).Plan(context.Background(), p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,7 +99,7 @@ func TestDryRunCommandsMatchApply(t *testing.T) {
 			if boots != 2 {
 				t.Fatalf("want the cpu and the hugepages kernel arguments in the plan, got %d boot changes: %v", boots, changes)
 			}
-			if _, err := engine.New(fixture.Env(a), "test").Apply(context.Background(), p, nil); err != nil {
+			if _, err := engine.New(fixture.Env(a), "test", cli.Modules()).Apply(context.Background(), p, nil); err != nil {
 				t.Fatal(err)
 			}
 			for _, c := range changes {

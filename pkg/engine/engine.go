@@ -57,12 +57,13 @@ type Engine struct {
 	Only []string
 }
 
-// New returns an engine over env with the registered modules.
-func New(env *module.Env, version string) *Engine {
+// New returns an engine over env with modules, in apply order (the CLI's
+// registry, cli.Modules, lists them all).
+func New(env *module.Env, version string, modules []module.Module) *Engine {
 	if env.NetNS == nil {
 		env.NetNS, _ = host.CurrentNetNS(env.Root)
 	}
-	return &Engine{Env: env, Modules: Modules(), Version: version, Now: time.Now, Journal: OSJournal{}}
+	return &Engine{Env: env, Modules: modules, Version: version, Now: time.Now, Journal: OSJournal{}}
 }
 
 // PlanResult is the outcome of observing the host against a profile.

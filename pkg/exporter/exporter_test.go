@@ -15,6 +15,7 @@ import (
 	"github.com/nettune/nettune/pkg/host"
 	"github.com/nettune/nettune/pkg/module"
 	"github.com/nettune/nettune/pkg/profile"
+	"github.com/nettune/nettune/pkg/sysctl"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
@@ -79,7 +80,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	eng := engine.New(&module.Env{Root: r, Log: log}, "test")
+	eng := engine.New(&module.Env{Root: r, Log: log}, "test", []module.Module{sysctl.Module{}})
 	p, err := profile.Parse("p.yaml", []byte("apiVersion: nettune/v1\nkind: Profile\nmetadata: {name: p}\nspec:\n  sysctl:\n    net.core.netdev_max_backlog: 1000\n    net.core.netdev_budget: 600\n"))
 	if err != nil {
 		t.Fatal(err)

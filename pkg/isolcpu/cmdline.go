@@ -1,4 +1,4 @@
-package isolcpus
+package isolcpu
 
 import (
 	"fmt"

@@ -10,7 +10,7 @@
 // (/proc/cmdline, /sys/devices/system/cpu/isolated and nohz_full), which
 // only gets them at the next boot: until then check reports
 // pending-reboot.
-package isolcpus
+package isolcpu
 
 import (
 	"context"

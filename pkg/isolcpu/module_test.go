@@ -1,4 +1,4 @@
-package isolcpus_test
+package isolcpu_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"github.com/nettune/nettune/pkg/cpuset"
 	"github.com/nettune/nettune/pkg/engine"
 	"github.com/nettune/nettune/pkg/host"
-	"github.com/nettune/nettune/pkg/isolcpus"
+	"github.com/nettune/nettune/pkg/isolcpu"
 	"github.com/nettune/nettune/pkg/module"
 	"github.com/nettune/nettune/pkg/plan"
 	"github.com/nettune/nettune/pkg/profile"
@@ -72,7 +72,7 @@ func parse(t *testing.T, yaml string) *profile.Spec {
 
 func planSpec(t *testing.T, r *host.Root, spec *profile.Spec) *module.Result {
 	t.Helper()
-	res, err := isolcpus.Module{}.Plan(context.Background(), fixture.Env(r), spec)
+	res, err := isolcpu.Module{}.Plan(context.Background(), fixture.Env(r), spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestKernelArgs(t *testing.T) {
 		{"    power: {governor: performance}\n", nil, nil},
 	} {
 		c := parse(t, tc.yaml).CPU
-		names, args := isolcpus.KernelArgs(c, isolcpus.Resolve(c, online))
+		names, args := isolcpu.KernelArgs(c, isolcpu.Resolve(c, online))
 		if !slices.Equal(names, tc.names) || !slices.Equal(args, tc.args) {
 			t.Errorf("%s: names %q args %q", tc.yaml, names, args)
 		}
@@ -127,7 +127,7 @@ func TestEqual(t *testing.T) {
 		{"nohz-full=2,3,4,5,6,7", "irqaffinity=0-1", "isolcpus=managed_irq,domain,2-7"},
 		{"irqaffinity=0-1", "isolcpus=domain,managed_irq,2-4,5-7", "nohz_full=2-7"},
 	} {
-		if !isolcpus.Equal(a, b) {
+		if !isolcpu.Equal(a, b) {
 			t.Errorf("%q and %q should be equal", a, b)
 		}
 	}
@@ -136,7 +136,7 @@ func TestEqual(t *testing.T) {
 		{"isolcpus=domain,managed_irq,2-7", "nohz_full=2-6", "irqaffinity=0-1"},
 		{"isolcpus=domain,managed_irq,2-7", "nohz_full=2-7"},
 	} {
-		if isolcpus.Equal(a, b) {
+		if isolcpu.Equal(a, b) {
 			t.Errorf("%q and %q should differ", a, b)
 		}
 	}
@@ -203,7 +203,7 @@ func TestValidation(t *testing.T) {
 
 // cpuEngine runs the engine with the cpu module only.
 func cpuEngine(r *host.Root) *engine.Engine {
-	return &engine.Engine{Env: fixture.Env(r), Modules: []module.Module{isolcpus.Module{}}, Version: "test",
+	return &engine.Engine{Env: fixture.Env(r), Modules: []module.Module{isolcpu.Module{}}, Version: "test",
 		Now: func() time.Time { return time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC) }}
 }
 
@@ -318,7 +318,7 @@ func TestGovernorReadBack(t *testing.T) {
 	c := res.Items[3].Change
 	// A driver that refuses the value leaves the old one: read-back fails.
 	r.W = refusingWriter{}
-	err := isolcpus.Module{}.Apply(context.Background(), fixture.Env(r), c)
+	err := isolcpu.Module{}.Apply(context.Background(), fixture.Env(r), c)
 	if !errors.Is(err, module.ErrVerify) {
 		t.Errorf("Apply = %v, want ErrVerify", err)
 	}
@@ -365,11 +365,11 @@ func TestPrivilegedGovernor(t *testing.T) {
 	if c == nil {
 		t.Fatalf("no item for cpu0: %+v", res.Items)
 	}
-	if err := (isolcpus.Module{}).Apply(context.Background(), fixture.Env(r), *c); err != nil {
+	if err := (isolcpu.Module{}).Apply(context.Background(), fixture.Env(r), *c); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
-		if err := (isolcpus.Module{}).Revert(context.Background(), fixture.Env(r), *c); err != nil {
+		if err := (isolcpu.Module{}).Revert(context.Background(), fixture.Env(r), *c); err != nil {
 			t.Error(err)
 		}
 		if got, _ := r.ReadString("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"); got != cur {

@@ -2,7 +2,7 @@
 // observe the host and compare it with the profile (Plan, which never
 // writes), apply one change, revert one change. The engine (pkg/engine)
 // drives modules through this interface; the list of modules lives in one
-// place, pkg/engine/modules.go.
+// place, internal/cli/modules.go (the composition root).
 package module
 
 import (

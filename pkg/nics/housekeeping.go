@@ -7,7 +7,7 @@ import (
 	"github.com/nettune/nettune/pkg/bootloader"
 	"github.com/nettune/nettune/pkg/cpuset"
 	"github.com/nettune/nettune/pkg/host"
-	"github.com/nettune/nettune/pkg/isolcpus"
+	"github.com/nettune/nettune/pkg/isolcpu"
 	"github.com/nettune/nettune/pkg/numa"
 	"github.com/nettune/nettune/pkg/profile"
 )
@@ -28,7 +28,7 @@ func rpsExcluded(r *host.Root, t *numa.Topology, c *profile.CPU) (cpuset.Set, st
 	}
 	var boot cpuset.Set
 	if c != nil && !c.Isolated.IsEmpty() {
-		iso := isolcpus.Resolve(c, t.Online)
+		iso := isolcpu.Resolve(c, t.Online)
 		if len(iso.Flags) == 0 || slices.Contains(iso.Flags, "domain") || iso.NohzFull {
 			boot = iso.Isolated
 		}

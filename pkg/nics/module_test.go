@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/nettune/nettune/internal/cli"
 	"github.com/nettune/nettune/internal/fixture"
 	"github.com/nettune/nettune/pkg/engine"
 	"github.com/nettune/nettune/pkg/host"
@@ -34,7 +35,7 @@ func newEngine(t *testing.T, dir string, w host.Writer) *engine.Engine {
 		r.W = w
 	}
 	env := &module.Env{Root: r, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	e := engine.New(env, "test")
+	e := engine.New(env, "test", cli.Modules())
 	e.Modules = []module.Module{sysctl.Module{}, nics.Module{}, nics.IRQBalance{}}
 	return e
 }
