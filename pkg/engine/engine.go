@@ -159,7 +159,7 @@ func (e *Engine) Plan(ctx context.Context, p *profile.Profile) (*PlanResult, err
 			})
 		}
 	}
-	e.addOrphans(ctx, res)
+	e.addOrphans(ctx, &p.Spec, res)
 	if errs := res.Errors(); len(errs) > 0 {
 		return res, &ValidationError{Problems: errs}
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/nettune/nettune/pkg/module"
 	"github.com/nettune/nettune/pkg/plan"
+	"github.com/nettune/nettune/pkg/profile"
 )
 
 // A profile switch: generation N applied profile A, which set X; profile B
@@ -48,7 +50,7 @@ func owned(gens []*Generation) (map[string]*ownership, []string) {
 
 // addOrphans appends to res a change for every owned setting the plan no
 // longer covers.
-func (e *Engine) addOrphans(ctx context.Context, res *PlanResult) {
+func (e *Engine) addOrphans(ctx context.Context, spec *profile.Spec, res *PlanResult) {
 	gens, err := Generations(e.Env.Root)
 	if err != nil {
 		res.Problems = append(res.Problems, plan.Problem{Severity: plan.Warning, Module: "engine",
@@ -60,6 +62,13 @@ func (e *Engine) addOrphans(ctx context.Context, res *PlanResult) {
 	// profile's: modules leave out items that need no change of state
 	// (a mount point directory that exists), so only objects the profile
 	// no longer names at all are orphans.
+	//
+	// Many modules plan only what needs a change of state (devices: the
+	// vfio-pci load disappears from the plan once the module is loaded),
+	// so an object missing from their plan says nothing. Their objects are
+	// orphans only when the profile no longer configures the module at
+	// all; modules that plan every object they manage (module.Complete)
+	// also orphan single objects the profile dropped.
 	planned := map[string]bool{}
 	for _, it := range res.Items {
 		planned[it.Module+"/"+it.Object] = true
@@ -68,6 +77,11 @@ func (e *Engine) addOrphans(ctx context.Context, res *PlanResult) {
 		o := own[k]
 		if o == nil || planned[o.last.Module+"/"+o.last.Object] || !e.inScope(o.last.Module) {
 			continue
+		}
+		if m, err := e.module(o.last.Module); err == nil && m.Configured(spec) {
+			if c, ok := m.(module.Complete); !ok || !c.PlansEveryObject() {
+				continue
+			}
 		}
 		c := o.last
 		who := fmt.Sprintf("set by generation %d (profile %q)", o.gen.Number, o.gen.Profile)

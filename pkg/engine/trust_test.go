@@ -14,7 +14,10 @@ import (
 
 	"github.com/nettune/nettune/internal/fixture"
 	"github.com/nettune/nettune/pkg/host"
+	"github.com/nettune/nettune/pkg/module"
 	"github.com/nettune/nettune/pkg/plan"
+	"github.com/nettune/nettune/pkg/profile"
+	"github.com/nettune/nettune/pkg/sysctl"
 )
 
 // refusingWriter fails every write to one path, every time, as a target
@@ -562,5 +565,66 @@ func TestStateDirSymlinkRefused(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(outside); len(entries) > 0 {
 		t.Fatalf("wrote outside the root: %v", entries)
+	}
+}
+
+// loadOnce plans a change only while its marker file is missing, as the
+// devices module plans loading vfio-pci only while it is not loaded.
+type loadOnce struct{ sysctl.Module }
+
+func (loadOnce) Name() string                    { return "sysctl" }
+func (loadOnce) Configured(s *profile.Spec) bool { return len(s.Sysctl) > 0 }
+func (loadOnce) PlansEveryObject() bool          { return false }
+func (m loadOnce) marker(env *module.Env) string { return env.Root.Path("/run/loaded") }
+func (m loadOnce) exists(env *module.Env) bool   { _, err := os.Stat(m.marker(env)); return err == nil }
+func (m loadOnce) Revert(_ context.Context, env *module.Env, _ plan.Change) error {
+	return env.Root.W.Remove(m.marker(env))
+}
+
+func (m loadOnce) Plan(_ context.Context, env *module.Env, _ *profile.Spec) (*module.Result, error) {
+	if m.exists(env) {
+		return &module.Result{}, nil
+	}
+	return &module.Result{Items: []plan.Item{{Change: plan.Change{Module: "sysctl", Object: "loader", Attribute: "module",
+		Action: plan.Create, After: "loaded", When: plan.Live}, Status: plan.Drift}}}, nil
+}
+
+func (m loadOnce) Apply(_ context.Context, env *module.Env, _ plan.Change) error {
+	return env.Root.W.WriteFile(m.marker(env), []byte("1\n"), 0o644)
+}
+
+func (m loadOnce) Current(_ context.Context, env *module.Env, _ plan.Change) (string, bool, error) {
+	if m.exists(env) {
+		return "loaded", false, nil
+	}
+	return "", true, nil
+}
+
+// TestNoOrphanForStateTheModuleStopsPlanning: a module that plans a change
+// only while it is needed (the devices module loads vfio-pci once) must
+// not see its own change as orphaned on the next check of the same
+// profile (found by e2e s3 run on its own: check right after apply said
+// drift).
+func TestNoOrphanForStateTheModuleStopsPlanning(t *testing.T) {
+	e, _ := newEngine(t)
+	e.Modules = []module.Module{loadOnce{}}
+	ctx := context.Background()
+	p := sysctlProfile("p", "net.core.somaxconn", "1")
+	if res, err := e.Apply(ctx, p, nil); err != nil || len(res.Applied) != 1 {
+		t.Fatalf("apply: %+v %v", res, err)
+	}
+	pr, err := e.Check(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := pr.Count(plan.Drift); n != 0 {
+		t.Fatalf("check right after apply: %d drift: %+v", n, pr.Items)
+	}
+	// Without the section, the load is the profile's no longer: it is
+	// returned.
+	q := sysctlProfile("q")
+	pr, _ = e.Check(ctx, q)
+	if len(pr.Items) != 1 || !pr.Items[0].Orphan {
+		t.Fatalf("profile without the section: %+v", pr.Items)
 	}
 }

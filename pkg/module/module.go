@@ -76,3 +76,12 @@ var ErrSkipped = errors.New("left as it is: the host does not allow this change"
 type Observer interface {
 	Current(ctx context.Context, env *Env, c plan.Change) (value string, absent bool, err error)
 }
+
+// Complete is implemented by modules whose Plan names every object they
+// manage for a profile, whether it needs a change or not (sysctl: every
+// parameter and the persistence file). For them an object an earlier
+// generation set and the plan no longer names is an orphan; for other
+// modules only a whole section the profile dropped is.
+type Complete interface {
+	PlansEveryObject() bool
+}

@@ -42,3 +42,7 @@ func (Module) Current(_ context.Context, env *module.Env, c plan.Change) (string
 // namespace (everything under net. that a non-initial namespace shows;
 // the host-wide net.core ones are not visible there at all).
 func perNamespace(name string) bool { return strings.HasPrefix(name, "net.") }
+
+// PlansEveryObject implements module.Complete: Plan has an item for every
+// parameter of the profile and for the persistence file.
+func (Module) PlansEveryObject() bool { return true }
