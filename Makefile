@@ -1,6 +1,7 @@
 # nettune — build, test, lint, benchmark.
 GO        ?= go
 BIN       ?= bin/nettune
+FWD_BIN   ?= $(dir $(BIN))nettune-forwarder
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/nettune/nettune/internal/cli.Version=$(VERSION)
 STATICCHECK_VERSION ?= v0.8.2
@@ -24,6 +25,10 @@ FISHCOMPDIR    ?= $(DATADIR)/fish/vendor_completions.d
 PROFILEDIR     ?= $(DATADIR)/nettune/profiles
 SYSTEMDUNITDIR ?= /lib/systemd/system
 UDEVRULESDIR   ?= /lib/udev/rules.d
+# The forwarder goes where nettune run looks for it (after the directory of
+# the nettune binary), whatever PREFIX says: a program for nettune, not for
+# the operator's PATH.
+FWDDIR         ?= /usr/lib/nettune
 GENDIR         ?= bin/gen
 
 all: build
@@ -32,9 +37,10 @@ all: build
 deps:
 	./scripts/deps.sh
 
-## build: build bin/nettune
+## build: bin/nettune without cgo (links no DPDK library) and bin/nettune-forwarder, the DPDK forwarder nettune run execs (cgo, pkg-config libdpdk)
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/nettune
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/nettune
+	$(GO) build -o $(FWD_BIN) ./cmd/nettune-forwarder
 
 ## test: the whole suite, including privileged tests on the real kernel when run as root
 test:
@@ -100,9 +106,10 @@ gendocs:
 		$(GENDIR)/nettune-gendocs -man $(GENDIR)/man8 -completions $(GENDIR)/completions \
 		-systemd $(GENDIR)/systemd -binary $(SBINDIR)/nettune
 
-## install: the binary, man pages, completions, shipped profiles, systemd units and udev rule under $(DESTDIR)$(PREFIX) (PREFIX=/usr, DESTDIR=staging root)
+## install: nettune, the forwarder (in $(FWDDIR)), man pages, completions, shipped profiles, systemd units and udev rule under $(DESTDIR)$(PREFIX) (PREFIX=/usr, DESTDIR=staging root)
 install: build gendocs
 	install -D -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/nettune
+	install -D -m 0755 $(FWD_BIN) $(DESTDIR)$(FWDDIR)/nettune-forwarder
 	install -d $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 $(GENDIR)/man8/*.8 $(DESTDIR)$(MANDIR)/man8/
 	install -D -m 0644 $(GENDIR)/completions/nettune.bash $(DESTDIR)$(BASHCOMPDIR)/nettune
@@ -120,7 +127,7 @@ uninstall:
 		$(DESTDIR)$(BASHCOMPDIR)/nettune $(DESTDIR)$(ZSHCOMPDIR)/_nettune $(DESTDIR)$(FISHCOMPDIR)/nettune.fish \
 		$(DESTDIR)$(SYSTEMDUNITDIR)/nettune-apply.service $(DESTDIR)$(SYSTEMDUNITDIR)/nettune-nic@.service \
 		$(DESTDIR)$(UDEVRULESDIR)/90-nettune.rules
-	rm -rf $(DESTDIR)$(DATADIR)/nettune
+	rm -rf $(DESTDIR)$(DATADIR)/nettune $(DESTDIR)$(FWDDIR)
 
 ## deb: dist/nettune_VERSION_ARCH.deb from make install (dpkg-deb; docs/packaging.md)
 deb:

@@ -40,11 +40,11 @@ export CGO_CFLAGS="-g -O2 -fstack-protector-strong -Wformat -Werror=format-secur
 export CGO_CPPFLAGS="-D_FORTIFY_SOURCE=2"
 export CGO_LDFLAGS="-Wl,-z,relro -Wl,-z,now"
 # Built apart from bin/nettune, so that make build's binary is left alone.
-make --no-print-directory install DESTDIR="$stage" PREFIX=/usr GENDIR="$work/gen" BIN="$work/nettune"
+make --no-print-directory install DESTDIR="$stage" PREFIX=/usr GENDIR="$work/gen" BIN="$work/nettune" FWD_BIN="$work/nettune-forwarder"
 
 # Debian policy: stripped binaries, man pages and changelog gzip -9n, the
 # copyright file in /usr/share/doc.
-strip --strip-unneeded --remove-section=.comment --remove-section=.note "$stage/usr/sbin/nettune"
+strip --strip-unneeded --remove-section=.comment --remove-section=.note "$stage/usr/sbin/nettune" "$stage/usr/lib/nettune/nettune-forwarder"
 gzip -9n "$stage"/usr/share/man/man8/*.8
 doc=$stage/usr/share/doc/nettune
 install -D -m 0644 packaging/deb/copyright "$doc/copyright"
@@ -55,8 +55,11 @@ chmod 0644 "$doc/changelog.gz"
 # with the versions their symbols files require.
 mkdir -p "$work/src/debian"
 printf 'Source: nettune\n\nPackage: nettune\nArchitecture: any\n' > "$work/src/debian/control"
-depends=$(cd "$work/src" && dpkg-shlibdeps -O "$stage/usr/sbin/nettune" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
-[ -n "$depends" ] || { echo "build-deb: dpkg-shlibdeps found no dependencies for $stage/usr/sbin/nettune" >&2; exit 1; }
+# nettune itself is built without cgo and links nothing; the librte
+# Depends come from the forwarder (one package for both until the split
+# into nettune and nettune-forwarder, docs/packaging.md).
+depends=$(cd "$work/src" && dpkg-shlibdeps -O "$stage/usr/sbin/nettune" "$stage/usr/lib/nettune/nettune-forwarder" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+[ -n "$depends" ] || { echo "build-deb: dpkg-shlibdeps found no dependencies for $stage/usr/lib/nettune/nettune-forwarder" >&2; exit 1; }
 
 install -d -m 0755 "$stage/DEBIAN"
 cat > "$stage/DEBIAN/control" <<CONTROL
@@ -80,8 +83,9 @@ Description: tune a Linux host for high-performance packet processing
  .
  The package ships systemd units and a udev rule that stay inert until
  'nettune install PROFILE' records a profile; nothing is enabled on
- installation. This build includes the DPDK forwarder ('nettune run') and
- therefore depends on the DPDK libraries.
+ installation. The package includes the DPDK forwarder that 'nettune run'
+ starts (/usr/lib/nettune/nettune-forwarder) and therefore depends on the
+ DPDK libraries; nettune itself links none of them.
 CONTROL
 install -m 0755 packaging/deb/postinst packaging/deb/postrm packaging/deb/prerm "$stage/DEBIAN/"
 (cd "$stage" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 md5sum) > "$stage/DEBIAN/md5sums"

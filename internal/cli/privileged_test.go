@@ -189,7 +189,7 @@ var (
 	buildErr  error
 )
 
-// buildNettune builds the real binary once for the tests that need
+// buildNettune builds the real binaries (nettune and nettune-forwarder) once for the tests that need
 // processes of their own (DPDK's EAL starts once per process; network
 // namespaces are per process). TestMain removes it.
 func buildNettune(t *testing.T) string {
@@ -201,8 +201,16 @@ func buildNettune(t *testing.T) string {
 			return
 		}
 		builtBin = filepath.Join(dir, "nettune")
-		if out, err := exec.Command("go", "build", "-o", builtBin, "../../cmd/nettune").CombinedOutput(); err != nil {
+		// As make build: nettune without cgo, the forwarder it runs next
+		// to it.
+		build := exec.Command("go", "build", "-o", builtBin, "../../cmd/nettune")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("build: %v\n%s", err, out)
+			return
+		}
+		if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "nettune-forwarder"), "../../cmd/nettune-forwarder").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build the forwarder: %v\n%s", err, out)
 		}
 	})
 	if buildErr != nil {

@@ -45,13 +45,15 @@ free hugepages (refuses otherwise; --force runs anyway), worker CPUs
 isolated (warns). It prints the EAL arguments, then a line of per-port
 rates every second on a terminal. SIGINT or SIGTERM (or --duration) stops
 the workers, closes the ports and cleans up the EAL; the summary follows
-(-o json: per-port counters, total forwarded, elapsed seconds, Mpps).`,
+(-o json: per-port counters, total forwarded, elapsed seconds, Mpps).
+
+The forwarder is a separate program, nettune-forwarder, the only one that
+links DPDK: nettune looks for it next to its own binary, then in
+/usr/lib/nettune, then in PATH, runs it and forwards SIGINT and SIGTERM to
+it; its exit code becomes nettune's. Without it (or without DPDK's
+libraries) nettune run says which package to install and exits 1.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !dataplane.Available {
-				_, err := dataplane.Start(cmd.Context(), dataplane.Config{})
-				return err
-			}
 			p, err := profile.Load(args[0])
 			if err != nil {
 				return err
@@ -63,6 +65,10 @@ the workers, closes the ports and cleans up the EAL; the summary follows
 			r := eng.Env.Root
 			if !r.Live() {
 				return errors.New("nettune run starts DPDK on this machine; it cannot run against --root")
+			}
+			prog, err := dataplane.FindForwarder(selfPath(), nil)
+			if err != nil {
+				return err
 			}
 			topo, err := numa.Read(r)
 			if err != nil {
@@ -84,64 +90,7 @@ the workers, closes the ports and cleans up the EAL; the summary follows
 					return fmt.Errorf("the host is not ready for the forwarder (%d problem(s) above); fix them or pass --force", len(problems))
 				}
 			}
-			eal, err := dataplane.EALArgs(cfg)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.io.ErrOut, "EAL arguments: %s\n", strings.Join(eal, " "))
-
-			ctx := cmd.Context()
-			fwd, err := dataplane.Start(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			// --duration counts forwarding time, not EAL start-up and the
-			// wait for links.
-			if duration > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, duration)
-				defer cancel()
-			}
-			for _, w := range fwd.Warnings() {
-				fmt.Fprintln(a.io.ErrOut, "warning: "+w)
-			}
-			pub := &statsPublisher{log: a.log, w: r.W, path: r.Path(exporter.ForwarderStatsFile)}
-			if metricsListen != "" {
-				stop, err := serveForwarderMetrics(metricsListen, pub.snapshot)
-				if err != nil {
-					fwd.Stop()
-					return err
-				}
-				defer stop()
-				fmt.Fprintf(a.io.ErrOut, "metrics on http://%s/metrics\n", metricsListen)
-			}
-			tick := time.NewTicker(time.Second)
-			defer tick.Stop()
-			prev := fwd.Stats()
-			live := a.io.OutTTY && a.printer.Format == output.Table
-		loop:
-			for {
-				select {
-				case <-ctx.Done():
-					break loop
-				case <-tick.C:
-					cur := fwd.Stats()
-					pub.publish(cur)
-					if live {
-						fmt.Fprintf(a.io.ErrOut, "\r\x1b[K%s", rateLine(dataplane.Rates(prev, cur)))
-					}
-					prev = cur
-				}
-			}
-			if live {
-				fmt.Fprintln(a.io.ErrOut)
-			}
-			final, err := fwd.Stop()
-			pub.remove()
-			if err != nil {
-				return fmt.Errorf("stop forwarder: %w", err)
-			}
-			return a.printRunSummary(final, eal)
+			return a.superviseForwarder(cmd.Context(), prog, cfg, duration, metricsListen, r)
 		},
 	}
 	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this long (default: until SIGINT/SIGTERM)")

@@ -74,7 +74,8 @@ func (p Port) DeviceName() string {
 	return p.PCI
 }
 
-func (p Port) label() string {
+// Label names the port in messages: its name, else its device.
+func (p Port) Label() string {
 	if p.Name != "" {
 		return p.Name
 	}
@@ -118,8 +119,8 @@ type Config struct {
 	LinkTimeout time.Duration
 }
 
-// withDefaults returns cfg with zero fields replaced by their defaults.
-func (cfg Config) withDefaults() Config {
+// WithDefaults returns cfg with zero fields replaced by their defaults.
+func (cfg Config) WithDefaults() Config {
 	if cfg.Mode == "" {
 		cfg.Mode = ModeIO
 	}
@@ -142,8 +143,8 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
 }
 
-// validate checks cfg (with defaults applied) without looking at the host.
-func (cfg Config) validate() error {
+// Validate checks cfg (with defaults applied) without looking at the host.
+func (cfg Config) Validate() error {
 	if len(cfg.Ports) == 0 {
 		return invalid("no ports")
 	}
@@ -157,7 +158,7 @@ func (cfg Config) validate() error {
 		}
 		names[p.DeviceName()] = i
 		if p.PeerMAC != nil && len(p.PeerMAC) != 6 {
-			return invalid("port %s: peer mac %q is not an ethernet address", p.label(), p.PeerMAC)
+			return invalid("port %s: peer mac %q is not an ethernet address", p.Label(), p.PeerMAC)
 		}
 	}
 	if len(cfg.Pairs) == 0 {
@@ -177,7 +178,7 @@ func (cfg Config) validate() error {
 	}
 	for i, n := range inPair {
 		if n != 1 {
-			return invalid("port %s is in %d pairs, want exactly 1", cfg.Ports[i].label(), n)
+			return invalid("port %s is in %d pairs, want exactly 1", cfg.Ports[i].Label(), n)
 		}
 	}
 	switch cfg.Mode {
@@ -218,15 +219,15 @@ func (cfg Config) validate() error {
 	if cfg.NoHuge {
 		for _, p := range cfg.Ports {
 			if p.PCI != "" {
-				return invalid("port %s: a pci device needs hugepages (no_huge is set)", p.label())
+				return invalid("port %s: a pci device needs hugepages (no_huge is set)", p.Label())
 			}
 		}
 	}
 	return nil
 }
 
-// peerMAC is the destination MAC for packets leaving port i in mac mode.
-func (cfg Config) peerMAC(i int) net.HardwareAddr {
+// PeerMAC is the destination MAC for packets leaving port i in mac mode.
+func (cfg Config) PeerMAC(i int) net.HardwareAddr {
 	if m := cfg.Ports[i].PeerMAC; m != nil {
 		return m
 	}

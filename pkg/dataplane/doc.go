@@ -1,5 +1,10 @@
-// Package dataplane runs nettune's bundled DPDK layer-2 forwarder and is the
-// only package of nettune that uses cgo.
+// Package dataplane describes nettune's bundled DPDK layer-2 forwarder:
+// its configuration, EAL arguments, worker layout, pool sizes, host checks,
+// counters, and how nettune run finds and talks to the forwarder program.
+// It is pure Go; the forwarder itself, the only cgo in nettune, is package
+// [github.com/nettune/nettune/pkg/dataplane/forwarder], linked only into
+// the nettune-forwarder program (cmd/nettune-forwarder), so nettune links
+// no DPDK library.
 //
 // All forwarding happens in C on DPDK worker lcores launched with
 // rte_eal_remote_launch; Go only controls. Each worker owns queue q of every
@@ -16,13 +21,14 @@
 //   - [EALArgs], [PoolSize] and [Layout] are pure functions of a Config:
 //     the EAL command line, the mbuf pool size for one NUMA socket and
 //     which worker serves which (port, queue).
-//   - [Start] initialises the EAL, sets up the ports and launches the
-//     workers; [Forwarder.Stats] reads the counters cheaply (about once a
-//     second is the intended use) and [Forwarder.Stop] stops the workers,
+//   - forwarder.Start initialises the EAL, sets up the ports and launches the
+//     workers; Forwarder.Stats reads the counters cheaply (about once a
+//     second is the intended use) and Forwarder.Stop stops the workers,
 //     closes the ports and cleans up the EAL, returning the final [Stats].
 //   - [Rates] turns two Stats snapshots into per-port packet rates;
 //     [Stats.Forwarded], [Stats.Dropped] and [Stats.Mpps] summarise a run.
-//   - [Available] tells whether the build has the forwarder.
+//   - [FindForwarder] finds the nettune-forwarder program and [Message]
+//     is one line of its output (see process.go).
 //
 // # Threads
 //
@@ -62,8 +68,9 @@
 //
 // # Building
 //
-// The forwarder links dynamically against DPDK (pkg-config libdpdk, tested
-// with Debian's DPDK 22.11). Without cgo, or with the build tag "nodpdk",
-// the package still compiles and Start returns an error wrapping
-// [ErrNoDPDK] that says how to get a build with the forwarder.
+// Package forwarder links dynamically against DPDK (pkg-config libdpdk,
+// tested with Debian's DPDK 22.11). Without cgo, or with the build tag
+// "nodpdk", it still compiles and Start returns an error wrapping
+// [ErrNoDPDK] that says how to get a build with the forwarder. This package
+// needs neither.
 package dataplane

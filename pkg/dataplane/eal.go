@@ -17,8 +17,8 @@ const MainLcore = 0
 // FilePrefix is empty), the PCI allow list (or --no-pci when all ports are
 // vdevs), the vdevs and ExtraEAL.
 func EALArgs(cfg Config) ([]string, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if len(cfg.MainCPUs) == 0 {

@@ -25,8 +25,8 @@ type WorkerPlan struct {
 // p mod len(Lcores) == w, on queue 0. Each worker owns its queues: no queue
 // is shared.
 func Layout(cfg Config) ([]WorkerPlan, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	nw, np := len(cfg.Lcores), len(cfg.Pairs)
@@ -58,8 +58,8 @@ func Layout(cfg Config) ([]WorkerPlan, error) {
 	return plans, nil
 }
 
-// queueCounts returns the number of rx (and tx) queues of each port.
-func queueCounts(plans []WorkerPlan, nports int) []int {
+// QueueCounts returns the number of rx (and tx) queues of each port.
+func QueueCounts(plans []WorkerPlan, nports int) []int {
 	n := make([]int, nports)
 	for _, pl := range plans {
 		for _, s := range pl.Streams {

@@ -58,7 +58,7 @@ func TestLayout(t *testing.T) {
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Layout =\n%+v\nwant\n%+v", got, tt.want)
 			}
-			if q := queueCounts(got, len(tt.cfg.Ports)); !reflect.DeepEqual(q, tt.queues) {
+			if q := QueueCounts(got, len(tt.cfg.Ports)); !reflect.DeepEqual(q, tt.queues) {
 				t.Errorf("queues = %v, want %v", q, tt.queues)
 			}
 		})
@@ -93,7 +93,7 @@ func TestLayoutOwnership(t *testing.T) {
 					tx[pq{s.TxPort, s.TxQueue}]++
 				}
 			}
-			queues := queueCounts(plans, len(cfg.Ports))
+			queues := QueueCounts(plans, len(cfg.Ports))
 			for p, n := range queues {
 				for q := 0; q < n; q++ {
 					if rx[pq{p, q}] != 1 || tx[pq{p, q}] != 1 {

@@ -16,12 +16,12 @@ const MbufCacheSize = 256
 // Start replaces unknown sockets by the device's before sizing. PoolSize
 // is 0 for a socket without ports and for an invalid cfg.
 func PoolSize(cfg Config, socket int) uint32 {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	plans, err := Layout(cfg)
 	if err != nil {
 		return 0
 	}
-	queues := queueCounts(plans, len(cfg.Ports))
+	queues := QueueCounts(plans, len(cfg.Ports))
 	var n uint64
 	onSocket := make([]bool, len(cfg.Ports))
 	for i, p := range cfg.Ports {

@@ -148,7 +148,7 @@ func Preflight(r *host.Root, topo *numa.Topology, cfg Config) (problems, warning
 		}
 		dev := r.Sys("bus/pci/devices", p.PCI)
 		if _, err := os.Stat(dev); err != nil {
-			problems = append(problems, fmt.Sprintf("port %s: no PCI device %s on this host", p.label(), p.PCI))
+			problems = append(problems, fmt.Sprintf("port %s: no PCI device %s on this host", p.Label(), p.PCI))
 			continue
 		}
 		drv := ""
@@ -159,7 +159,7 @@ func Preflight(r *host.Root, topo *numa.Topology, cfg Config) (problems, warning
 			if drv == "" {
 				drv = "no driver"
 			}
-			problems = append(problems, fmt.Sprintf("port %s: %s is on %s; bind it to vfio-pci first (spec.devices and nettune apply, or nettune bind %s --driver vfio-pci)", p.label(), p.PCI, drv, p.PCI))
+			problems = append(problems, fmt.Sprintf("port %s: %s is on %s; bind it to vfio-pci first (spec.devices and nettune apply, or nettune bind %s --driver vfio-pci)", p.Label(), p.PCI, drv, p.PCI))
 		}
 	}
 	if !cfg.NoHuge {

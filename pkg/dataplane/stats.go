@@ -86,9 +86,9 @@ func (s Stats) Mpps() float64 {
 	return float64(s.Forwarded()) / s.Elapsed.Seconds() / 1e6
 }
 
-// sumPorts fills the Rx, Tx, Dropped and Generated fields of s.Ports from
+// SumPorts fills the Rx, Tx, Dropped and Generated fields of s.Ports from
 // the workers' stream counters.
-func (s *Stats) sumPorts() {
+func (s *Stats) SumPorts() {
 	for i := range s.Ports {
 		p := &s.Ports[i]
 		p.Rx, p.Tx, p.Dropped, p.Generated = 0, 0, 0, 0

@@ -15,7 +15,7 @@ func TestStatsSums(t *testing.T) {
 			{Lcore: 2, Streams: []StreamStats{{RxPort: 0, TxPort: 1, Rx: 1e6, Tx: 1e6}}},
 		},
 	}
-	s.sumPorts()
+	s.SumPorts()
 	a, b := s.Ports[0], s.Ports[1]
 	if a.Rx != 1e6+100 || a.Tx != 50 || a.Dropped != 0 || b.Rx != 50 || b.Tx != 1e6+90 || b.Dropped != 10 || b.Generated != 32 {
 		t.Errorf("port sums: %+v %+v", a, b)

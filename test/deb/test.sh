@@ -63,6 +63,8 @@ for f in /usr/share/man/man8/nettune.8.gz /usr/share/man/man8/nettune-apply.8.gz
   /lib/udev/rules.d/90-nettune.rules /usr/share/doc/nettune/copyright; do
   [ -f "$f" ] || fail "$f is not installed"
 done
+[ -x /usr/lib/nettune/nettune-forwarder ] || fail "/usr/lib/nettune/nettune-forwarder is not installed"
+if ldd /usr/sbin/nettune 2>&1 | grep -q librte; then fail "/usr/sbin/nettune links DPDK: $(ldd /usr/sbin/nettune | grep librte | head -n1)"; fi
 zcat /usr/share/man/man8/nettune-apply.8.gz | grep -q '^\.SH EXAMPLE' || fail "nettune-apply(8) has no EXAMPLE section"
 grep -q '^ExecStart=/usr/sbin/nettune ' /lib/systemd/system/nettune-apply.service || fail "nettune-apply.service does not run /usr/sbin/nettune"
 if command -v man >/dev/null; then

@@ -126,7 +126,7 @@ wanted() {
 	return 1
 }
 
-# build_binaries: nettune (with the DPDK forwarder, as make build) and
+# build_binaries: nettune and nettune-forwarder (as make build) and
 # vmcheck, into the job directory the guest mounts.
 build_binaries() {
 	mkdir -p "$JOB/bin"
@@ -134,7 +134,17 @@ build_binaries() {
 		cp "$NETTUNE_BIN" "$JOB/bin/nettune"
 	else
 		log "building nettune"
-		(cd "$REPO" && go build -o "$JOB/bin/nettune" ./cmd/nettune) || die "go build ./cmd/nettune failed"
+		(cd "$REPO" && CGO_ENABLED=0 go build -o "$JOB/bin/nettune" ./cmd/nettune) || die "go build ./cmd/nettune failed"
+	fi
+	# nettune run looks for the forwarder next to the nettune binary: take
+	# the one built beside NETTUNE_BIN (make build), else build it.
+	local fwd
+	fwd=$(dirname "${NETTUNE_BIN:-/nonexistent/x}")/nettune-forwarder
+	if [ -n "${NETTUNE_BIN:-}" ] && [ -x "$fwd" ]; then
+		cp "$fwd" "$JOB/bin/nettune-forwarder"
+	else
+		log "building nettune-forwarder"
+		(cd "$REPO" && go build -o "$JOB/bin/nettune-forwarder" ./cmd/nettune-forwarder) || die "go build ./cmd/nettune-forwarder failed"
 	fi
 	(cd "$REPO" && CGO_ENABLED=0 go build -o "$JOB/bin/vmcheck" ./test/vm/vmcheck) || die "go build ./test/vm/vmcheck failed"
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/nettune/nettune/pkg/cpuset"
 	"github.com/nettune/nettune/pkg/dataplane"
+	"github.com/nettune/nettune/pkg/dataplane/forwarder"
 )
 
 // etherType marks the test frames (IEEE local experimental).
@@ -138,7 +139,7 @@ func run(args []string) error {
 
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
-	f, err := dataplane.Start(ctx, cfg)
+	f, err := forwarder.Start(ctx, cfg)
 	if err != nil {
 		return err
 	}

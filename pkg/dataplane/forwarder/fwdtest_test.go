@@ -1,6 +1,6 @@
 //go:build cgo && !nodpdk && linux
 
-package dataplane
+package forwarder
 
 import (
 	"bufio"
@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/nettune/nettune/pkg/dataplane"
 	"io"
 	"io/fs"
 	"os"
@@ -41,7 +42,7 @@ func helper(t *testing.T) string {
 			return
 		}
 		helperPath = filepath.Join(dir, "fwdtest")
-		out, err := exec.Command("go", "build", "-o", helperPath, "./internal/fwdtest").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", helperPath, "../internal/fwdtest").CombinedOutput()
 		if err != nil {
 			helperErr = fmt.Errorf("build fwdtest: %w: %s", err, out)
 		}
@@ -212,7 +213,7 @@ func forwardAcrossNamespaces(t *testing.T, tag string, pps int, vdev0, vdev1 str
 	}
 	stopForwarder(t, cmd, out, syscall.SIGTERM)
 
-	var s Stats
+	var s dataplane.Stats
 	b, err := os.ReadFile(statsFile)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())

@@ -1,6 +1,6 @@
 //go:build cgo && !nodpdk
 
-package dataplane
+package forwarder
 
 /*
 #cgo pkg-config: libdpdk
@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/nettune/nettune/pkg/dataplane"
 	"net"
 	"os"
 	"runtime"
@@ -56,10 +57,10 @@ func (c *control) do(fn func()) {
 // Forwarder is a running forwarder. Its methods may be called from any
 // goroutine.
 type Forwarder struct {
-	cfg        Config
-	plans      []WorkerPlan
+	cfg        dataplane.Config
+	plans      []dataplane.WorkerPlan
 	ctl        *control
-	ports      []PortStats // static fields filled at start
+	ports      []dataplane.PortStats // static fields filled at start
 	dpdkPorts  []uint16
 	configured int // ports from dpdkPorts[0] on that were configured
 	pools      []*C.struct_rte_mempool
@@ -70,15 +71,15 @@ type Forwarder struct {
 
 	mu      sync.Mutex
 	stopped bool
-	final   Stats
+	final   dataplane.Stats
 }
 
 // Start initialises the EAL, sets up the ports and launches one worker per
 // Config.Lcores entry. ctx bounds the start-up only (the wait for links);
 // the forwarder runs until Stop. Start succeeds at most once per process.
-func Start(ctx context.Context, cfg Config) (*Forwarder, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
+func Start(ctx context.Context, cfg dataplane.Config) (*Forwarder, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if len(cfg.MainCPUs) == 0 {
@@ -91,16 +92,16 @@ func Start(ctx context.Context, cfg Config) (*Forwarder, error) {
 	if cfg.FilePrefix == "" {
 		cfg.FilePrefix = fmt.Sprintf("nettune-%d", os.Getpid())
 	}
-	args, err := EALArgs(cfg)
+	args, err := dataplane.EALArgs(cfg)
 	if err != nil {
 		return nil, err
 	}
-	plans, err := Layout(cfg)
+	plans, err := dataplane.Layout(cfg)
 	if err != nil {
 		return nil, err
 	}
 	if !ealUsed.CompareAndSwap(false, true) {
-		return nil, fmt.Errorf("start forwarder: %w; run each forwarder in its own process", ErrEALUsed)
+		return nil, fmt.Errorf("start forwarder: %w; run each forwarder in its own process", dataplane.ErrEALUsed)
 	}
 	f := &Forwarder{cfg: cfg, plans: plans, ctl: newControl()}
 	f.ctl.do(func() { err = f.start(ctx, args) })
@@ -127,7 +128,7 @@ func housekeepingCPUs(workers []int) ([]int, error) {
 		}
 	}
 	if len(hk) == 0 {
-		return nil, invalid("no housekeeping cpu left: every allowed cpu is a worker (%v)", workers)
+		return nil, fmt.Errorf("%w: no housekeeping cpu left: every allowed cpu is a worker (%v)", dataplane.ErrInvalidConfig, workers)
 	}
 	return hk, nil
 }
@@ -204,7 +205,7 @@ func (f *Forwarder) start(ctx context.Context, args []string) (err error) {
 	}
 
 	cfg := &f.cfg
-	queues := queueCounts(f.plans, len(cfg.Ports))
+	queues := dataplane.QueueCounts(f.plans, len(cfg.Ports))
 	infos := make([]C.struct_nt_port_info, len(cfg.Ports))
 	f.dpdkPorts = make([]uint16, len(cfg.Ports))
 	f.configured = 0
@@ -214,18 +215,18 @@ func (f *Forwarder) start(ctx context.Context, args []string) (err error) {
 		ret := C.nt_port_by_name(name, &id)
 		C.free(unsafe.Pointer(name))
 		if ret != 0 {
-			return fmt.Errorf("find dpdk port %s (device %q): not probed by the eal; check the vdev arguments or the device's driver binding", p.label(), p.DeviceName())
+			return fmt.Errorf("find dpdk port %s (device %q): not probed by the eal; check the vdev arguments or the device's driver binding", p.Label(), p.DeviceName())
 		}
 		f.dpdkPorts[i] = uint16(id)
 		if ret := C.nt_port_info(id, &infos[i]); ret != 0 {
-			return fmt.Errorf("get device info of port %s: %w", p.label(), dpdkErr(ret))
+			return fmt.Errorf("get device info of port %s: %w", p.Label(), dpdkErr(ret))
 		}
 		if s := int(infos[i].socket); s >= 0 {
 			cfg.Ports[i].Socket = s
 		}
 		if queues[i] > int(infos[i].max_rxq) || queues[i] > int(infos[i].max_txq) {
 			return fmt.Errorf("port %s (driver %s) has at most %d rx and %d tx queues, %d needed: use fewer workers",
-				p.label(), C.GoString(&infos[i].driver[0]), infos[i].max_rxq, infos[i].max_txq, queues[i])
+				p.Label(), C.GoString(&infos[i].driver[0]), infos[i].max_rxq, infos[i].max_txq, queues[i])
 		}
 	}
 	// Unknown sockets: take the node of the first worker serving the port.
@@ -243,9 +244,9 @@ func (f *Forwarder) start(ctx context.Context, args []string) (err error) {
 		if poolOf[p.Socket] != nil {
 			continue
 		}
-		n := PoolSize(*cfg, p.Socket)
+		n := dataplane.PoolSize(*cfg, p.Socket)
 		name := C.CString(fmt.Sprintf("nettune_mbuf_%d", p.Socket))
-		mp := C.nt_pool_create(name, C.uint(n), MbufCacheSize, C.int(p.Socket))
+		mp := C.nt_pool_create(name, C.uint(n), dataplane.MbufCacheSize, C.int(p.Socket))
 		C.free(unsafe.Pointer(name))
 		if mp == nil {
 			return fmt.Errorf("create mbuf pool of %d mbufs on socket %d: %w; give the eal more memory", n, p.Socket, dpdkErr(C.nt_errno()))
@@ -254,7 +255,7 @@ func (f *Forwarder) start(ctx context.Context, args []string) (err error) {
 		f.pools = append(f.pools, mp)
 	}
 
-	f.ports = make([]PortStats, len(cfg.Ports))
+	f.ports = make([]dataplane.PortStats, len(cfg.Ports))
 	for i, p := range cfg.Ports {
 		nrx, ntx := C.uint16_t(cfg.RxDesc), C.uint16_t(cfg.TxDesc)
 		var stage *C.char
@@ -263,15 +264,15 @@ func (f *Forwarder) start(ctx context.Context, args []string) (err error) {
 		ret := C.nt_port_setup(id, C.uint16_t(queues[i]), &nrx, &ntx, C.int(p.Socket), poolOf[p.Socket], 1, infos[i].rss, &stage)
 		if ret != 0 {
 			return fmt.Errorf("port %s: %s with %d queues, %d rx and %d tx descriptors: %w",
-				p.label(), C.GoString(stage), queues[i], cfg.RxDesc, cfg.TxDesc, dpdkErr(ret))
+				p.Label(), C.GoString(stage), queues[i], cfg.RxDesc, cfg.TxDesc, dpdkErr(ret))
 		}
 		if ret := C.nt_promisc(id); ret != 0 {
-			f.warnings = append(f.warnings, fmt.Sprintf("port %s: enable promiscuous mode: %v", p.label(), dpdkErr(ret)))
+			f.warnings = append(f.warnings, fmt.Sprintf("port %s: enable promiscuous mode: %v", p.Label(), dpdkErr(ret)))
 		}
 		mac := make(net.HardwareAddr, 6)
 		C.nt_mac(id, (*C.uint8_t)(unsafe.Pointer(&mac[0])))
-		f.ports[i] = PortStats{
-			Name: p.label(), DPDKPort: int(id), MAC: mac, Socket: p.Socket,
+		f.ports[i] = dataplane.PortStats{
+			Name: p.Label(), DPDKPort: int(id), MAC: mac, Socket: p.Socket,
 			Queues: queues[i], RxDesc: int(nrx), TxDesc: int(ntx),
 		}
 	}
@@ -279,7 +280,7 @@ func (f *Forwarder) start(ctx context.Context, args []string) (err error) {
 
 	for _, pl := range f.plans {
 		mode := C.int(C.NT_MODE_IO)
-		if cfg.Mode == ModeMAC {
+		if cfg.Mode == dataplane.ModeMAC {
 			mode = C.NT_MODE_MAC
 		}
 		txFirst := C.int(0)
@@ -293,7 +294,7 @@ func (f *Forwarder) start(ctx context.Context, args []string) (err error) {
 		f.workers = append(f.workers, w)
 		for _, s := range pl.Streams {
 			var hdr [12]byte
-			copy(hdr[:6], cfg.peerMAC(s.TxPort))
+			copy(hdr[:6], cfg.PeerMAC(s.TxPort))
 			copy(hdr[6:], f.ports[s.TxPort].MAC)
 			ret := C.nt_worker_add(w, C.uint16_t(f.dpdkPorts[s.RxPort]), C.uint16_t(s.RxQueue),
 				C.uint16_t(f.dpdkPorts[s.TxPort]), C.uint16_t(s.TxQueue),
@@ -376,21 +377,21 @@ func (f *Forwarder) Warnings() []string { return append([]string(nil), f.warning
 
 // EALArgs returns the EAL arguments the forwarder was started with.
 func (f *Forwarder) EALArgs() []string {
-	a, _ := EALArgs(f.cfg)
+	a, _ := dataplane.EALArgs(f.cfg)
 	return a
 }
 
 // readWorkers reads the workers' counters; any goroutine may call it while
 // the workers exist.
-func (f *Forwarder) readWorkers() []WorkerStats {
-	out := make([]WorkerStats, len(f.workers))
+func (f *Forwarder) readWorkers() []dataplane.WorkerStats {
+	out := make([]dataplane.WorkerStats, len(f.workers))
 	var ctr [C.NT_MAX_STREAMS]C.struct_nt_ctr
 	for i, w := range f.workers {
 		C.nt_worker_read(w, &ctr[0])
 		pl := f.plans[i]
-		ws := WorkerStats{Lcore: pl.Lcore, CPU: pl.CPU, Streams: make([]StreamStats, len(pl.Streams))}
+		ws := dataplane.WorkerStats{Lcore: pl.Lcore, CPU: pl.CPU, Streams: make([]dataplane.StreamStats, len(pl.Streams))}
 		for j, s := range pl.Streams {
-			ws.Streams[j] = StreamStats{
+			ws.Streams[j] = dataplane.StreamStats{
 				RxPort: s.RxPort, TxPort: s.TxPort,
 				Rx: uint64(ctr[j].rx), Tx: uint64(ctr[j].tx),
 				Dropped: uint64(ctr[j].dropped), Generated: uint64(ctr[j].generated),
@@ -402,13 +403,13 @@ func (f *Forwarder) readWorkers() []WorkerStats {
 }
 
 // readPorts reads the device counters; it runs on the control thread.
-func (f *Forwarder) readPorts() []PortStats {
-	ports := make([]PortStats, len(f.ports))
+func (f *Forwarder) readPorts() []dataplane.PortStats {
+	ports := make([]dataplane.PortStats, len(f.ports))
 	copy(ports, f.ports)
 	var c [8]C.uint64_t
 	for i := range ports {
 		if C.nt_port_stats(C.uint16_t(f.dpdkPorts[i]), &c[0]) == 0 {
-			ports[i].Device = DeviceCounters{
+			ports[i].Device = dataplane.DeviceCounters{
 				RxPackets: uint64(c[0]), TxPackets: uint64(c[1]),
 				RxBytes: uint64(c[2]), TxBytes: uint64(c[3]),
 				RxMissed: uint64(c[4]), RxErrors: uint64(c[5]),
@@ -422,32 +423,32 @@ func (f *Forwarder) readPorts() []PortStats {
 // Stats returns the current counters: the workers' by lock-free reads, the
 // devices' from rte_eth_stats_get on the control thread. After Stop it
 // returns the final counters.
-func (f *Forwarder) Stats() Stats {
+func (f *Forwarder) Stats() dataplane.Stats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.stopped {
 		return f.final
 	}
-	var s Stats
+	var s dataplane.Stats
 	f.ctl.do(func() { s.Ports = f.readPorts() })
 	s.Workers = f.readWorkers()
 	s.Elapsed = time.Since(f.started)
-	s.sumPorts()
+	s.SumPorts()
 	return s
 }
 
 // Stop stops the workers, reads the final counters, stops and closes the
 // ports and cleans up the EAL. A second Stop returns the same Stats and
 // ErrStopped.
-func (f *Forwarder) Stop() (Stats, error) {
+func (f *Forwarder) Stop() (dataplane.Stats, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.stopped {
-		return f.final, ErrStopped
+		return f.final, dataplane.ErrStopped
 	}
 	C.nt_set_stop(1)
 	elapsed := time.Since(f.started)
-	var s Stats
+	var s dataplane.Stats
 	var err error
 	f.ctl.do(func() {
 		C.nt_wait_workers()
@@ -456,7 +457,7 @@ func (f *Forwarder) Stop() (Stats, error) {
 		err = f.teardown()
 	})
 	s.Elapsed = elapsed
-	s.sumPorts()
+	s.SumPorts()
 	f.stopped, f.final = true, s
 	return s, err
 }

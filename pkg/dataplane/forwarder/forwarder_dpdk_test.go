@@ -1,11 +1,12 @@
 //go:build cgo && !nodpdk && linux
 
-package dataplane
+package forwarder
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/nettune/nettune/pkg/dataplane"
 	"os"
 	"path/filepath"
 	"testing"
@@ -57,7 +58,7 @@ func TestPrivilegedForwardNull(t *testing.T) {
 	cfg := nullConfig(worker)
 	cfg.MainCPUs = mainCPUs
 	cfg.NoHuge, cfg.MemoryMB, cfg.FilePrefix = true, 256, prefix
-	cfg.Mode = ModeMAC
+	cfg.Mode = dataplane.ModeMAC
 	cfg.TxFirst = true
 	f, err := Start(context.Background(), cfg)
 	if err != nil {
@@ -88,7 +89,7 @@ func TestPrivilegedForwardNull(t *testing.T) {
 			t.Errorf("port %d: %+v", i, p)
 		}
 	}
-	if r := Rates(s1, s2); len(r) != 2 || r[0].RxPPS <= 0 {
+	if r := dataplane.Rates(s1, s2); len(r) != 2 || r[0].RxPPS <= 0 {
 		t.Errorf("Rates = %+v", r)
 	}
 
@@ -108,7 +109,7 @@ func TestPrivilegedForwardNull(t *testing.T) {
 			if st.Rx != st.Tx+st.Dropped {
 				t.Errorf("stream %d->%d: rx %d != tx %d + dropped %d", st.RxPort, st.TxPort, st.Rx, st.Tx, st.Dropped)
 			}
-			if st.Generated != uint64(DefaultBurst) {
+			if st.Generated != uint64(dataplane.DefaultBurst) {
 				t.Errorf("stream %d->%d: generated %d, want one burst", st.RxPort, st.TxPort, st.Generated)
 			}
 		}
@@ -122,13 +123,22 @@ func TestPrivilegedForwardNull(t *testing.T) {
 	if again := f.Stats(); again.Forwarded() != final.Forwarded() {
 		t.Errorf("Stats after Stop = %d packets, want the final %d", again.Forwarded(), final.Forwarded())
 	}
-	if _, err := f.Stop(); !errors.Is(err, ErrStopped) {
-		t.Errorf("second Stop: %v, want ErrStopped", err)
+	if _, err := f.Stop(); !errors.Is(err, dataplane.ErrStopped) {
+		t.Errorf("second Stop: %v, want dataplane.ErrStopped", err)
 	}
 	if _, err := os.Stat(filepath.Join("/var/run/dpdk", prefix)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("runtime dir after Stop: %v, want it removed", err)
 	}
-	if _, err := Start(context.Background(), cfg); !errors.Is(err, ErrEALUsed) {
-		t.Errorf("second Start: %v, want ErrEALUsed", err)
+	if _, err := Start(context.Background(), cfg); !errors.Is(err, dataplane.ErrEALUsed) {
+		t.Errorf("second Start: %v, want dataplane.ErrEALUsed", err)
+	}
+}
+
+func nullConfig(workers ...int) dataplane.Config {
+	return dataplane.Config{
+		Ports:    []dataplane.Port{{Vdev: "net_null0", Socket: -1}, {Vdev: "net_null1", Socket: -1}},
+		Pairs:    [][2]int{{0, 1}},
+		Lcores:   workers,
+		MainCPUs: []int{0},
 	}
 }

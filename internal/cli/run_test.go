@@ -1,0 +1,165 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nettune/nettune/internal/output"
+	"github.com/nettune/nettune/pkg/dataplane"
+	"github.com/nettune/nettune/pkg/host"
+)
+
+// nettune run without the forwarder program says what to install and
+// exits 1, before it looks at the host.
+func TestRunWithoutForwarder(t *testing.T) {
+	if _, err := os.Stat("/usr/lib/nettune/nettune-forwarder"); err == nil {
+		t.Skip("/usr/lib/nettune/nettune-forwarder is installed on this host")
+	}
+	t.Setenv("PATH", t.TempDir())
+	r := run(t, "", false, "run", "null-forwarder")
+	if r.code != ExitError {
+		t.Fatalf("exit code %d, want %d; stderr:\n%s", r.code, ExitError, r.stderr)
+	}
+	for _, want := range []string{"nettune-forwarder is not installed", "/usr/lib/nettune/nettune-forwarder", "nettune-forwarder in PATH", "apt-get install nettune,"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, r.stderr)
+		}
+	}
+}
+
+// The nettune binary links no DPDK: no package it imports has cgo files
+// outside the standard library, it does not import the forwarder, and it
+// builds with CGO_ENABLED=0 into a binary ldd finds no librte in.
+func TestNettuneLinksNoDPDK(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds nettune")
+	}
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool in PATH")
+	}
+	out, err := exec.Command(gobin, "list", "-deps", "-f", "{{.ImportPath}} {{.Standard}} {{len .CgoFiles}}", "../../cmd/nettune").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		if strings.HasSuffix(f[0], "/pkg/dataplane/forwarder") {
+			t.Errorf("cmd/nettune imports %s (DPDK)", f[0])
+		}
+		if f[1] == "false" && f[2] != "0" {
+			t.Errorf("cmd/nettune imports %s, which has cgo files", f[0])
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "nettune")
+	build := exec.Command(gobin, "build", "-o", bin, "../../cmd/nettune")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("CGO_ENABLED=0 go build ./cmd/nettune: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(bin, "version").CombinedOutput(); err != nil {
+		t.Errorf("nettune version: %v\n%s", err, out)
+	}
+	if _, err := exec.LookPath("ldd"); err == nil {
+		out, _ := exec.Command("ldd", bin).CombinedOutput()
+		if strings.Contains(string(out), "librte") {
+			t.Errorf("ldd %s lists DPDK libraries:\n%s", bin, out)
+		}
+	}
+}
+
+// fakeForwarder writes a shell script that speaks the forwarder's protocol:
+// EAL arguments, started, one stats line, then on SIGTERM or SIGINT the
+// final counters and the exit code in $FAKE_EXIT; stdin is saved to
+// dir/config.json and the signal's name to dir/signal.
+func fakeForwarder(t *testing.T, dir string) string {
+	t.Helper()
+	st := dataplane.Stats{Elapsed: time.Second, Ports: []dataplane.PortStats{{Name: "p0", Rx: 10, Tx: 10}, {Name: "p1", Rx: 10, Tx: 10}}}
+	b, _ := json.Marshal(dataplane.Message{Stats: &st})
+	fb, _ := json.Marshal(dataplane.Message{Final: true, Stats: &st})
+	script := `#!/bin/sh
+cat > ` + dir + `/config.json
+stop() { echo "$1" > ` + dir + `/signal; echo '` + string(fb) + `'; exit ${FAKE_EXIT:-0}; }
+trap 'stop TERM' TERM
+trap 'stop INT' INT
+echo '{"ealArgs":["--no-pci"]}'
+echo '{"started":true,"warnings":["fake"]}'
+echo '` + string(b) + `'
+while :; do sleep 0.05; done
+`
+	p := filepath.Join(dir, "nettune-forwarder")
+	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestSuperviseForwarder(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		exit     string
+		cancel   bool // stop by cancelling the context, else --duration
+		wantCode int
+	}{
+		{name: "duration", exit: "0"},
+		{name: "cancelled", exit: "0", cancel: true},
+		{name: "exit code", exit: "7", wantCode: 7},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			prog := fakeForwarder(t, dir)
+			t.Setenv("FAKE_EXIT", tt.exit)
+			root, err := host.New(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out, errOut bytes.Buffer
+			a := &app{io: IO{Out: &out, ErrOut: &errOut}, log: slog.New(slog.NewTextHandler(&errOut, nil))}
+			a.printer = &output.Printer{W: &out, ErrW: &errOut, Format: output.JSON}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			duration := 300 * time.Millisecond
+			if tt.cancel {
+				duration = 0
+				time.AfterFunc(300*time.Millisecond, cancel)
+			}
+			cfg := dataplane.Config{Mode: dataplane.ModeMAC, Lcores: []int{1}}
+			err = a.superviseForwarder(ctx, prog, cfg, duration, "", root)
+			code := 0
+			if err != nil {
+				ee, ok := err.(exitError)
+				if !ok {
+					t.Fatalf("error %v, want an exit code", err)
+				}
+				code = ee.code
+			}
+			if code != tt.wantCode {
+				t.Fatalf("exit code %d, want %d; stderr:\n%s", code, tt.wantCode, errOut.String())
+			}
+			if sig, _ := os.ReadFile(filepath.Join(dir, "signal")); strings.TrimSpace(string(sig)) != "TERM" {
+				t.Errorf("the forwarder got %q, want TERM", sig)
+			}
+			var got dataplane.Config
+			if b, err := os.ReadFile(filepath.Join(dir, "config.json")); err != nil || json.Unmarshal(b, &got) != nil || got.Mode != dataplane.ModeMAC {
+				t.Errorf("the forwarder's stdin: %s, %v", b, err)
+			}
+			if !strings.Contains(errOut.String(), "EAL arguments: --no-pci") || !strings.Contains(errOut.String(), "warning: fake") {
+				t.Errorf("stderr lacks the EAL arguments or the warning:\n%s", errOut.String())
+			}
+			if tt.wantCode == 0 && !strings.Contains(out.String(), `"forwarded": 20`) {
+				t.Errorf("summary lacks the final counters:\n%s", out.String())
+			}
+		})
+	}
+}
