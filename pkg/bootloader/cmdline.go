@@ -216,19 +216,26 @@ func insertWords(parts []part, end int, words []string) []part {
 	for _, w := range words[1:] {
 		joined = append(joined, part{text: " ", space: true}, part{text: w})
 	}
+	stop := len(parts)
 	if end >= 0 {
-		return slices.Insert(parts, end, append(joined, part{text: " ", space: true})...)
+		stop = end
 	}
+	// After the last word before "--" (or the end), behind a new space:
+	// removeWord then takes that space away and leaves the line's own
+	// whitespace as it was (a tab before "--" stays a tab).
 	last := -1
-	for i, p := range parts {
+	for i, p := range parts[:stop] {
 		if !p.space {
 			last = i
 		}
 	}
-	if last < 0 {
-		return slices.Insert(parts, 0, joined...)
+	switch {
+	case last >= 0:
+		return slices.Insert(parts, last+1, append([]part{{text: " ", space: true}}, joined...)...)
+	case end >= 0:
+		return slices.Insert(parts, end, append(joined, part{text: " ", space: true})...)
 	}
-	return slices.Insert(parts, last+1, append([]part{{text: " ", space: true}}, joined...)...)
+	return slices.Insert(parts, 0, joined...)
 }
 
 // removeWord deletes the word at i with the whitespace that separates it
