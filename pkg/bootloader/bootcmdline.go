@@ -2,7 +2,6 @@ package bootloader
 
 import (
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -78,20 +77,9 @@ func parseBootcmdline(content string) string {
 // keeps are a warning even while no entry takes them yet.
 func variableConflicts(r *host.Root, mod string, names []string, grubBLS bool) []plan.Problem {
 	users := map[string][]string{} // variable -> entries that use it
-	for _, d := range loaderEntryDirs {
-		files, _ := filepath.Glob(r.Path(d) + "/*.conf")
-		sort.Strings(files)
-		for _, f := range files {
-			if strings.Contains(filepath.Base(f), "rescue") {
-				continue
-			}
-			b, err := r.ReadFile(f)
-			if err != nil {
-				continue
-			}
-			for _, v := range entryVariables(string(b)) {
-				users[v] = append(users[v], r.HostPath(f))
-			}
+	for _, e := range bootEntries(r) {
+		for _, v := range entryVariables(e.content) {
+			users[v] = append(users[v], r.HostPath(e.path))
 		}
 	}
 	env := grubenv(r)

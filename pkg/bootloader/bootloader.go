@@ -105,6 +105,30 @@ func TargetOf(c plan.Change) (Target, error) {
 // loaderEntryDirs are where BLS entries live.
 var loaderEntryDirs = []string{"/boot/loader/entries", "/efi/loader/entries", "/boot/efi/loader/entries"}
 
+// bootEntry is one BLS entry file: its path under the root and content.
+type bootEntry struct {
+	path, content string
+}
+
+// bootEntries reads the BLS entries a boot may use (rescue entries left
+// out), sorted by name within each directory, inside the root.
+func bootEntries(r *host.Root) []bootEntry {
+	var out []bootEntry
+	for _, d := range loaderEntryDirs {
+		files, _ := filepath.Glob(r.Path(d) + "/*.conf")
+		sort.Strings(files)
+		for _, f := range files {
+			if strings.Contains(filepath.Base(f), "rescue") {
+				continue
+			}
+			if b, err := r.ReadFile(f); err == nil {
+				out = append(out, bootEntry{path: f, content: string(b)})
+			}
+		}
+	}
+	return out
+}
+
 // Detect finds how the root boots. The order matters: RHEL-like systems
 // have /etc/default/grub too, but their entries are BLS files maintained by
 // grubby; a systemd-boot host may keep a stale /etc/default/grub.

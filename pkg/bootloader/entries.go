@@ -3,9 +3,7 @@ package bootloader
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/nettune/nettune/pkg/host"
@@ -32,21 +30,9 @@ func (t Target) verifyGenerated(r *host.Root, q Request) []plan.Problem {
 		remedy = "run update-grub"
 	case Grubby, KernelInstall:
 		env := grubenv(r)
-		for _, d := range loaderEntryDirs {
-			files, _ := filepath.Glob(r.Path(d) + "/*.conf")
-			sort.Strings(files)
-			for _, f := range files {
-				if strings.Contains(filepath.Base(f), "rescue") {
-					continue
-				}
-				b, err := os.ReadFile(f)
-				if err != nil {
-					continue
-				}
-				opts := entryOptions(string(b), env)
-				if !q.equal(ParseLine(opts).Owned(q.Names), q.Args) {
-					stale = append(stale, r.HostPath(f))
-				}
+		for _, e := range bootEntries(r) {
+			if !q.equal(ParseLine(entryOptions(e.content, env)).Owned(q.Names), q.Args) {
+				stale = append(stale, r.HostPath(e.path))
 			}
 		}
 		remedy = "run " + map[Kind]string{Grubby: "grubby --update-kernel=ALL --args=...", KernelInstall: "kernel-install add VERSION IMAGE"}[t.Kind]
