@@ -287,7 +287,7 @@ func TestRevertAcrossNamespaces(t *testing.T) {
 	// The lock file records its last holder (pid and time): a refused
 	// command takes the lock too, so it is left out of the comparison.
 	applied := fixture.Digest(t, dir, "var/lib/nettune/lock")
-	e.Env.NetNS = &host.NetNS{Inode: 4026531840, Dev: 4, Initial: true, Known: true}
+	e.Env.NetNS = &host.NetNS{Inode: 4026531840, Dev: 4, Initial: true}
 	_, err := e.Revert(ctx, RevertOptions{}, nil)
 	if !errors.Is(err, ErrOtherNamespace) || !strings.Contains(err.Error(), "ip netns exec blue nettune revert") {
 		t.Fatalf("revert from the initial namespace: %v", err)
@@ -309,7 +309,7 @@ func TestRevertAcrossNamespaces(t *testing.T) {
 // a warning says so.
 func TestPerNamespaceSysctlsNotPersisted(t *testing.T) {
 	e, _ := newEngine(t)
-	e.Env.NetNS = &host.NetNS{Inode: 77, Name: "blue", Known: true}
+	e.Env.NetNS = &host.NetNS{Inode: 77, Name: "blue"}
 	pr, err := e.Plan(context.Background(), sysctlProfile("p", "net.core.somaxconn", "8192", "vm.swappiness", "5"))
 	if err != nil {
 		t.Fatal(err)

@@ -16,11 +16,9 @@ type NetNS struct {
 	Dev   uint64 `json:"dev" yaml:"dev"`
 	// Name is the name under /run/netns (ip netns), when it has one.
 	Name string `json:"name,omitempty" yaml:"name,omitempty"`
-	// Initial is true in the host's initial namespace (that of PID 1).
+	// Initial is true in the host's initial namespace (that of PID 1, or
+	// of kthreadd); it stays true, a guess, when neither can be read.
 	Initial bool `json:"initial" yaml:"initial"`
-	// Known is false when PID 1's namespace could not be read (not root):
-	// Initial is then a guess (true).
-	Known bool `json:"-" yaml:"-"`
 }
 
 // String names the namespace for messages.
@@ -83,7 +81,6 @@ func netnsAt(self, init, named string) (*NetNS, error) {
 		if ref == "" || syscall.Stat(ref, &ist) != nil {
 			continue
 		}
-		n.Known = true
 		n.Initial = ist.Ino == st.Ino && ist.Dev == st.Dev
 		break
 	}
