@@ -2,10 +2,8 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -15,7 +13,6 @@ import (
 	"github.com/nettune/nettune/internal/output"
 	"github.com/nettune/nettune/pkg/dataplane"
 	"github.com/nettune/nettune/pkg/exporter"
-	"github.com/nettune/nettune/pkg/host"
 	"github.com/nettune/nettune/pkg/numa"
 	"github.com/nettune/nettune/pkg/profile"
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +25,7 @@ func (a *app) runCommand() *cobra.Command {
 		duration      time.Duration
 		metricsListen string
 		force         bool
+		instance      string
 	)
 	cmd := &cobra.Command{
 		Use: "run PROFILE",
@@ -78,6 +76,7 @@ libraries) nettune run says which package to install and exits 1.`,
 			if err != nil {
 				return err
 			}
+			cfg.FilePrefix = instance
 			problems, warnings := dataplane.Preflight(r, topo, cfg)
 			for _, w := range warnings {
 				fmt.Fprintln(a.io.ErrOut, "warning: "+w)
@@ -96,6 +95,7 @@ libraries) nettune run says which package to install and exits 1.`,
 	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this long (default: until SIGINT/SIGTERM)")
 	cmd.Flags().StringVar(&metricsListen, "metrics-listen", "", "serve the forwarder's Prometheus metrics on this address (e.g. 127.0.0.1:9618)")
 	cmd.Flags().BoolVar(&force, "force", false, "start even when the host checks find problems")
+	cmd.Flags().StringVar(&instance, "instance", "", "name of this forwarder instance: its EAL --file-prefix, its stats file /run/nettune/forwarder-NAME.json and its metrics label (default nettune-<pid of the forwarder>)")
 	return cmd
 }
 
@@ -141,12 +141,10 @@ func (a *app) printRunSummary(st dataplane.Stats, eal []string) error {
 	}})
 }
 
-// statsPublisher keeps the latest counters for the metrics endpoint and
-// writes them to /run/nettune/forwarder.json for 'nettune exporter'.
+// statsPublisher keeps the latest counters for the metrics endpoint; the
+// forwarder itself publishes them in its instance file under
+// /run/nettune for 'nettune exporter' (dataplane.ReadInstances).
 type statsPublisher struct {
-	log  *slog.Logger
-	w    host.Writer
-	path string
 	mu   sync.Mutex
 	last exporter.ForwarderStats
 }
@@ -159,13 +157,6 @@ func (s *statsPublisher) publish(st dataplane.Stats) {
 	s.mu.Lock()
 	s.last = fs
 	s.mu.Unlock()
-	b, err := json.Marshal(fs)
-	if err == nil {
-		err = s.w.WriteFile(s.path, b, 0o644)
-	}
-	if err != nil {
-		s.log.Debug("publish forwarder statistics", "err", err)
-	}
 }
 
 func (s *statsPublisher) snapshot() exporter.ForwarderStats {
@@ -173,8 +164,6 @@ func (s *statsPublisher) snapshot() exporter.ForwarderStats {
 	defer s.mu.Unlock()
 	return s.last
 }
-
-func (s *statsPublisher) remove() { s.w.Remove(s.path) }
 
 func serveForwarderMetrics(addr string, read func() exporter.ForwarderStats) (func(), error) {
 	reg := prometheus.NewRegistry()

@@ -18,7 +18,6 @@ import (
 
 	"github.com/nettune/nettune/internal/output"
 	"github.com/nettune/nettune/pkg/dataplane"
-	"github.com/nettune/nettune/pkg/exporter"
 	"github.com/nettune/nettune/pkg/host"
 )
 
@@ -68,7 +67,7 @@ func (a *app) superviseForwarder(ctx context.Context, prog string, cfg dataplane
 	defer signal.Stop(sigs)
 
 	var errTail tailBuffer
-	child := exec.Command(prog)
+	child := exec.Command(prog, "-run-dir", r.Path(dataplane.RunDir))
 	child.Stdin = bytes.NewReader(in)
 	child.Stderr = io.MultiWriter(a.io.ErrOut, &errTail)
 	// Its own process group: a terminal's ^C reaches nettune, which passes
@@ -99,8 +98,7 @@ func (a *app) superviseForwarder(ctx context.Context, prog string, cfg dataplane
 		readErr <- sc.Err()
 	}()
 
-	pub := &statsPublisher{log: a.log, w: r.W, path: r.Path(exporter.ForwarderStatsFile)}
-	defer pub.remove()
+	pub := &statsPublisher{}
 	live := a.io.OutTTY && a.printer.Format == output.Table
 	var (
 		eal      []string
@@ -141,6 +139,9 @@ loop:
 				eal = m.EALArgs
 				fmt.Fprintf(a.io.ErrOut, "EAL arguments: %s\n", strings.Join(eal, " "))
 			case m.Started:
+				if m.Instance != "" {
+					fmt.Fprintf(a.io.ErrOut, "instance %s: counters in %s\n", m.Instance, dataplane.InstancePath(dataplane.RunDir, m.Instance))
+				}
 				for _, w := range m.Warnings {
 					fmt.Fprintln(a.io.ErrOut, "warning: "+w)
 				}

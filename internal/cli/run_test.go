@@ -90,6 +90,7 @@ func fakeForwarder(t *testing.T, dir string) string {
 	fb, _ := json.Marshal(dataplane.Message{Final: true, Stats: &st})
 	script := `#!/bin/sh
 cat > ` + dir + `/config.json
+echo "$@" > ` + dir + `/args
 stop() { echo "$1" > ` + dir + `/signal; echo '` + string(fb) + `'; exit ${FAKE_EXIT:-0}; }
 trap 'stop TERM' TERM
 trap 'stop INT' INT
@@ -153,6 +154,11 @@ func TestSuperviseForwarder(t *testing.T) {
 			var got dataplane.Config
 			if b, err := os.ReadFile(filepath.Join(dir, "config.json")); err != nil || json.Unmarshal(b, &got) != nil || got.Mode != dataplane.ModeMAC {
 				t.Errorf("the forwarder's stdin: %s, %v", b, err)
+			}
+			// The forwarder publishes its own stats file, per instance,
+			// under the root's /run/nettune.
+			if args, _ := os.ReadFile(filepath.Join(dir, "args")); strings.TrimSpace(string(args)) != "-run-dir "+root.Path(dataplane.RunDir) {
+				t.Errorf("the forwarder's arguments: %q", args)
 			}
 			if !strings.Contains(errOut.String(), "EAL arguments: --no-pci") || !strings.Contains(errOut.String(), "warning: fake") {
 				t.Errorf("stderr lacks the EAL arguments or the warning:\n%s", errOut.String())

@@ -38,6 +38,7 @@ var ErrNoForwarder = errors.New("the dpdk forwarder " + ForwarderProgram + " is 
 type Message struct {
 	EALArgs  []string `json:"ealArgs,omitempty"`
 	Started  bool     `json:"started,omitempty"`
+	Instance string   `json:"instance,omitempty"` // with Started: the EAL file prefix, which names the stats file
 	Warnings []string `json:"warnings,omitempty"`
 	Final    bool     `json:"final,omitempty"`
 	Stats    *Stats   `json:"stats,omitempty"`

@@ -1,0 +1,220 @@
+//go:build cgo && !nodpdk && linux
+
+package forwarder
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nettune/nettune/internal/fixture"
+	"github.com/nettune/nettune/pkg/dataplane"
+)
+
+// These tests run the real program, nettune-forwarder (cmd/nettune-forwarder),
+// as nettune run does: configuration on stdin, messages on stdout.
+
+var (
+	programOnce sync.Once
+	programPath string
+	programErr  error
+)
+
+func program(t *testing.T) string {
+	t.Helper()
+	programOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "nettune-forwarder")
+		if err != nil {
+			programErr = err
+			return
+		}
+		programPath = filepath.Join(dir, dataplane.ForwarderProgram)
+		out, err := exec.Command("go", "build", "-o", programPath, "../../../cmd/nettune-forwarder").CombinedOutput()
+		if err != nil {
+			programErr = fmt.Errorf("build nettune-forwarder: %w: %s", err, out)
+		}
+	})
+	if programErr != nil {
+		t.Fatal(programErr)
+	}
+	return programPath
+}
+
+// fwdProc is a running nettune-forwarder.
+type fwdProc struct {
+	cmd    *exec.Cmd
+	stderr bytes.Buffer
+	mu     sync.Mutex
+	msgs   []dataplane.Message
+	lines  []string
+	exited chan struct{}
+}
+
+func (p *fwdProc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var b bytes.Buffer
+	for _, l := range p.lines {
+		b.WriteString(l + "\n")
+	}
+	return b.String() + p.stderr.String()
+}
+
+func (p *fwdProc) messages() []dataplane.Message {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]dataplane.Message(nil), p.msgs...)
+}
+
+// startProgram starts nettune-forwarder on cfg with args (inside netns ns
+// when set) and, when wait, waits for its started message.
+func startProgram(t *testing.T, ns string, cfg dataplane.Config, wait bool, args ...string) *fwdProc {
+	t.Helper()
+	in, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	argv := append([]string{program(t)}, args...)
+	if ns != "" {
+		argv = append([]string{"ip", "netns", "exec", ns}, argv...)
+	}
+	p := &fwdProc{cmd: exec.Command(argv[0], argv[1:]...), exited: make(chan struct{})}
+	p.cmd.Stdin = bytes.NewReader(in)
+	p.cmd.Stderr = &p.stderr
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan bool, 1)
+	go func() {
+		defer close(p.exited)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 16<<20)
+		ok := false
+		for sc.Scan() {
+			var m dataplane.Message
+			json.Unmarshal(sc.Bytes(), &m)
+			p.mu.Lock()
+			p.lines = append(p.lines, sc.Text())
+			p.msgs = append(p.msgs, m)
+			p.mu.Unlock()
+			if m.Started && !ok {
+				ok = true
+				started <- true
+			}
+		}
+		if !ok {
+			started <- false
+		}
+	}()
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			p.cmd.Process.Kill()
+			p.cmd.Wait()
+		}
+	})
+	if !wait {
+		return p
+	}
+	select {
+	case ok := <-started:
+		if !ok {
+			p.cmd.Wait()
+			t.Fatalf("nettune-forwarder did not start:\n%s", p.output())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("nettune-forwarder did not start in 30s:\n%s", p.output())
+	}
+	return p
+}
+
+// stop signals the program and returns its exit status once it exited.
+func (p *fwdProc) stop(t *testing.T, sig syscall.Signal) *os.ProcessState {
+	t.Helper()
+	p.cmd.Process.Signal(sig)
+	done := make(chan struct{})
+	go func() { <-p.exited; p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		p.cmd.Process.Kill()
+		t.Fatalf("nettune-forwarder did not exit 20s after %v:\n%s", sig, p.output())
+	}
+	return p.cmd.ProcessState
+}
+
+// nullProgramConfig is two net_null ports without hugepages.
+func nullProgramConfig(mainCPUs []int, worker int, prefix string) dataplane.Config {
+	cfg := nullConfig(worker)
+	cfg.MainCPUs = mainCPUs
+	cfg.NoHuge, cfg.MemoryMB, cfg.FilePrefix = true, 128, prefix
+	return cfg
+}
+
+// TestPrivilegedInstancesSideBySide runs two forwarders at once: each
+// publishes its own stats file (named by its EAL prefix, with its pid);
+// after kill -9 of one its file reads as stale (not Up) while the other
+// stays Up; the survivor's clean exit removes only its own file; the next
+// start sweeps the stale one.
+func TestPrivilegedInstancesSideBySide(t *testing.T) {
+	mainCPUs, worker := needRoot(t)
+	fixture.LockHost(t, "dpdk-cpus")
+	runDir := t.TempDir()
+	pa, pb := fmt.Sprintf("nt-test-a-%d", os.Getpid()), fmt.Sprintf("nt-test-b-%d", os.Getpid())
+	args := []string{"-run-dir", runDir, "-interval", "200ms"}
+	a := startProgram(t, "", nullProgramConfig(mainCPUs, worker, pa), true, args...)
+	b := startProgram(t, "", nullProgramConfig(mainCPUs, worker, pb), true, args...)
+	time.Sleep(500 * time.Millisecond)
+	for _, m := range a.messages() {
+		if m.Started && m.Instance != pa {
+			t.Errorf("started message names instance %q, want %q", m.Instance, pa)
+		}
+	}
+
+	in := dataplane.ReadInstances(runDir)
+	if len(in) != 2 || in[0].Prefix != pa || in[1].Prefix != pb || !in[0].Up || !in[1].Up {
+		t.Fatalf("instances while both run: %+v", in)
+	}
+	if in[0].PID != a.cmd.Process.Pid || in[1].PID != b.cmd.Process.Pid || in[0].Stats.Forwarded() == 0 || in[1].Stats.Forwarded() == 0 {
+		t.Errorf("instances: a pid %d fwd %d, b pid %d fwd %d; want pids %d, %d and counters", in[0].PID, in[0].Stats.Forwarded(), in[1].PID, in[1].Stats.Forwarded(), a.cmd.Process.Pid, b.cmd.Process.Pid)
+	}
+	if time.Since(in[0].Updated) > 5*time.Second {
+		t.Errorf("a updated %v ago", time.Since(in[0].Updated))
+	}
+
+	a.stop(t, syscall.SIGKILL)
+	in = dataplane.ReadInstances(runDir)
+	if len(in) != 2 || in[0].Up || !in[1].Up {
+		t.Fatalf("after kill -9 of a: %+v", in)
+	}
+	t.Logf("a after kill -9: %s", in[0].Stale)
+	// Its EAL runtime dir (with a dead telemetry socket) stays; the
+	// default prefix would be swept, this one is removed here.
+	t.Cleanup(func() { removeRuntimeDir(filepath.Join("/var/run/dpdk", pa)) })
+
+	if st := b.stop(t, syscall.SIGTERM); !st.Success() {
+		t.Fatalf("b after SIGTERM: %v\n%s", st, b.output())
+	}
+	if in = dataplane.ReadInstances(runDir); len(in) != 1 || in[0].Prefix != pa {
+		t.Fatalf("after b's clean exit: %+v", in)
+	}
+
+	c := startProgram(t, "", nullProgramConfig(mainCPUs, worker, pa+"c"), true, args...)
+	if in = dataplane.ReadInstances(runDir); len(in) != 1 || in[0].Prefix != pa+"c" || !in[0].Up {
+		t.Errorf("after a new start: %+v, want only the new instance", in)
+	}
+	if st := c.stop(t, syscall.SIGTERM); !st.Success() {
+		t.Fatalf("c after SIGTERM: %v\n%s", st, c.output())
+	}
+}
