@@ -59,7 +59,9 @@ func emitForwarder(st ForwarderStats, ch chan<- prometheus.Metric) {
 	}
 }
 
-// Collector implements prometheus.Collector.
+// Collector implements prometheus.Collector. Collect may run for several
+// scrapes at once (several Prometheus servers, a retry after a timeout): it
+// reads the fields below and never writes them.
 type Collector struct {
 	Engine  *engine.Engine
 	Profile *profile.Profile // nil: no drift metrics
@@ -107,7 +109,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	var spec *profile.Spec
 	if c.Profile != nil {
 		spec = &c.Profile.Spec
-		c.collectDrift(ctx, ch)
+		c.collectDrift(ctx, scrapeEngine(c.Engine), ch)
 	}
 	findings, err := diagnose.Run(ctx, r, diagnose.Options{Spec: spec})
 	if err != nil {
@@ -157,9 +159,18 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.collectForwarder(r, ch)
 }
 
-func (c *Collector) collectDrift(ctx context.Context, ch chan<- prometheus.Metric) {
+// scrapeEngine returns a copy of eng with an Env of its own for one scrape:
+// Plan records the profile's name in its Env, and two scrapes must not
+// write the same one. The modules are values without state.
+func scrapeEngine(eng *engine.Engine) *engine.Engine {
+	e, env := *eng, *eng.Env
+	e.Env = &env
+	return &e
+}
+
+func (c *Collector) collectDrift(ctx context.Context, eng *engine.Engine, ch chan<- prometheus.Metric) {
 	name := c.Profile.Metadata.Name
-	pr, err := c.Engine.Check(ctx, c.Profile)
+	pr, err := eng.Check(ctx, c.Profile)
 	if pr == nil {
 		c.Log.Warn("check failed", "err", err)
 		ch <- prometheus.MustNewConstMetric(descCheckError, prometheus.GaugeValue, 1, name)

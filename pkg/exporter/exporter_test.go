@@ -70,7 +70,11 @@ func value(fam *dto.MetricFamily, labels map[string]string) (float64, bool) {
 	return 0, false
 }
 
-func TestMetrics(t *testing.T) {
+// testCollector is a collector over the quiet fixture with transparent
+// hugepages set to always (finding NT503), a forwarder's statistics file
+// and a sysctl profile p with one setting ok and one drifted.
+func testCollector(t *testing.T) *Collector {
+	t.Helper()
 	root := fixture.Unpack(t, "../diagnose/testdata/quiet.txtar")
 	fixture.Overwrite(t, filepath.Join(root, "sys/kernel/mm/transparent_hugepage/enabled"), []byte("[always] madvise never\n"))
 	os.MkdirAll(filepath.Join(root, "run/nettune"), 0o755)
@@ -85,7 +89,11 @@ func TestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fams := scrape(t, &Collector{Engine: eng, Profile: p, Log: log})
+	return &Collector{Engine: eng, Profile: p, Log: log}
+}
+
+func TestMetrics(t *testing.T) {
+	fams := scrape(t, testCollector(t))
 	for _, tc := range []struct {
 		name   string
 		labels map[string]string
