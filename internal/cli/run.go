@@ -41,13 +41,13 @@ the profile's isolated CPUs on the ports' NUMA nodes), descriptors and burst.
 Before starting it checks the host: PCI ports on a DPDK driver and enough
 free hugepages (refuses otherwise; --force runs anyway), worker CPUs
 isolated (warns). It prints the EAL arguments, then a line of per-port
-rates every second on a terminal. SIGINT or SIGTERM (or --duration) stops
+rates every second on a terminal. SIGINT, SIGTERM or SIGHUP (or --duration) stops
 the workers, closes the ports and cleans up the EAL; the summary follows
 (-o json: per-port counters, total forwarded, elapsed seconds, Mpps).
 
 The forwarder is a separate program, nettune-forwarder, the only one that
 links DPDK: nettune looks for it next to its own binary, then in
-/usr/lib/nettune, then in PATH, runs it and forwards SIGINT and SIGTERM to
+/usr/lib/nettune, then in PATH, runs it and forwards SIGINT, SIGTERM (and SIGHUP, as SIGTERM) to
 it; its exit code becomes nettune's. Without it (or without DPDK's
 libraries) nettune run says which package to install and exits 1.`,
 		Args: cobra.ExactArgs(1),

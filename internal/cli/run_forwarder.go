@@ -54,7 +54,7 @@ func (t *tailBuffer) String() string {
 }
 
 // superviseForwarder runs the forwarder program prog on cfg and supervises
-// it: SIGINT and SIGTERM are passed on to it, --duration (counted from the
+// it: SIGINT and SIGTERM are passed on to it (SIGHUP as SIGTERM), --duration (counted from the
 // moment its workers run) ends it with SIGTERM, its counters are published
 // and shown as they arrive, and its exit code becomes nettune's.
 func (a *app) superviseForwarder(ctx context.Context, prog string, cfg dataplane.Config, duration time.Duration, metricsListen string, r *host.Root) error {
@@ -63,7 +63,8 @@ func (a *app) superviseForwarder(ctx context.Context, prog string, cfg dataplane
 		return err
 	}
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	// SIGHUP (an SSH session dropping) stops the forwarder like SIGTERM.
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
 	var errTail tailBuffer
@@ -117,6 +118,9 @@ loop:
 	for {
 		select {
 		case s := <-sigs:
+			if s == syscall.SIGHUP {
+				s = syscall.SIGTERM
+			}
 			signalChild(s)
 			stopSent = true
 		case <-done:

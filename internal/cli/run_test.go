@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -111,10 +112,12 @@ func TestSuperviseForwarder(t *testing.T) {
 		name     string
 		exit     string
 		cancel   bool // stop by cancelling the context, else --duration
+		hangup   bool // stop by SIGHUP to nettune (an SSH session dropping)
 		wantCode int
 	}{
 		{name: "duration", exit: "0"},
 		{name: "cancelled", exit: "0", cancel: true},
+		{name: "hangup", exit: "0", hangup: true},
 		{name: "exit code", exit: "7", wantCode: 7},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -134,6 +137,10 @@ func TestSuperviseForwarder(t *testing.T) {
 			if tt.cancel {
 				duration = 0
 				time.AfterFunc(300*time.Millisecond, cancel)
+			}
+			if tt.hangup {
+				duration = 0
+				time.AfterFunc(300*time.Millisecond, func() { syscall.Kill(os.Getpid(), syscall.SIGHUP) })
 			}
 			cfg := dataplane.Config{Mode: dataplane.ModeMAC, Lcores: []int{1}}
 			err = a.superviseForwarder(ctx, prog, cfg, duration, "", root)

@@ -13,7 +13,7 @@ import (
 // forwarder, the only one linking DPDK), so that nettune itself links no
 // DPDK library. nettune run execs it and talks to it through pipes: the
 // Config as JSON on its stdin, one Message per line on its stdout, errors
-// and warnings as text on its stderr. SIGINT or SIGTERM stops it; it exits 0
+// and warnings as text on its stderr. SIGINT, SIGTERM or SIGHUP stops it; it exits 0
 // after its final Message, 1 on an error.
 
 // ForwarderProgram is the forwarder's file name.

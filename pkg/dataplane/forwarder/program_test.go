@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -216,5 +217,106 @@ func TestPrivilegedInstancesSideBySide(t *testing.T) {
 	}
 	if st := c.stop(t, syscall.SIGTERM); !st.Success() {
 		t.Fatalf("c after SIGTERM: %v\n%s", st, c.output())
+	}
+}
+
+// finalMessage is the program's final message, nil without one.
+func (p *fwdProc) finalMessage() *dataplane.Message {
+	for _, m := range p.messages() {
+		if m.Final {
+			return &m
+		}
+	}
+	return nil
+}
+
+// TestPrivilegedSIGHUPStopsCleanly: SIGHUP (the SSH session of the shell
+// that started it dropping) stops the forwarder like SIGTERM: exit 0, final
+// counters, stats file removed.
+func TestPrivilegedSIGHUPStopsCleanly(t *testing.T) {
+	mainCPUs, worker := needRoot(t)
+	fixture.LockHost(t, "dpdk-cpus")
+	runDir := t.TempDir()
+	p := startProgram(t, "", nullProgramConfig(mainCPUs, worker, fmt.Sprintf("nt-test-hup-%d", os.Getpid())), true, "-run-dir", runDir)
+	if st := p.stop(t, syscall.SIGHUP); !st.Success() {
+		t.Fatalf("after SIGHUP: %v\n%s", st, p.output())
+	}
+	if m := p.finalMessage(); m == nil || m.Stats.Forwarded() == 0 {
+		t.Errorf("no final counters after SIGHUP:\n%s", p.output())
+	}
+	if in := dataplane.ReadInstances(runDir); len(in) != 0 {
+		t.Errorf("stats files after SIGHUP: %+v", in)
+	}
+}
+
+// linkState is what ip says of a link in a namespace: PROMISC among its
+// flags, an XDP program attached.
+func linkState(t *testing.T, ns, dev string) (promisc, xdp bool) {
+	t.Helper()
+	out, err := exec.Command("ip", "-n", ns, "-d", "link", "show", "dev", dev).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip link show %s: %v: %s", dev, err, out)
+	}
+	s := string(out)
+	flags := s[strings.IndexByte(s, '<'):strings.IndexByte(s, '>')]
+	return strings.Contains(flags, "PROMISC"), strings.Contains(s, "prog/xdp")
+}
+
+// TestPrivilegedAFXDPLeftovers: a forwarder on two af_xdp veths turns
+// promiscuous mode on while it runs and off at a clean exit (it was off);
+// after kill -9 the XDP programs and promiscuous mode stay, and the next
+// start removes them before its EAL starts, even when that start then
+// fails.
+func TestPrivilegedAFXDPLeftovers(t *testing.T) {
+	mainCPUs, worker := needRoot(t)
+	fixture.LockHost(t, "dpdk-cpus")
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("skipped: needs iproute2's ip")
+	}
+	ns := fmt.Sprintf("nt-%d-left", os.Getpid())
+	ip(t, "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	ip(t, "-n", ns, "link", "add", "x0", "type", "veth", "peer", "name", "x1")
+	ip(t, "-n", ns, "link", "set", "x0", "up")
+	ip(t, "-n", ns, "link", "set", "x1", "up")
+	runDir := t.TempDir()
+	cfg := func(prefix string) dataplane.Config {
+		c := nullProgramConfig(mainCPUs, worker, prefix)
+		c.Ports = []dataplane.Port{{Vdev: "net_af_xdp0,iface=x0", Socket: -1}, {Vdev: "net_af_xdp1,iface=x1", Socket: -1}}
+		return c
+	}
+	check := func(when string, wantPromisc, wantXDP bool) {
+		t.Helper()
+		for _, dev := range []string{"x0", "x1"} {
+			if p, x := linkState(t, ns, dev); p != wantPromisc || x != wantXDP {
+				t.Errorf("%s: %s promisc %v xdp %v, want %v %v", when, dev, p, x, wantPromisc, wantXDP)
+			}
+		}
+	}
+	check("before", false, false)
+
+	prefix := fmt.Sprintf("nt-test-xdp-%d", os.Getpid())
+	p := startProgram(t, ns, cfg(prefix), true, "-run-dir", runDir)
+	check("running", true, true)
+	if st := p.stop(t, syscall.SIGTERM); !st.Success() {
+		t.Fatalf("after SIGTERM: %v\n%s", st, p.output())
+	}
+	check("after a clean exit", false, false)
+
+	p = startProgram(t, ns, cfg(prefix), true, "-run-dir", runDir)
+	p.stop(t, syscall.SIGKILL)
+	t.Cleanup(func() { removeRuntimeDir(filepath.Join("/var/run/dpdk", prefix)) })
+	check("after kill -9", true, true)
+
+	// The next start: a bad EAL argument makes it fail after the clean-up.
+	bad := cfg(prefix + "-2")
+	bad.ExtraEAL = []string{"--no-such-eal-option"}
+	p = startProgram(t, ns, bad, false, "-run-dir", runDir)
+	if st := p.stop(t, 0); st.Success() {
+		t.Fatalf("start with a bad eal argument succeeded:\n%s", p.output())
+	}
+	check("after the next start", false, false)
+	if !strings.Contains(p.output(), "removed a leftover XDP program from x0") {
+		t.Errorf("the next start does not say it removed the XDP programs:\n%s", p.output())
 	}
 }
