@@ -8,6 +8,8 @@ package exporter
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"log/slog"
 	"os"
 	"sort"
@@ -92,7 +94,7 @@ var (
 	descFwd = prometheus.NewDesc("nettune_forwarder_packets_total",
 		"Packets of the running nettune forwarder by port and direction (rx, tx, dropped).", []string{"port", "direction"}, nil)
 	descUp = prometheus.NewDesc("nettune_scrape_success",
-		"1 when the host could be read.", nil, nil)
+		"1 when the whole scrape could be done: the host read, the diagnostics run, the profile checked.", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
@@ -102,15 +104,31 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect implements prometheus.Collector.
+// Collect implements prometheus.Collector. nettune_scrape_success is 0
+// when a part of the scrape could not be done: the host's CPU topology or
+// softnet_stat could not be read, the diagnostics failed, the profile's
+// check returned no result, or the forwarder's statistics are unreadable.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ctx := context.Background()
 	r := c.Engine.Env.Root
+	ok := true
 	var spec *profile.Spec
 	if c.Profile != nil {
 		spec = &c.Profile.Spec
-		c.collectDrift(ctx, scrapeEngine(c.Engine), ch)
+		ok = c.collectDrift(ctx, scrapeEngine(c.Engine), ch)
 	}
+	ok = c.collectFindings(ctx, r, spec, ch) && ok
+	ok = c.collectCounters(r, ch) && ok
+	ok = c.collectForwarder(r, ch) && ok
+	up := 0.0
+	if ok {
+		up = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up)
+}
+
+// collectFindings runs the diagnostic rules that need one sample.
+func (c *Collector) collectFindings(ctx context.Context, r *host.Root, spec *profile.Spec, ch chan<- prometheus.Metric) bool {
 	findings, err := diagnose.Run(ctx, r, diagnose.Options{Spec: spec})
 	if err != nil {
 		c.Log.Warn("diagnostics failed", "err", err)
@@ -129,16 +147,28 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(descFinding, prometheus.GaugeValue, v, rule.ID, rule.Name, sev)
 	}
+	return err == nil
+}
+
+// collectCounters exports the softnet and NIC counters. A host whose CPU
+// topology or softnet_stat cannot be read is not being read at all (the
+// kernel lists every online CPU in softnet_stat).
+func (c *Collector) collectCounters(r *host.Root, ch chan<- prometheus.Metric) bool {
+	ok := true
 	topo, err := numa.Read(r)
 	if err != nil {
-		topo = &numa.Topology{}
+		c.Log.Warn("cannot read the CPU topology", "err", err)
+		topo, ok = &numa.Topology{}, false
 	}
 	s, err := diagnose.TakeSample(r, topo)
 	if err != nil {
-		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, 0)
-		return
+		c.Log.Warn("cannot sample the host's counters", "err", err)
+		return false
 	}
-	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, 1)
+	if len(s.Softnet) == 0 {
+		c.Log.Warn("no CPU in softnet_stat: the host's counters cannot be read", "file", r.Proc("net/softnet_stat"))
+		ok = false
+	}
 	cpus := make([]int, 0, len(s.Softnet))
 	for cpu := range s.Softnet {
 		cpus = append(cpus, cpu)
@@ -156,7 +186,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descNIC, prometheus.CounterValue, float64(v), nic, name)
 		}
 	}
-	c.collectForwarder(r, ch)
+	return ok
 }
 
 // scrapeEngine returns a copy of eng with an Env of its own for one scrape:
@@ -168,13 +198,16 @@ func scrapeEngine(eng *engine.Engine) *engine.Engine {
 	return &e
 }
 
-func (c *Collector) collectDrift(ctx context.Context, eng *engine.Engine, ch chan<- prometheus.Metric) {
+// collectDrift checks the profile; false when the check returned no
+// result (a profile that does not fit the host is a result: its errors are
+// counted in nettune_profile_check_errors).
+func (c *Collector) collectDrift(ctx context.Context, eng *engine.Engine, ch chan<- prometheus.Metric) bool {
 	name := c.Profile.Metadata.Name
 	pr, err := eng.Check(ctx, c.Profile)
 	if pr == nil {
-		c.Log.Warn("check failed", "err", err)
+		c.Log.Warn("check failed", "profile", name, "err", err)
 		ch <- prometheus.MustNewConstMetric(descCheckError, prometheus.GaugeValue, 1, name)
-		return
+		return false
 	}
 	ch <- prometheus.MustNewConstMetric(descCheckError, prometheus.GaugeValue, float64(len(pr.Errors())), name)
 	counts := map[[2]string]int{}
@@ -194,17 +227,25 @@ func (c *Collector) collectDrift(ctx context.Context, eng *engine.Engine, ch cha
 		inSync = 1
 	}
 	ch <- prometheus.MustNewConstMetric(descInSync, prometheus.GaugeValue, inSync, name)
+	return true
 }
 
-func (c *Collector) collectForwarder(r *host.Root, ch chan<- prometheus.Metric) {
+// collectForwarder exports the counters a running nettune run publishes;
+// false when the file is there but cannot be read (no forwarder running
+// is not a failure).
+func (c *Collector) collectForwarder(r *host.Root, ch chan<- prometheus.Metric) bool {
 	b, err := os.ReadFile(r.Path(ForwarderStatsFile))
-	if err != nil {
-		return
+	if errors.Is(err, fs.ErrNotExist) {
+		return true
 	}
 	var st ForwarderStats
-	if err := json.Unmarshal(b, &st); err != nil {
+	if err == nil {
+		err = json.Unmarshal(b, &st)
+	}
+	if err != nil {
 		c.Log.Warn("unreadable forwarder statistics", "file", ForwarderStatsFile, "err", err)
-		return
+		return false
 	}
 	emitForwarder(st, ch)
+	return true
 }
