@@ -79,7 +79,7 @@ var (
 	descCheckError = prometheus.NewDesc("nettune_profile_check_errors",
 		"Problems of severity error found while checking the profile (it does not fit the host).", []string{"profile"}, nil)
 	descFinding = prometheus.NewDesc("nettune_diagnostic_finding",
-		"1 for each diagnostic rule that currently has a finding (rules that need two samples are not run here; see the counters).",
+		"1 while the diagnostic rule has a finding of this severity, else 0; every rule has a series per severity (rules that need two samples are not run here; see the counters).",
 		[]string{"rule", "name", "severity"}, nil)
 	descSoftnetProcessed = prometheus.NewDesc("nettune_softnet_processed_packets_total",
 		"Packets processed by the receive softirq, per CPU (/proc/net/softnet_stat column 1).", []string{"cpu"}, nil)
@@ -96,6 +96,11 @@ var (
 	descUp = prometheus.NewDesc("nettune_scrape_success",
 		"1 when the whole scrape could be done: the host read, the diagnostics run, the profile checked.", nil, nil)
 )
+
+// severities are the values of nettune_diagnostic_finding's severity
+// label: a series for each, whether the rule found something or not, so
+// that the family's label set never changes.
+var severities = []diagnose.Severity{diagnose.Error, diagnose.Warning, diagnose.Info}
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
@@ -133,19 +138,21 @@ func (c *Collector) collectFindings(ctx context.Context, r *host.Root, spec *pro
 	if err != nil {
 		c.Log.Warn("diagnostics failed", "err", err)
 	}
-	fired := map[string]diagnose.Finding{}
+	fired := map[[2]string]bool{}
 	for _, f := range findings {
-		fired[f.Rule] = f
+		fired[[2]string{f.Rule, string(f.Severity)}] = true
 	}
 	for _, rule := range diagnose.Rules() {
 		if rule.Rate {
 			continue
 		}
-		v, sev := 0.0, ""
-		if f, ok := fired[rule.ID]; ok {
-			v, sev = 1, string(f.Severity)
+		for _, sev := range severities {
+			v := 0.0
+			if fired[[2]string{rule.ID, string(sev)}] {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descFinding, prometheus.GaugeValue, v, rule.ID, rule.Name, string(sev))
 		}
-		ch <- prometheus.MustNewConstMetric(descFinding, prometheus.GaugeValue, v, rule.ID, rule.Name, sev)
 	}
 	return err == nil
 }
