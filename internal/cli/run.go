@@ -165,14 +165,24 @@ func (s *statsPublisher) snapshot() exporter.ForwarderStats {
 	return s.last
 }
 
-func serveForwarderMetrics(addr string, read func() exporter.ForwarderStats) (func(), error) {
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(exporter.ForwarderCollector{Read: read}); err != nil {
-		return nil, err
-	}
+// listenMetrics binds addr for the forwarder's metrics; it runs before
+// the forwarder starts, so that a bad address fails before the EAL touches
+// any device.
+func listenMetrics(addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+		return nil, fmt.Errorf("--metrics-listen: listen on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// serveForwarderMetrics serves read's counters on ln until the returned
+// stop function is called.
+func serveForwarderMetrics(ln net.Listener, read func() exporter.ForwarderStats) (func(), error) {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(exporter.ForwarderCollector{Read: read}); err != nil {
+		ln.Close()
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

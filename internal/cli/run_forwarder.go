@@ -62,6 +62,19 @@ func (a *app) superviseForwarder(ctx context.Context, prog string, cfg dataplane
 	if err != nil {
 		return err
 	}
+	pub := &statsPublisher{}
+	if metricsListen != "" {
+		ln, err := listenMetrics(metricsListen)
+		if err != nil {
+			return err
+		}
+		stop, err := serveForwarderMetrics(ln, pub.snapshot)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		fmt.Fprintf(a.io.ErrOut, "metrics on http://%s/metrics\n", ln.Addr())
+	}
 	sigs := make(chan os.Signal, 2)
 	// SIGHUP (an SSH session dropping) stops the forwarder like SIGTERM.
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
@@ -99,7 +112,6 @@ func (a *app) superviseForwarder(ctx context.Context, prog string, cfg dataplane
 		readErr <- sc.Err()
 	}()
 
-	pub := &statsPublisher{}
 	live := a.io.OutTTY && a.printer.Format == output.Table
 	var (
 		eal      []string
@@ -151,16 +163,6 @@ loop:
 				}
 				if duration > 0 {
 					timer = time.After(duration)
-				}
-				if metricsListen != "" {
-					stop, err := serveForwarderMetrics(metricsListen, pub.snapshot)
-					if err != nil {
-						signalChild(syscall.SIGTERM)
-						child.Wait()
-						return err
-					}
-					defer stop()
-					fmt.Fprintf(a.io.ErrOut, "metrics on http://%s/metrics\n", metricsListen)
 				}
 			case m.Final:
 				final = m.Stats

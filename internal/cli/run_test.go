@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -174,5 +175,47 @@ func TestSuperviseForwarder(t *testing.T) {
 				t.Errorf("summary lacks the final counters:\n%s", out.String())
 			}
 		})
+	}
+}
+
+// A bad --metrics-listen address fails before the forwarder (and with it
+// the EAL) starts: nothing on a NIC is touched for a typo.
+func TestSuperviseBadMetricsAddress(t *testing.T) {
+	dir := t.TempDir()
+	prog := fakeForwarder(t, dir)
+	root, err := host.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	a := &app{io: IO{Out: &out, ErrOut: &errOut}, log: slog.New(slog.NewTextHandler(&errOut, nil))}
+	a.printer = &output.Printer{W: &out, ErrW: &errOut, Format: output.JSON}
+	err = a.superviseForwarder(context.Background(), prog, dataplane.Config{Lcores: []int{1}}, 300*time.Millisecond, "127.0.0.1:no-such-port", root)
+	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:no-such-port") {
+		t.Fatalf("bad metrics address: %v, want an error naming it", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
+		t.Error("the forwarder was started despite the bad metrics address")
+	}
+}
+
+// The same through the real CLI and forwarder: exit 1, no EAL output.
+func TestPrivilegedRunBadMetricsAddress(t *testing.T) {
+	skipUnlessDPDK(t)
+	bin := buildNettune(t)
+	// An address in use: bound here first.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for _, addr := range []string{"127.0.0.1:no-such-port", ln.Addr().String()} {
+		out, err := exec.Command(bin, "run", "--duration", "2s", "--metrics-listen", addr, "null-forwarder").CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() == 0 {
+			t.Errorf("run --metrics-listen %s: %v, want exit non-zero\n%s", addr, err, out)
+		}
+		if strings.Contains(string(out), "EAL") || !strings.Contains(string(out), "listen on "+addr) {
+			t.Errorf("run --metrics-listen %s: the EAL started, or the error does not name the address:\n%s", addr, out)
+		}
 	}
 }
