@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/nettune/nettune/pkg/host"
+	"github.com/nettune/nettune/pkg/irqaffinity"
+	"github.com/nettune/nettune/pkg/module"
 	"github.com/nettune/nettune/pkg/numa"
 	"github.com/nettune/nettune/pkg/profile"
 )
@@ -79,14 +81,22 @@ type Options struct {
 // Run samples the host, runs the rules and returns their findings sorted
 // by severity then rule.
 func Run(ctx context.Context, r *host.Root, opt Options) ([]Finding, error) {
-	topo, err := numa.Read(r)
+	topo, err := module.Topology(ctx, r)
 	if err != nil {
 		// A partial snapshot without CPU topology: the rules that need it
 		// find nothing to look at; the others still run.
 		topo = &numa.Topology{}
 	}
 	in := &Input{Root: r, Topo: topo, Spec: opt.Spec, Interval: opt.Interval}
-	if in.Before, err = TakeSample(r, topo); err != nil {
+	// With no interval the one sample may be the /proc/interrupts the
+	// plan just read (module.Memo): the rules that use it compare it with
+	// the plan's view, not with a later sample.
+	read := func() (*irqaffinity.Table, error) { return irqaffinity.ReadInterruptTable(r) }
+	first := read
+	if opt.Interval <= 0 {
+		first = func() (*irqaffinity.Table, error) { return module.Memo(ctx, "/proc/interrupts", read) }
+	}
+	if in.Before, err = takeSample(r, topo, first); err != nil {
 		return nil, err
 	}
 	if opt.Interval > 0 {
@@ -98,8 +108,11 @@ func Run(ctx context.Context, r *host.Root, opt Options) ([]Finding, error) {
 			return nil, err
 		}
 	}
-	if in.After, err = TakeSample(r, topo); err != nil {
-		return nil, err
+	in.After = in.Before // no interval: one sample, the rate rules are skipped
+	if opt.Interval > 0 {
+		if in.After, err = TakeSample(r, topo); err != nil {
+			return nil, err
+		}
 	}
 	rules := opt.Rules
 	if rules == nil {

@@ -210,7 +210,7 @@ func ruleIRQOnIsolated(in *Input) []Finding {
 	for _, n := range nums {
 		irq := in.After.IRQs[n]
 		for _, c := range iso.List() {
-			if d := delta32(in.Before.IRQs[n].Counts[c], irq.Counts[c]); d > 0 {
+			if d := delta32(in.Before.IRQs[n].Count(c), irq.Count(c)); d > 0 {
 				total += d
 				ev = append(ev, fmt.Sprintf("IRQ %d (%s) on cpu%d: %s", n, strings.Join(irq.Names, ", "), c, per(d, in.Interval)))
 			}

@@ -46,6 +46,11 @@ var nicCounters = []string{"rx_missed_errors", "rx_fifo_errors", "rx_over_errors
 
 // TakeSample reads the counters under the root.
 func TakeSample(r *host.Root, topo *numa.Topology) (*Sample, error) {
+	return takeSample(r, topo, func() (*irqaffinity.Table, error) { return irqaffinity.ReadInterruptTable(r) })
+}
+
+// takeSample reads the counters, /proc/interrupts through interrupts.
+func takeSample(r *host.Root, topo *numa.Topology, interrupts func() (*irqaffinity.Table, error)) (*Sample, error) {
 	s := &Sample{Softnet: map[int]procfs.SoftnetStat{}, NICStats: map[string]map[string]uint64{}}
 	if fs, err := procfs.NewFS(r.Proc()); err == nil {
 		if stats, err := fs.NetSoftnetStat(); err == nil {
@@ -90,15 +95,11 @@ func TakeSample(r *host.Root, topo *numa.Topology) (*Sample, error) {
 		}
 	}
 	s.IRQs = map[int]irqaffinity.IRQ{}
-	if f, err := os.Open(r.Proc("interrupts")); err == nil {
-		irqs, summary, err := irqaffinity.ParseInterruptTable(f)
-		f.Close()
-		if err == nil {
-			for _, q := range irqs {
-				s.IRQs[q.Number] = q
-			}
-			s.Summary = summary
+	if t, err := interrupts(); err == nil {
+		for _, q := range t.IRQs {
+			s.IRQs[q.Number] = q
 		}
+		s.Summary = t.Summary
 	}
 	return s, nil
 }

@@ -131,6 +131,7 @@ func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
 // *ValidationError.
 func (e *Engine) Plan(ctx context.Context, p *profile.Profile) (*PlanResult, error) {
 	res := &PlanResult{Profile: p.Metadata.Name}
+	ctx = module.WithMemo(ctx)
 	e.Env.Profile = p.Metadata.Name
 	known := map[string]bool{}
 	for _, m := range e.Modules {

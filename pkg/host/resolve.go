@@ -3,7 +3,6 @@ package host
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -167,7 +166,7 @@ func (r *Root) ResolveNoFollow(p string) (string, error) { return resolveIn(r.Pr
 // inside the root as Resolve does; with O_NOFOLLOW a final symlink is not
 // followed.
 func (r *Root) OpenFile(p string, flag int, perm fs.FileMode) (*os.File, error) {
-	return openIn(r.Prefix, p, flag, perm)
+	return openIn(r.Prefix, r.dir, p, flag, perm)
 }
 
 // noOpenat2 is set once openat2(2) is found missing (kernel before 5.6, or
@@ -177,62 +176,106 @@ var noOpenat2 atomic.Bool
 // openIn opens p inside root. The common case (no symlink, or relative
 // ones that stay inside, as all of sysfs's) is one openat2(2) with
 // RESOLVE_BENEATH, which the kernel resolves without a race. What it
-// refuses with EXDEV (an absolute symlink, a ".." above root) and kernels
+// refuses with EXDEV (an absolute link, a ".." above root) and kernels
 // without openat2 take resolveIn's walk, which interprets absolute links
 // relative to root and names a link that leads out. On the live root p is
-// opened as it is.
-func openIn(root, p string, flag int, perm fs.FileMode) (*os.File, error) {
+// opened as it is. dir, when not nil, is root opened with O_PATH (Root
+// keeps one): without it each open opens root first.
+func openIn(root string, dir *os.File, p string, flag int, perm fs.FileMode) (*os.File, error) {
+	fd, err := openFdIn(root, dir, p, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), p), nil
+}
+
+// openFdIn is openIn returning the bare descriptor: a read of a small
+// sysfs file then costs open, read, read and close, not the fcntl or fstat
+// an *os.File adds (thousands of them on a large host).
+func openFdIn(root string, dir *os.File, p string, flag int, perm fs.FileMode) (int, error) {
 	root = filepath.Clean(root)
+	mode := uint32(0)
+	if flag&(unix.O_CREAT|unix.O_TMPFILE) != 0 {
+		mode = syscallMode(perm) // openat2 wants 0 otherwise
+	}
 	if root == "/" {
-		return os.OpenFile(p, flag, perm)
+		return openRetry(unix.AT_FDCWD, p, p, flag, mode)
 	}
 	rest, ok := strings.CutPrefix(p, root)
 	if !ok || rest != "" && rest[0] != '/' {
-		return nil, fmt.Errorf("open %s: %s is not under the root %s: %w", p, p, root, ErrOutsideRoot)
+		return -1, fmt.Errorf("open %s: %s is not under the root %s: %w", p, p, root, ErrOutsideRoot)
 	}
 	if !noOpenat2.Load() {
 		rel := strings.TrimLeft(rest, "/")
 		if rel == "" {
 			rel = "."
 		}
-		dfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return nil, &fs.PathError{Op: "open", Path: root, Err: err}
-		}
 		how := &unix.OpenHow{
 			Flags:   uint64(flag) | unix.O_CLOEXEC,
+			Mode:    uint64(mode),
 			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
 		}
-		if flag&(unix.O_CREAT|unix.O_TMPFILE) != 0 {
-			how.Mode = uint64(syscallMode(perm)) // openat2 wants 0 otherwise
-		}
-		fd, err := unix.Openat2(dfd, rel, how)
-		unix.Close(dfd)
+		fd, err := openat2Under(root, dir, rel, how)
 		switch {
 		case err == nil:
-			return os.NewFile(uintptr(fd), p), nil
+			return fd, nil
 		case errors.Is(err, unix.ENOSYS):
 			noOpenat2.Store(true)
 		case errors.Is(err, unix.EXDEV), errors.Is(err, unix.EAGAIN):
 			// an absolute link or a way out: the walk says which
 		default:
-			return nil, &fs.PathError{Op: "open", Path: p, Err: err}
+			return -1, &fs.PathError{Op: "open", Path: p, Err: err}
 		}
 	}
 	rp, err := resolveIn(root, p, flag&unix.O_NOFOLLOW == 0)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", p, err)
+		return -1, fmt.Errorf("open %s: %w", p, err)
 	}
 	// Resolved: a symlink found at the end now is a race, not followed.
-	f, err := os.OpenFile(rp, flag|unix.O_NOFOLLOW, perm)
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			pe.Path = p
+	return openRetry(unix.AT_FDCWD, rp, p, flag|unix.O_NOFOLLOW, mode)
+}
+
+// openat2Under runs openat2 relative to root: through dir when given,
+// else through a descriptor of root opened for this call.
+func openat2Under(root string, dir *os.File, rel string, how *unix.OpenHow) (int, error) {
+	if dir != nil {
+		rc, err := dir.SyscallConn()
+		if err == nil {
+			fd, oerr := -1, error(nil)
+			if err = rc.Control(func(dfd uintptr) { fd, oerr = openat2Retry(int(dfd), rel, how) }); err == nil {
+				return fd, oerr
+			}
 		}
-		return nil, err
 	}
-	return f, nil
+	dfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(dfd)
+	return openat2Retry(dfd, rel, how)
+}
+
+func openat2Retry(dfd int, rel string, how *unix.OpenHow) (int, error) {
+	for {
+		fd, err := unix.Openat2(dfd, rel, how)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
+}
+
+// openRetry is openat(2) retried on EINTR (as package os does), with
+// errors naming name.
+func openRetry(dfd int, path, name string, flag int, mode uint32) (int, error) {
+	for {
+		fd, err := unix.Openat(dfd, path, flag|unix.O_CLOEXEC, mode)
+		if err == nil {
+			return fd, nil
+		}
+		if err != unix.EINTR {
+			return -1, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
+	}
 }
 
 // syscallMode is os's conversion of a FileMode to open(2)'s mode.
@@ -250,12 +293,28 @@ func syscallMode(m fs.FileMode) uint32 {
 	return o
 }
 
-// readIn reads a whole file inside root.
-func readIn(root, p string) ([]byte, error) {
-	f, err := openIn(root, p, os.O_RDONLY, 0)
+// readIn reads a whole file inside root: bare read(2) calls until one
+// returns 0, as io.ReadAll would on an *os.File.
+func readIn(root string, dir *os.File, p string) ([]byte, error) {
+	fd, err := openFdIn(root, dir, p, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	return io.ReadAll(f)
+	defer unix.Close(fd)
+	buf := make([]byte, 0, 512)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return nil, &fs.PathError{Op: "read", Path: p, Err: err}
+		case n == 0:
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+	}
 }

@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // StateDir is where nettune keeps its journal and generations, relative to
@@ -31,6 +33,11 @@ type Root struct {
 	// Exec runs external programs. On an offline root it refuses to run
 	// anything unless a test replaced it.
 	Exec Runner
+	// dir is Prefix opened with O_PATH, which reads resolve beneath (nil
+	// on the live root, and for a Root not made by New: each read then
+	// opens the prefix). The descriptor is closed when the Root is
+	// garbage (os.File's cleanup).
+	dir *os.File
 }
 
 // New returns a Root for prefix with the real writer and, for the live host,
@@ -62,6 +69,9 @@ func New(prefix string) (*Root, error) {
 		r.Exec = OSRunner{}
 	} else {
 		r.Exec = OfflineRunner{Root: abs}
+		if d, err := os.OpenFile(abs, unix.O_PATH|unix.O_DIRECTORY, 0); err == nil {
+			r.dir = d
+		}
 	}
 	return r, nil
 }
@@ -126,7 +136,7 @@ func (r *Root) ReadString(p string) (string, error) {
 // ReadFile reads a whole file under the root (a path as Path builds it).
 // Symlinks are followed inside the root; one leading out is refused with
 // ErrOutsideRoot.
-func (r *Root) ReadFile(p string) ([]byte, error) { return readIn(r.Prefix, p) }
+func (r *Root) ReadFile(p string) ([]byte, error) { return readIn(r.Prefix, r.dir, p) }
 
 // Exists reports whether p exists (without following a final symlink).
 func (r *Root) Exists(p string) bool {

@@ -59,7 +59,7 @@ func (w OSWriter) WriteKernel(path, value string) error {
 	if root == "" {
 		root = "/"
 	}
-	f, err := openIn(root, path, os.O_WRONLY|os.O_TRUNC, 0)
+	f, err := openIn(root, nil, path, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
 		return fmt.Errorf("set %s to %q: %w", path, value, err)
 	}

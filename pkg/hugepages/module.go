@@ -39,11 +39,11 @@ func (Module) Name() string { return "hugepages" }
 func (Module) Configured(s *profile.Spec) bool { return s.Hugepages != nil }
 
 // Plan implements module.Module.
-func (m Module) Plan(_ context.Context, env *module.Env, spec *profile.Spec) (*module.Result, error) {
+func (m Module) Plan(ctx context.Context, env *module.Env, spec *profile.Spec) (*module.Result, error) {
 	r := env.Root
 	h := spec.Hugepages
 	res := &module.Result{}
-	topo, err := numa.Read(r)
+	topo, err := module.Topology(ctx, r)
 	if err != nil {
 		return nil, err
 	}

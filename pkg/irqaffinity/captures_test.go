@@ -83,8 +83,8 @@ func TestParseRealLayouts(t *testing.T) {
 			t.Errorf("%s: IRQ %d missing", tc.file, tc.irq)
 			continue
 		}
-		if q.Chip != tc.chip || q.Trigger != tc.trigger || strings.Join(q.Names, "|") != strings.Join(tc.names, "|") || q.Counts[0] != tc.cpu0 {
-			t.Errorf("%s IRQ %d = chip %q trigger %q names %q cpu0 %d; want %q %q %q %d", tc.file, tc.irq, q.Chip, q.Trigger, q.Names, q.Counts[0], tc.chip, tc.trigger, tc.names, tc.cpu0)
+		if q.Chip != tc.chip || q.Trigger != tc.trigger || strings.Join(q.Names, "|") != strings.Join(tc.names, "|") || q.Count(0) != tc.cpu0 {
+			t.Errorf("%s IRQ %d = chip %q trigger %q names %q cpu0 %d; want %q %q %q %d", tc.file, tc.irq, q.Chip, q.Trigger, q.Names, q.Count(0), tc.chip, tc.trigger, tc.names, tc.cpu0)
 		}
 	}
 }

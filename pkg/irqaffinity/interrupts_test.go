@@ -56,8 +56,8 @@ func TestParseInterrupts(t *testing.T) {
 			t.Errorf("%s: IRQ %d missing", tc.file, tc.irq)
 			continue
 		}
-		if q.Chip != tc.chip || q.Trigger != tc.trigger || strings.Join(q.Names, "|") != strings.Join(tc.names, "|") || q.Counts[1] != tc.cpu1 {
-			t.Errorf("%s IRQ %d = chip %q trigger %q names %q cpu1 %d; want %q %q %q %d", tc.file, tc.irq, q.Chip, q.Trigger, q.Names, q.Counts[1], tc.chip, tc.trigger, tc.names, tc.cpu1)
+		if q.Chip != tc.chip || q.Trigger != tc.trigger || strings.Join(q.Names, "|") != strings.Join(tc.names, "|") || q.Count(1) != tc.cpu1 {
+			t.Errorf("%s IRQ %d = chip %q trigger %q names %q cpu1 %d; want %q %q %q %d", tc.file, tc.irq, q.Chip, q.Trigger, q.Names, q.Count(1), tc.chip, tc.trigger, tc.names, tc.cpu1)
 		}
 	}
 }

@@ -215,14 +215,29 @@ func Queues(d Device, irqs []IRQ, msi []int) []Queue {
 
 // ReadInterrupts reads and parses /proc/interrupts under the root.
 func ReadInterrupts(r *host.Root) ([]IRQ, error) {
-	f, err := os.Open(r.Proc("interrupts"))
+	t, err := ReadInterruptTable(r)
+	if err != nil {
+		return nil, err
+	}
+	return t.IRQs, nil
+}
+
+// Table is /proc/interrupts parsed: ParseInterruptTable's two results.
+type Table struct {
+	IRQs    []IRQ
+	Summary map[string]map[int]uint64
+}
+
+// ReadInterruptTable reads and parses /proc/interrupts under the root.
+func ReadInterruptTable(r *host.Root) (*Table, error) {
+	f, err := r.OpenFile(r.Proc("interrupts"), os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	irqs, err := ParseInterrupts(f)
+	irqs, summary, err := ParseInterruptTable(f)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", r.HostPath(r.Proc("interrupts")), err)
 	}
-	return irqs, nil
+	return &Table{IRQs: irqs, Summary: summary}, nil
 }

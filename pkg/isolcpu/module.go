@@ -36,11 +36,11 @@ func (Module) Name() string { return "cpu" }
 func (Module) Configured(s *profile.Spec) bool { return s.CPU != nil }
 
 // Plan implements module.Module.
-func (m Module) Plan(_ context.Context, env *module.Env, spec *profile.Spec) (*module.Result, error) {
+func (m Module) Plan(ctx context.Context, env *module.Env, spec *profile.Spec) (*module.Result, error) {
 	r := env.Root
 	c := spec.CPU
 	res := &module.Result{}
-	topo, err := numa.Read(r)
+	topo, err := module.Topology(ctx, r)
 	if err != nil {
 		return nil, err
 	}

@@ -49,7 +49,7 @@ func (b IRQBalance) Plan(ctx context.Context, env *module.Env, spec *profile.Spe
 	r := env.Root
 	res := &module.Result{}
 	cfg := spec.IRQBalance
-	topo, err := numa.Read(r)
+	topo, err := module.Topology(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -136,12 +136,10 @@ func (b IRQBalance) banItem(ctx context.Context, env *module.Env, spec *profile.
 	var probs []plan.Problem
 	pinned := map[int]cpuset.Set{}
 	if len(spec.NICs) > 0 {
-		p, err := b.NICs.newPlanner(ctx, env, spec)
+		p, err := b.NICs.plan(ctx, env, spec)
 		if err != nil {
 			return nil, nil, err
 		}
-		p.run()
-		p.eth.Close()
 		pinned = p.pinned
 	}
 	banned := cfgBanned(spec, topo)

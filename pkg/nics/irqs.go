@@ -76,6 +76,7 @@ func IRQTable(r *host.Root, pattern string) ([]IRQRow, error) {
 	}
 	var rows []IRQRow
 	matched := false
+	managed := readManaged(r)
 	for _, n := range inv.NICs {
 		if pattern != "" {
 			if ok, err := path.Match(pattern, n.Name); err != nil {
@@ -99,7 +100,7 @@ func IRQTable(r *host.Root, pattern string) ([]IRQRow, error) {
 				on = row.Requested
 			}
 			row.CPUNodes = topo.NodesOf(on)
-			row.Managed = irqaffinity.Managed(r, q.IRQ) || r.Exists(r.Path(ManagedDir+"/"+strconv.Itoa(q.IRQ)))
+			row.Managed = managed.has(q.IRQ)
 			rows = append(rows, row)
 		}
 	}

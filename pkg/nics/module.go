@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -63,6 +64,22 @@ func (m Module) open(r *host.Root) (ethtool.Interface, error) {
 
 // Plan implements module.Module.
 func (m Module) Plan(ctx context.Context, env *module.Env, spec *profile.Spec) (*module.Result, error) {
+	p, err := m.plan(ctx, env, spec)
+	if err != nil {
+		return nil, err
+	}
+	return &module.Result{Items: slices.Clone(p.items), Problems: slices.Clone(p.problems)}, nil
+}
+
+// plan runs the planner once per plan (module.Memo): the irqbalance module
+// makes its ban list from the IRQs this plan pins.
+func (m Module) plan(ctx context.Context, env *module.Env, spec *profile.Spec) (*planner, error) {
+	return module.Memo(ctx, fmt.Sprintf("nics.plan %p", spec), func() (*planner, error) {
+		return m.runPlanner(ctx, env, spec)
+	})
+}
+
+func (m Module) runPlanner(ctx context.Context, env *module.Env, spec *profile.Spec) (*planner, error) {
 	p, err := m.newPlanner(ctx, env, spec)
 	if err != nil {
 		return nil, err
@@ -84,7 +101,7 @@ func (m Module) Plan(ctx context.Context, env *module.Env, spec *profile.Spec) (
 			p.items[i].Command = liveOnly(env.Root, "", p.items[i].Command)
 		}
 	}
-	return &module.Result{Items: p.items, Problems: p.problems}, nil
+	return p, nil
 }
 
 // current re-resolves the interface a change is about from its PCI

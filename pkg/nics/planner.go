@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,6 +29,8 @@ type planner struct {
 	inv  *Inventory
 	eth  ethtool.Interface
 	irqs []irqaffinity.IRQ
+	// managed are the IRQs that cannot be moved (read with irqs).
+	managed *managedIRQs
 	// isolated are the CPUs isolated now or by the profile.
 	isolated cpuset.Set
 	// noRPS are the CPUs the kernel leaves out of an rps_cpus mask (not
@@ -52,7 +53,7 @@ type planner struct {
 
 func (m Module) newPlanner(ctx context.Context, env *module.Env, spec *profile.Spec) (*planner, error) {
 	r := env.Root
-	topo, err := numa.Read(r)
+	topo, err := module.Topology(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -497,12 +498,13 @@ func (p *planner) planAffinity(label string, n NIC, a *profile.NICIRQAffinity, q
 		return
 	}
 	if p.irqs == nil {
-		irqs, err := irqaffinity.ReadInterrupts(p.r)
+		t, err := module.Memo(p.ctx, "/proc/interrupts", func() (*irqaffinity.Table, error) { return irqaffinity.ReadInterruptTable(p.r) })
 		if err != nil {
 			p.errorf(n.Name, "", "%v", err)
 			return
 		}
-		p.irqs = irqs
+		p.irqs = t.IRQs
+		p.managed = readManaged(p.r)
 	}
 	msi, err := irqaffinity.MSIIRQs(n.PCIDir)
 	if err != nil {
@@ -534,7 +536,7 @@ func (p *planner) planAffinity(label string, n NIC, a *profile.NICIRQAffinity, q
 		}
 		it := plan.Item{Change: c, Status: plan.OK}
 		switch {
-		case irqaffinity.Managed(p.r, q.IRQ) || p.r.Exists(p.r.Path(filepath.Join(ManagedDir, strconv.Itoa(q.IRQ)))):
+		case p.managed.has(q.IRQ):
 			it.Status = plan.Unsupported
 			it.Detail = "the kernel manages this IRQ's affinity (managed_irq): it cannot be moved"
 		case !cur.Requested.Equal(want):
