@@ -81,7 +81,7 @@ type Options struct {
 // Run samples the host, runs the rules and returns their findings sorted
 // by severity then rule.
 func Run(ctx context.Context, r *host.Root, opt Options) ([]Finding, error) {
-	topo, err := module.Topology(ctx, r)
+	topo, err := numa.ReadOnce(ctx, r)
 	if err != nil {
 		// A partial snapshot without CPU topology: the rules that need it
 		// find nothing to look at; the others still run.

@@ -40,7 +40,7 @@ func (m Module) Plan(ctx context.Context, env *module.Env, spec *profile.Spec) (
 	r := env.Root
 	c := spec.CPU
 	res := &module.Result{}
-	topo, err := module.Topology(ctx, r)
+	topo, err := numa.ReadOnce(ctx, r)
 	if err != nil {
 		return nil, err
 	}

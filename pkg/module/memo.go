@@ -3,9 +3,6 @@ package module
 import (
 	"context"
 	"sync"
-
-	"github.com/nettune/nettune/pkg/host"
-	"github.com/nettune/nettune/pkg/numa"
 )
 
 // A memo holds what one plan reads once and several modules use: the CPU
@@ -60,7 +57,3 @@ func Memo[T any](ctx context.Context, key string, read func() (T, error)) (T, er
 	return v, e.err
 }
 
-// Topology is numa.Read of the root, once per memo.
-func Topology(ctx context.Context, r *host.Root) (*numa.Topology, error) {
-	return Memo(ctx, "numa.Read "+r.Path("/"), func() (*numa.Topology, error) { return numa.Read(r) })
-}

@@ -49,7 +49,7 @@ func (b IRQBalance) Plan(ctx context.Context, env *module.Env, spec *profile.Spe
 	r := env.Root
 	res := &module.Result{}
 	cfg := spec.IRQBalance
-	topo, err := module.Topology(ctx, r)
+	topo, err := numa.ReadOnce(ctx, r)
 	if err != nil {
 		return nil, err
 	}

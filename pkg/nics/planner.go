@@ -53,7 +53,7 @@ type planner struct {
 
 func (m Module) newPlanner(ctx context.Context, env *module.Env, spec *profile.Spec) (*planner, error) {
 	r := env.Root
-	topo, err := module.Topology(ctx, r)
+	topo, err := numa.ReadOnce(ctx, r)
 	if err != nil {
 		return nil, err
 	}
