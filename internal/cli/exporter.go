@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nettune/nettune/pkg/exporter"
-	"github.com/nettune/nettune/pkg/profile"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
@@ -23,7 +22,9 @@ func (a *app) exporterCommand() *cobra.Command {
 		Long: `Serve Prometheus metrics on --listen at /metrics: with PROFILE, the number of
 settings per module and status and whether the host is in sync; the
 diagnostic findings; softnet_stat and NIC counters; the counters of a running
-'nettune run'. The host is read at every scrape. See docs/metrics.md.`,
+'nettune run'. The host is read at every scrape, and PROFILE is reloaded
+when its file changes (a profile that no longer loads keeps the last good
+one and makes nettune_scrape_success 0). See docs/metrics.md.`,
 		Example: `  nettune exporter kernel-throughput
   nettune exporter --listen :9617 /etc/nettune/profile.yaml
   nettune exporter`,
@@ -36,7 +37,7 @@ diagnostic findings; softnet_stat and NIC counters; the counters of a running
 			}
 			c := &exporter.Collector{Engine: eng, Log: a.log}
 			if len(args) == 1 {
-				if c.Profile, err = profile.Load(args[0]); err != nil {
+				if c.Profile, err = exporter.NewProfileWatcher(args[0], a.log); err != nil {
 					return err
 				}
 			}

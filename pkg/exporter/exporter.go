@@ -66,7 +66,7 @@ func emitForwarder(st ForwarderStats, ch chan<- prometheus.Metric) {
 // reads the fields below and never writes them.
 type Collector struct {
 	Engine  *engine.Engine
-	Profile *profile.Profile // nil: no drift metrics
+	Profile *ProfileWatcher // nil: no drift metrics
 	Log     *slog.Logger
 }
 
@@ -104,23 +104,26 @@ var severities = []diagnose.Severity{diagnose.Error, diagnose.Warning, diagnose.
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descItems, descInSync, descCheckError, descFinding, descSoftnetProcessed, descSoftnetDropped, descSoftnetSqueezed, descSoftnetFlowLimit, descNIC, descFwd, descUp} {
+	for _, d := range []*prometheus.Desc{descItems, descInSync, descCheckError, descLoadSuccess, descLoadedAt, descLoadErrors, descFinding, descSoftnetProcessed, descSoftnetDropped, descSoftnetSqueezed, descSoftnetFlowLimit, descNIC, descFwd, descUp} {
 		ch <- d
 	}
 }
 
 // Collect implements prometheus.Collector. nettune_scrape_success is 0
-// when a part of the scrape could not be done: the host's CPU topology or
-// softnet_stat could not be read, the diagnostics failed, the profile's
-// check returned no result, or the forwarder's statistics are unreadable.
+// when a part of the scrape could not be done: the profile's last reload
+// failed, the host's CPU topology or softnet_stat could not be read, the
+// diagnostics failed, the profile's check returned no result, or the
+// forwarder's statistics are unreadable.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ctx := context.Background()
 	r := c.Engine.Env.Root
 	ok := true
 	var spec *profile.Spec
 	if c.Profile != nil {
-		spec = &c.Profile.Spec
-		ok = c.collectDrift(ctx, scrapeEngine(c.Engine), ch)
+		st := c.Profile.current()
+		spec = &st.profile.Spec
+		ok = st.collect(ch)
+		ok = c.collectDrift(ctx, scrapeEngine(c.Engine), st.profile, ch) && ok
 	}
 	ok = c.collectFindings(ctx, r, spec, ch) && ok
 	ok = c.collectCounters(r, ch) && ok
@@ -208,9 +211,9 @@ func scrapeEngine(eng *engine.Engine) *engine.Engine {
 // collectDrift checks the profile; false when the check returned no
 // result (a profile that does not fit the host is a result: its errors are
 // counted in nettune_profile_check_errors).
-func (c *Collector) collectDrift(ctx context.Context, eng *engine.Engine, ch chan<- prometheus.Metric) bool {
-	name := c.Profile.Metadata.Name
-	pr, err := eng.Check(ctx, c.Profile)
+func (c *Collector) collectDrift(ctx context.Context, eng *engine.Engine, p *profile.Profile, ch chan<- prometheus.Metric) bool {
+	name := p.Metadata.Name
+	pr, err := eng.Check(ctx, p)
 	if pr == nil {
 		c.Log.Warn("check failed", "profile", name, "err", err)
 		ch <- prometheus.MustNewConstMetric(descCheckError, prometheus.GaugeValue, 1, name)
@@ -218,7 +221,7 @@ func (c *Collector) collectDrift(ctx context.Context, eng *engine.Engine, ch cha
 	}
 	ch <- prometheus.MustNewConstMetric(descCheckError, prometheus.GaugeValue, float64(len(pr.Errors())), name)
 	counts := map[[2]string]int{}
-	for _, m := range engine.UsedSections(&c.Profile.Spec) {
+	for _, m := range engine.UsedSections(&p.Spec) {
 		for _, st := range []plan.Status{plan.OK, plan.Drift, plan.PendingReboot} {
 			counts[[2]string{m, string(st)}] = 0
 		}

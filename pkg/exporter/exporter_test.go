@@ -14,7 +14,6 @@ import (
 	"github.com/nettune/nettune/pkg/engine"
 	"github.com/nettune/nettune/pkg/host"
 	"github.com/nettune/nettune/pkg/module"
-	"github.com/nettune/nettune/pkg/profile"
 	"github.com/nettune/nettune/pkg/sysctl"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -70,10 +69,30 @@ func value(fam *dto.MetricFamily, labels map[string]string) (float64, bool) {
 	return 0, false
 }
 
+// testProfile has one setting that is ok on the quiet fixture and one that
+// drifts.
+const testProfile = "apiVersion: nettune/v1\nkind: Profile\nmetadata: {name: p}\nspec:\n  sysctl:\n    net.core.netdev_max_backlog: 1000\n    net.core.netdev_budget: 600\n"
+
 // testCollector is a collector over the quiet fixture with transparent
 // hugepages set to always (finding NT503), a forwarder's statistics file
-// and a sysctl profile p with one setting ok and one drifted.
+// and testProfile.
 func testCollector(t *testing.T) *Collector {
+	t.Helper()
+	return testCollectorFor(t, writeProfile(t, testProfile), slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// writeProfile writes a profile file in a temporary directory.
+func writeProfile(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "p.yaml")
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// testCollectorFor is testCollector with the profile file at path.
+func testCollectorFor(t *testing.T, path string, log *slog.Logger) *Collector {
 	t.Helper()
 	root := fixture.Unpack(t, "../diagnose/testdata/quiet.txtar")
 	fixture.Overwrite(t, filepath.Join(root, "sys/kernel/mm/transparent_hugepage/enabled"), []byte("[always] madvise never\n"))
@@ -83,13 +102,12 @@ func testCollector(t *testing.T) *Collector {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	eng := engine.New(&module.Env{Root: r, Log: log}, "test", []module.Module{sysctl.Module{}})
-	p, err := profile.Parse("p.yaml", []byte("apiVersion: nettune/v1\nkind: Profile\nmetadata: {name: p}\nspec:\n  sysctl:\n    net.core.netdev_max_backlog: 1000\n    net.core.netdev_budget: 600\n"))
+	w, err := NewProfileWatcher(path, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Collector{Engine: eng, Profile: p, Log: log}
+	return &Collector{Engine: eng, Profile: w, Log: log}
 }
 
 func TestMetrics(t *testing.T) {
