@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"github.com/nettune/nettune/pkg/dataplane"
 	"github.com/nettune/nettune/pkg/exporter"
 	"github.com/nettune/nettune/pkg/numa"
+	"github.com/nettune/nettune/pkg/plan"
 	"github.com/nettune/nettune/pkg/profile"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -26,6 +29,7 @@ func (a *app) runCommand() *cobra.Command {
 		metricsListen string
 		force         bool
 		instance      string
+		statsPeriod   int
 	)
 	cmd := &cobra.Command{
 		Use: "run PROFILE",
@@ -89,14 +93,107 @@ libraries) nettune run says which package to install and exits 1.`,
 					return fmt.Errorf("the host is not ready for the forwarder (%d problem(s) above); fix them or pass --force", len(problems))
 				}
 			}
-			return a.superviseForwarder(cmd.Context(), prog, cfg, duration, metricsListen, r)
+			if statsPeriod < 0 {
+				return fmt.Errorf("--stats-period %d: want seconds >= 0", statsPeriod)
+			}
+			return a.superviseForwarder(cmd.Context(), prog, cfg, duration, metricsListen, time.Duration(statsPeriod)*time.Second, r)
 		},
 	}
 	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this long (default: until SIGINT/SIGTERM)")
 	cmd.Flags().StringVar(&metricsListen, "metrics-listen", "", "serve the forwarder's Prometheus metrics on this address (e.g. 127.0.0.1:9618)")
 	cmd.Flags().BoolVar(&force, "force", false, "start even when the host checks find problems")
+	cmd.Flags().IntVar(&statsPeriod, "stats-period", 0, "print the counters and rates every SECONDS on stdout (a table, or one JSON object per line with -o json), like testpmd's --stats-period")
 	cmd.Flags().StringVar(&instance, "instance", "", "name of this forwarder instance: its EAL --file-prefix, its stats file /run/nettune/forwarder-NAME.json and its metrics label (default nettune-<pid of the forwarder>)")
 	return cmd
+}
+
+// startedLine is the line printed once the forwarder's ports are up and
+// its workers run; scripts wait for its first words, "forwarding started".
+func startedLine(m dataplane.Message) string {
+	var b strings.Builder
+	b.WriteString("forwarding started")
+	if m.Instance != "" {
+		fmt.Fprintf(&b, ": instance %s", m.Instance)
+	}
+	if st := m.Stats; st != nil {
+		var ports []string
+		for _, p := range st.Ports {
+			link := "link down"
+			if p.LinkUp {
+				link = "link up"
+			}
+			ports = append(ports, fmt.Sprintf("%s %s", p.Name, link))
+		}
+		var cpus []string
+		for _, w := range st.Workers {
+			cpus = append(cpus, fmt.Sprint(w.CPU))
+		}
+		fmt.Fprintf(&b, ", %d port(s) (%s), %d worker(s) on CPU %s", len(st.Ports), strings.Join(ports, ", "), len(st.Workers), strings.Join(cpus, ","))
+	}
+	return b.String()
+}
+
+// periodPort is one port in a periodic statistics line.
+type periodPort struct {
+	Name     string  `json:"name"`
+	Rx       uint64  `json:"rx"`
+	Tx       uint64  `json:"tx"`
+	Dropped  uint64  `json:"dropped"`
+	RxMissed uint64  `json:"rxMissed"`
+	RxPPS    float64 `json:"rxPps"`
+	TxPPS    float64 `json:"txPps"`
+	DropPPS  float64 `json:"dropPps"`
+}
+
+// printPeriodStats prints the counters of cur and the rates since prev on
+// stdout: a small table, or with -o json one object per line of kind
+// "run-stats".
+func (a *app) printPeriodStats(prev, cur dataplane.Stats) error {
+	if len(prev.Ports) == 0 {
+		// No counters yet: rates since the start.
+		prev = dataplane.Stats{Ports: make([]dataplane.PortStats, len(cur.Ports))}
+	}
+	rates := dataplane.Rates(prev, cur)
+	ports := make([]periodPort, len(cur.Ports))
+	for i, p := range cur.Ports {
+		ports[i] = periodPort{Name: p.Name, Rx: p.Rx, Tx: p.Tx, Dropped: p.Dropped, RxMissed: p.Device.RxMissed}
+		if i < len(rates) {
+			ports[i].RxPPS, ports[i].TxPPS, ports[i].DropPPS = rates[i].RxPPS, rates[i].TxPPS, rates[i].DropPPS
+		}
+	}
+	if a.printer.Format != output.Table {
+		return jsonLine(a.io.Out, "run-stats", struct {
+			ElapsedSeconds float64      `json:"elapsedSeconds"`
+			Ports          []periodPort `json:"ports"`
+		}{cur.Elapsed.Seconds(), ports})
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "--- %.1fs\n%-16s %14s %14s %12s %10s %10s %10s\n", cur.Elapsed.Seconds(), "PORT", "RX", "TX", "DROPPED", "RX-MPPS", "TX-MPPS", "DROP-MPPS")
+	for _, p := range ports {
+		fmt.Fprintf(&b, "%-16s %14d %14d %12d %10.3f %10.3f %10.3f\n", p.Name, p.Rx, p.Tx, p.Dropped, p.RxPPS/1e6, p.TxPPS/1e6, p.DropPPS/1e6)
+	}
+	_, err := io.WriteString(a.io.Out, b.String())
+	return err
+}
+
+// jsonLine writes body as one compact JSON object of this kind, with
+// format_version, like output.Printer's documents.
+func jsonLine(w io.Writer, kind string, body any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	doc := map[string]any{}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return err
+	}
+	doc["format_version"], doc["kind"] = plan.FormatVersion, kind
+	b, err = json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
 }
 
 func rateLine(rates []dataplane.PortRate) string {
@@ -125,10 +222,15 @@ type runBody struct {
 	EALArgs        []string  `json:"ealArgs"`
 }
 
-func (a *app) printRunSummary(st dataplane.Stats, eal []string) error {
+// printRunSummary prints the final counters; with jsonLines (-o json
+// --stats-period) as one compact line after the periodic ones.
+func (a *app) printRunSummary(st dataplane.Stats, eal []string, jsonLines bool) error {
 	body := runBody{Forwarded: st.Forwarded(), Dropped: st.Dropped(), ElapsedSeconds: st.Elapsed.Seconds(), Mpps: st.Mpps(), EALArgs: eal, Ports: []runPort{}}
 	for _, p := range st.Ports {
 		body.Ports = append(body.Ports, runPort{Name: p.Name, Rx: p.Rx, Tx: p.Tx, Dropped: p.Dropped, RxMissed: p.Device.RxMissed, LinkUp: p.LinkUp})
+	}
+	if jsonLines && a.printer.Format == output.JSON {
+		return jsonLine(a.io.Out, "run", body)
 	}
 	return a.printer.Print(output.Document{Kind: "run", Body: body, Table: func(t *output.TableWriter) {
 		var rows [][]string

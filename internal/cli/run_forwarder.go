@@ -57,7 +57,8 @@ func (t *tailBuffer) String() string {
 // it: SIGINT and SIGTERM are passed on to it (SIGHUP as SIGTERM), --duration (counted from the
 // moment its workers run) ends it with SIGTERM, its counters are published
 // and shown as they arrive, and its exit code becomes nettune's.
-func (a *app) superviseForwarder(ctx context.Context, prog string, cfg dataplane.Config, duration time.Duration, metricsListen string, r *host.Root) error {
+// Every statsPeriod (0: never) it prints the counters and rates on stdout.
+func (a *app) superviseForwarder(ctx context.Context, prog string, cfg dataplane.Config, duration time.Duration, metricsListen string, statsPeriod time.Duration, r *host.Root) error {
 	in, err := json.Marshal(cfg)
 	if err != nil {
 		return err
@@ -112,10 +113,11 @@ func (a *app) superviseForwarder(ctx context.Context, prog string, cfg dataplane
 		readErr <- sc.Err()
 	}()
 
-	live := a.io.OutTTY && a.printer.Format == output.Table
+	live := a.io.OutTTY && a.printer.Format == output.Table && statsPeriod == 0
 	var (
 		eal      []string
 		prev     dataplane.Stats
+		printed  dataplane.Stats // the counters of the last periodic print
 		final    *dataplane.Stats
 		timer    <-chan time.Time
 		done     = ctx.Done()
@@ -161,6 +163,11 @@ loop:
 				for _, w := range m.Warnings {
 					fmt.Fprintln(a.io.ErrOut, "warning: "+w)
 				}
+				if m.Stats != nil {
+					pub.publish(*m.Stats)
+					prev, printed = *m.Stats, *m.Stats
+				}
+				fmt.Fprintln(a.io.ErrOut, startedLine(m))
 				if duration > 0 {
 					timer = time.After(duration)
 				}
@@ -170,6 +177,14 @@ loop:
 				pub.publish(*m.Stats)
 				if live {
 					fmt.Fprintf(a.io.ErrOut, "\r\x1b[K%s", rateLine(dataplane.Rates(prev, *m.Stats)))
+				}
+				// Messages come about once a second: print when a
+				// period is (nearly) over.
+				if statsPeriod > 0 && m.Stats.Elapsed-printed.Elapsed >= statsPeriod-statsPeriod/10 {
+					if err := a.printPeriodStats(printed, *m.Stats); err != nil {
+						a.log.Debug("print periodic statistics", "err", err)
+					}
+					printed = *m.Stats
 				}
 				prev = *m.Stats
 			}
@@ -200,5 +215,5 @@ loop:
 	if final == nil {
 		return fmt.Errorf("%s exited without its final counters", prog)
 	}
-	return a.printRunSummary(*final, eal)
+	return a.printRunSummary(*final, eal, statsPeriod > 0)
 }

@@ -144,7 +144,7 @@ func TestSuperviseForwarder(t *testing.T) {
 				time.AfterFunc(300*time.Millisecond, func() { syscall.Kill(os.Getpid(), syscall.SIGHUP) })
 			}
 			cfg := dataplane.Config{Mode: dataplane.ModeMAC, Lcores: []int{1}}
-			err = a.superviseForwarder(ctx, prog, cfg, duration, "", root)
+			err = a.superviseForwarder(ctx, prog, cfg, duration, "", 0, root)
 			code := 0
 			if err != nil {
 				ee, ok := err.(exitError)
@@ -190,7 +190,7 @@ func TestSuperviseBadMetricsAddress(t *testing.T) {
 	var out, errOut bytes.Buffer
 	a := &app{io: IO{Out: &out, ErrOut: &errOut}, log: slog.New(slog.NewTextHandler(&errOut, nil))}
 	a.printer = &output.Printer{W: &out, ErrW: &errOut, Format: output.JSON}
-	err = a.superviseForwarder(context.Background(), prog, dataplane.Config{Lcores: []int{1}}, 300*time.Millisecond, "127.0.0.1:no-such-port", root)
+	err = a.superviseForwarder(context.Background(), prog, dataplane.Config{Lcores: []int{1}}, 300*time.Millisecond, "127.0.0.1:no-such-port", 0, root)
 	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:no-such-port") {
 		t.Fatalf("bad metrics address: %v, want an error naming it", err)
 	}
@@ -217,5 +217,83 @@ func TestPrivilegedRunBadMetricsAddress(t *testing.T) {
 		if strings.Contains(string(out), "EAL") || !strings.Contains(string(out), "listen on "+addr) {
 			t.Errorf("run --metrics-listen %s: the EAL started, or the error does not name the address:\n%s", addr, out)
 		}
+	}
+}
+
+// Off a terminal: "forwarding started" once the forwarder runs, then with
+// --stats-period the counters on stdout, as a table or as JSON lines (the
+// summary too is one line then).
+func TestSuperviseStatsPeriod(t *testing.T) {
+	for _, format := range []output.Format{output.Table, output.JSON} {
+		t.Run(string(format), func(t *testing.T) {
+			dir := t.TempDir()
+			prog := fakeForwarder(t, dir)
+			root, err := host.New(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out, errOut bytes.Buffer
+			a := &app{io: IO{Out: &out, ErrOut: &errOut}, log: slog.New(slog.NewTextHandler(&errOut, nil))}
+			a.printer = &output.Printer{W: &out, ErrW: &errOut, Format: format}
+			if err := a.superviseForwarder(context.Background(), prog, dataplane.Config{Lcores: []int{1}}, 300*time.Millisecond, "", time.Second, root); err != nil {
+				t.Fatalf("%v\n%s", err, errOut.String())
+			}
+			if !strings.Contains(errOut.String(), "forwarding started") {
+				t.Errorf("no started line on stderr:\n%s", errOut.String())
+			}
+			if format == output.Table {
+				if !strings.Contains(out.String(), "--- 1.0s\nPORT") || !strings.Contains(out.String(), "Forwarded 20 packets") {
+					t.Errorf("stdout:\n%s", out.String())
+				}
+				return
+			}
+			var kinds []string
+			for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+				var doc struct {
+					Kind  string `json:"kind"`
+					Ports []struct {
+						Name  string  `json:"name"`
+						TxPPS float64 `json:"txPps"`
+					} `json:"ports"`
+				}
+				if err := json.Unmarshal([]byte(line), &doc); err != nil {
+					t.Fatalf("line %q: %v", line, err)
+				}
+				kinds = append(kinds, doc.Kind)
+				if doc.Kind == "run-stats" && (len(doc.Ports) != 2 || doc.Ports[0].TxPPS != 10) {
+					t.Errorf("stats line %q", line)
+				}
+			}
+			if strings.Join(kinds, " ") != "run-stats run" {
+				t.Errorf("stdout kinds %v:\n%s", kinds, out.String())
+			}
+		})
+	}
+}
+
+// The real CLI with the real forwarder, its output read as a script would.
+func TestPrivilegedRunStatsPeriod(t *testing.T) {
+	skipUnlessDPDK(t)
+	bin := buildNettune(t)
+	out, err := exec.Command(bin, "run", "--duration", "3s", "--stats-period", "1", "-o", "json", "null-forwarder").CombinedOutput()
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	started, stats, summary := -1, 0, false
+	for i, line := range strings.Split(string(out), "\n") {
+		switch {
+		case strings.HasPrefix(line, "forwarding started"):
+			started = i
+		case strings.Contains(line, `"kind":"run-stats"`):
+			if started < 0 {
+				t.Errorf("stats before the started line:\n%s", out)
+			}
+			stats++
+		case strings.Contains(line, `"kind":"run"`):
+			summary = true
+		}
+	}
+	if started < 0 || stats < 2 || !summary {
+		t.Errorf("started line %d, %d stats lines, summary %v:\n%s", started, stats, summary, out)
 	}
 }

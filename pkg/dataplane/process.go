@@ -32,7 +32,8 @@ const ForwarderPackage = "nettune"
 var ErrNoForwarder = errors.New("the dpdk forwarder " + ForwarderProgram + " is not installed")
 
 // Message is one line of the forwarder's stdout. Exactly one field group is
-// set: EALArgs before the EAL starts; Started (with Warnings) once the
+// set: EALArgs before the EAL starts; Started (with Instance, Warnings and
+// the first Stats: ports, links, workers) once the ports are up and the
 // workers run; Stats about once a second; Final with the last Stats after
 // the workers stopped.
 type Message struct {

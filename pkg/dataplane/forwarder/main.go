@@ -119,8 +119,9 @@ func serve(ctx context.Context, interval time.Duration, runDir string, stdin io.
 	if err != nil {
 		return err
 	}
-	publish(fwd.Stats())
-	err = send(dataplane.Message{Started: true, Instance: cfg.FilePrefix, Warnings: fwd.Warnings()})
+	st0 := fwd.Stats()
+	publish(st0)
+	err = send(dataplane.Message{Started: true, Instance: cfg.FilePrefix, Warnings: fwd.Warnings(), Stats: &st0})
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for err == nil {
