@@ -1,6 +1,12 @@
 package dataplane
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/nettune/nettune/pkg/host"
+	"github.com/nettune/nettune/pkg/numa"
+)
 
 func TestPoolSize(t *testing.T) {
 	tests := []struct {
@@ -50,5 +56,38 @@ func TestPoolSizeBounds(t *testing.T) {
 				t.Errorf("%d workers %d desc: PoolSize %d, need %d", w, desc, n, need)
 			}
 		}
+	}
+}
+
+// MemoryEstimate = mbufs × MbufBytes + descriptors × DescBytes + the EAL's
+// overhead; the preflight rounds it to pages and refuses only when it is
+// more than the free memory, printing both in MiB.
+func TestMemoryNeeded(t *testing.T) {
+	cfg := nullConfig(1)
+	// 8191 mbufs × 2392 + 2 queues × 2048 descriptors × 64 + 4 MiB
+	want := uint64(8191*2392 + 2*2048*64 + 4<<20)
+	if got := MemoryEstimate(cfg, 0); got != want {
+		t.Errorf("MemoryEstimate = %d, want %d", got, want)
+	}
+	if got := MemoryNeeded(cfg, 0); got != 8191*2432+64<<20 {
+		t.Errorf("MemoryNeeded (the planner's reservation) = %d", got)
+	}
+	if MemoryEstimate(cfg, 1) != 0 {
+		t.Error("memory needed on a node without ports")
+	}
+	pages := int((want + 2<<20 - 1) / (2 << 20)) // 12 pages of 2 MiB
+	topo := func(free int) *numa.Topology {
+		return &numa.Topology{Nodes: []numa.Node{{ID: 0, Hugepages: []numa.HugepagePool{{SizeKB: 2048, Total: 100, Free: free}}}}}
+	}
+	r, err := host.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if problems, _ := Preflight(r, topo(pages), cfg); len(problems) != 0 {
+		t.Errorf("exactly enough free pages (%d): %v", pages, problems)
+	}
+	problems, _ := Preflight(r, topo(pages-1), cfg)
+	if len(problems) != 1 || !strings.Contains(problems[0], "needs 24.00 MiB of hugepages (8191 mbufs × 2392 B + 4.25 MiB") || !strings.Contains(problems[0], "in 2.00 MiB pages), 22.00 MiB are free") {
+		t.Errorf("one page short: %q", problems)
 	}
 }

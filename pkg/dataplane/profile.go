@@ -14,26 +14,6 @@ import (
 	"github.com/nettune/nettune/pkg/profile"
 )
 
-// MbufBytes is the memory one mbuf takes in a pool: the default 2176-byte
-// data room (RTE_MBUF_DEFAULT_BUF_SIZE), the rte_mbuf header and the
-// mempool object header, rounded to cache lines.
-const MbufBytes = 2432
-
-// EALOverheadMB is the memory the EAL and the PMDs allocate besides the
-// mbuf pools (descriptor rings, per-lcore data, malloc heaps), per NUMA node
-// used.
-const EALOverheadMB = 64
-
-// MemoryNeeded is the hugepage memory the forwarder needs on a NUMA node:
-// its mbuf pool plus the EAL's overhead; 0 for a node without ports.
-func MemoryNeeded(cfg Config, socket int) uint64 {
-	n := PoolSize(cfg, socket)
-	if n == 0 {
-		return 0
-	}
-	return uint64(n)*MbufBytes + EALOverheadMB<<20
-}
-
 // FromProfile builds the forwarder's Config from a profile's spec and the
 // host topology: ports and pairs by name (two by two when pairs are not
 // given), worker CPUs from spec.dataplane.lcores or else the isolated CPUs
@@ -168,11 +148,13 @@ func Preflight(r *host.Root, topo *numa.Topology, cfg Config) (problems, warning
 			sockets[max(p.Socket, 0)] = true
 		}
 		for s := range sockets {
-			need := MemoryNeeded(cfg, s)
+			page := hugePageBytes(topo, s)
+			est := MemoryEstimate(cfg, s)
+			need := roundUp(est, page)
 			free := freeHugeBytes(topo, s)
-			if free < need {
-				problems = append(problems, fmt.Sprintf("node %d: the forwarder needs %d MB of hugepages (%d mbufs), %d MB are free; reserve more (spec.hugepages) or set spec.dataplane.noHuge for vdev-only tests",
-					s, need>>20, PoolSize(cfg, s), free>>20))
+			if need > free {
+				problems = append(problems, fmt.Sprintf("node %d: the forwarder needs %s of hugepages (%d mbufs × %d B + %s for the EAL and the rings, in %s pages), %s are free; reserve more (spec.hugepages) or set spec.dataplane.noHuge for vdev-only tests",
+					s, mib(need), PoolSize(cfg, s), MbufBytes, mib(est-uint64(PoolSize(cfg, s))*MbufBytes), mib(page), mib(free)))
 			}
 		}
 	}
@@ -181,6 +163,32 @@ func Preflight(r *host.Root, topo *numa.Topology, cfg Config) (problems, warning
 		warnings = append(warnings, fmt.Sprintf("worker CPUs %s are not all isolated by the running kernel (isolated: %q): the scheduler may run other tasks there", lc, topo.Isolated.String()))
 	}
 	return problems, warnings
+}
+
+// mib formats a byte count in MiB with two decimals.
+func mib(b uint64) string { return fmt.Sprintf("%.2f MiB", float64(b)/(1<<20)) }
+
+func roundUp(n, to uint64) uint64 {
+	if to == 0 {
+		return n
+	}
+	return (n + to - 1) / to * to
+}
+
+// hugePageBytes is the size of the smallest hugepages with free pages on
+// the node (the EAL takes memory in pages of that size), else 2 MiB.
+func hugePageBytes(topo *numa.Topology, node int) uint64 {
+	for _, n := range topo.Nodes {
+		if n.ID != node && len(topo.Nodes) > 1 {
+			continue
+		}
+		for _, p := range n.Hugepages { // sorted by size
+			if p.Free > 0 {
+				return p.SizeKB << 10
+			}
+		}
+	}
+	return 2 << 20
 }
 
 // freeHugeBytes is the free hugepage memory of a node over all sizes; a

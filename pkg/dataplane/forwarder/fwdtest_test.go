@@ -326,3 +326,48 @@ func writeSysfs(path, value string) error {
 	}
 	return nil
 }
+
+// TestPrivilegedHugepageEstimate runs the forwarder on hugepages with
+// --in-memory and no -m (the EAL takes memory as it needs it) and compares
+// the hugepages it really took (free_hugepages before and while it runs)
+// with the preflight's estimate, dataplane.MemoryEstimate rounded to 2 MiB
+// pages: the estimate must cover it and be at most 1.5 times it.
+func TestPrivilegedHugepageEstimate(t *testing.T) {
+	mainCPUs, worker := needRoot(t)
+	fixture.LockHost(t, "dpdk-cpus")
+	fixture.LockHost(t, "hugepages-2M")
+	const want = 256 // 512 MiB
+	total := fixture.ReadInt(t, nrHugepages+"nr_hugepages")
+	free := fixture.ReadInt(t, nrHugepages+"free_hugepages")
+	if free < want {
+		if err := writeSysfs(nrHugepages+"nr_hugepages", strconv.Itoa(total+want-free)); err != nil {
+			t.Skipf("skipped: cannot reserve 2 MB hugepages: %v", err)
+		}
+		t.Cleanup(func() {
+			if err := writeSysfs(nrHugepages+"nr_hugepages", strconv.Itoa(total)); err != nil {
+				t.Errorf("restore nr_hugepages to %d: %v", total, err)
+			}
+		})
+		if free = fixture.ReadInt(t, nrHugepages+"free_hugepages"); free < want {
+			t.Skipf("skipped: only %d free 2 MB hugepages after asking for %d", free, want)
+		}
+	}
+	for _, desc := range []int{256, 1024, 4096} {
+		t.Run(strconv.Itoa(desc), func(t *testing.T) {
+			cfg := nullConfig(worker)
+			cfg.RxDesc, cfg.TxDesc = desc, desc
+			est := (dataplane.MemoryEstimate(cfg, 0) + 2<<20 - 1) / (2 << 20) * (2 << 20)
+			prefix := fmt.Sprintf("nt-test-huge-%d-%d", os.Getpid(), desc)
+			before := fixture.ReadInt(t, nrHugepages+"free_hugepages")
+			cmd, out := runForwarder(t, "", "-vdev", "net_null0", "-vdev", "net_null1", "-workers", strconv.Itoa(worker),
+				"-main", cpuList(mainCPUs), "-rxd", strconv.Itoa(desc), "-txd", strconv.Itoa(desc), "-file-prefix", prefix, "-interval", "1h")
+			used := uint64(before-fixture.ReadInt(t, nrHugepages+"free_hugepages")) * (2 << 20)
+			stopForwarder(t, cmd, out, syscall.SIGTERM)
+			t.Logf("%d descriptors, %d mbufs: DPDK took %.1f MiB, estimate %.1f MiB (%.2f×)", desc, dataplane.PoolSize(cfg, 0),
+				float64(used)/(1<<20), float64(est)/(1<<20), float64(est)/float64(used))
+			if used == 0 || est < used || float64(est) > 1.5*float64(used) {
+				t.Errorf("estimate %d B, DPDK took %d B: want used <= estimate <= 1.5 × used\n%s", est, used, out.String())
+			}
+		})
+	}
+}
