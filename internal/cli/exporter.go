@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
+	"github.com/nettune/nettune/pkg/engine"
 	"github.com/nettune/nettune/pkg/exporter"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 )
 
@@ -24,7 +25,8 @@ settings per module and status and whether the host is in sync; the
 diagnostic findings; softnet_stat and NIC counters; the counters of a running
 'nettune run'. The host is read at every scrape, and PROFILE is reloaded
 when its file changes (a profile that no longer loads keeps the last good
-one and makes nettune_scrape_success 0). See docs/metrics.md.`,
+one and makes nettune_scrape_success 0). /healthz answers "ok" while the
+server runs; / links both. See docs/metrics.md.`,
 		Example: `  nettune exporter kernel-throughput
   nettune exporter --listen :9617 /etc/nettune/profile.yaml
   nettune exporter`,
@@ -35,23 +37,19 @@ one and makes nettune_scrape_success 0). See docs/metrics.md.`,
 			if err != nil {
 				return err
 			}
-			c := &exporter.Collector{Engine: eng, Log: a.log}
+			ref := ""
 			if len(args) == 1 {
-				if c.Profile, err = exporter.NewProfileWatcher(args[0], a.log); err != nil {
-					return err
-				}
+				ref = args[0]
 			}
-			reg := prometheus.NewRegistry()
-			if err := reg.Register(c); err != nil {
+			h, err := exporterHandler(eng, a.log, ref)
+			if err != nil {
 				return err
 			}
-			mux := http.NewServeMux()
-			mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", listen, err)
 			}
-			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+			srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 			a.log.Info("serving metrics", "addr", ln.Addr().String())
 			fmt.Fprintf(a.io.ErrOut, "serving metrics on http://%s/metrics\n", ln.Addr())
 			go func() {
@@ -66,6 +64,24 @@ one and makes nettune_scrape_success 0). See docs/metrics.md.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9617", "address to serve /metrics on")
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9617", "address to serve /metrics, /healthz and / on")
 	return cmd
+}
+
+// exporterHandler is what nettune exporter serves: the host eng observes
+// and, unless ref is "", the profile ref, at /metrics, /healthz and /.
+func exporterHandler(eng *engine.Engine, log *slog.Logger, ref string) (http.Handler, error) {
+	c := &exporter.Collector{Engine: eng, Log: log}
+	if ref != "" {
+		w, err := exporter.NewProfileWatcher(ref, log)
+		if err != nil {
+			return nil, err
+		}
+		c.Profile = w
+	}
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(c); err != nil {
+		return nil, err
+	}
+	return exporter.Handler(reg), nil
 }
