@@ -56,9 +56,25 @@ func Parse(s string) (Set, error) {
 		if err != nil {
 			return Set{}, fmt.Errorf("cpu list %q: %w", s, err)
 		}
-		out = append(out, cpus...)
+		if out == nil {
+			out = cpus
+		} else {
+			out = append(out, cpus...)
+		}
+	}
+	if increasing(out) {
+		return Set{cpus: out}, nil // the kernel's own lists: no copy, no sort
 	}
 	return Of(out...), nil
+}
+
+func increasing(c []int) bool {
+	for i := 1; i < len(c); i++ {
+		if c[i] <= c[i-1] {
+			return false
+		}
+	}
+	return true
 }
 
 // MustParse is Parse for constants in tests and built-in defaults.

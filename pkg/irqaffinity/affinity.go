@@ -58,6 +58,30 @@ type Affinity struct {
 // Read reads an IRQ's requested and effective affinity.
 func Read(r *host.Root, irq int) (Affinity, error) {
 	raw, err := r.ReadString(r.Path(ListPath(irq)))
+	eff, effErr := r.ReadString(r.Path(EffectivePath(irq)))
+	return parseAffinity(irq, raw, err, eff, effErr)
+}
+
+// ReadMany is Read of many IRQs, the files read in parallel
+// (host.Root.ReadStrings); the results are in the order of irqs.
+func ReadMany(r *host.Root, irqs []int) ([]Affinity, []error) {
+	paths := make([]string, 0, 2*len(irqs))
+	for _, irq := range irqs {
+		paths = append(paths, r.Path(ListPath(irq)), r.Path(EffectivePath(irq)))
+	}
+	reads := r.ReadStrings(paths)
+	out, errs := make([]Affinity, len(irqs)), make([]error, len(irqs))
+	for i, irq := range irqs {
+		l, e := reads[2*i], reads[2*i+1]
+		out[i], errs[i] = parseAffinity(irq, l.S, l.Err, e.S, e.Err)
+	}
+	return out, errs
+}
+
+// parseAffinity makes an Affinity of the two files of an IRQ (what
+// ReadString returned for each): the requested list must read, the
+// effective one is left empty when it does not (kernels before 4.15).
+func parseAffinity(irq int, raw string, err error, eff string, effErr error) (Affinity, error) {
 	if err != nil {
 		return Affinity{}, fmt.Errorf("read affinity of IRQ %d: %w", irq, err)
 	}
@@ -65,7 +89,7 @@ func Read(r *host.Root, irq int) (Affinity, error) {
 	if a.Requested, err = cpuset.Parse(raw); err != nil {
 		return Affinity{}, fmt.Errorf("%s: %w", ListPath(irq), err)
 	}
-	if eff, err := r.ReadString(r.Path(EffectivePath(irq))); err == nil {
+	if effErr == nil {
 		a.Effective, _ = cpuset.Parse(eff)
 	}
 	return a, nil

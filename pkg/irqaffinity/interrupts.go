@@ -29,7 +29,7 @@ type IRQ struct {
 	// CPUs are the CPUs of the header, in its order (one slice shared by
 	// every IRQ of a table), and Counts the interrupts each took.
 	CPUs   []int
-	Counts []uint64
+	Counts []uint32
 	// Chip is the interrupt controller ("IR-PCI-MSIX-0000:03:00.0",
 	// "IO-APIC", "PCI-MSI").
 	Chip string
@@ -51,11 +51,11 @@ func (q IRQ) Name() string {
 // does not have.
 func (q IRQ) Count(cpu int) uint64 {
 	if cpu >= 0 && cpu < len(q.CPUs) && q.CPUs[cpu] == cpu {
-		return q.Counts[cpu] // every CPU online: column i is CPU i
+		return uint64(q.Counts[cpu]) // every CPU online: column i is CPU i
 	}
 	for i, c := range q.CPUs {
 		if c == cpu {
-			return q.Counts[i]
+			return uint64(q.Counts[i])
 		}
 	}
 	return 0
@@ -65,7 +65,7 @@ func (q IRQ) Count(cpu int) uint64 {
 func (q IRQ) Total() uint64 {
 	var n uint64
 	for _, c := range q.Counts {
-		n += c
+		n += uint64(c)
 	}
 	return n
 }
@@ -98,17 +98,17 @@ func ParseInterruptTable(rd io.Reader) ([]IRQ, map[string]map[int]uint64, error)
 	var cpus []int
 	header := false
 	var out []IRQ
-	var backing []uint64
+	var backing []uint32
 	line := 0
 	for sc.Scan() {
 		line++
-		text := sc.Text()
-		label, pos := nextField(text, 0)
-		if label == "" {
+		b := sc.Bytes()
+		label, pos := nextField(b, 0)
+		if len(label) == 0 {
 			continue
 		}
 		if !header {
-			for _, f := range strings.Fields(text) {
+			for _, f := range strings.Fields(string(b)) {
 				n, ok := strings.CutPrefix(f, "CPU")
 				id, err := strconv.Atoi(n)
 				if !ok || err != nil || id < 0 {
@@ -119,21 +119,19 @@ func ParseInterruptTable(rd io.Reader) ([]IRQ, map[string]map[int]uint64, error)
 			header = true
 			continue
 		}
-		num, ok := strings.CutSuffix(label, ":")
+		num, ok := strings.CutSuffix(string(label), ":")
 		if !ok {
 			return nil, nil, fmt.Errorf("/proc/interrupts line %d: %q has no IRQ label", line, label)
 		}
 		n, err := strconv.Atoi(num)
 		if err != nil { // NMI:, LOC:, ERR: ...
 			counts := map[int]uint64{}
-			for i := 0; ; i++ {
-				f, next := nextField(text, pos)
+			for i, f := range strings.Fields(string(b[pos:])) {
 				c, err := strconv.ParseUint(f, 10, 64)
-				if f == "" || err != nil || i >= len(cpus) {
+				if err != nil || i >= len(cpus) {
 					break
 				}
 				counts[cpus[i]] = c
-				pos = next
 			}
 			if len(counts) == 1 && len(cpus) > 1 {
 				counts = map[int]uint64{-1: counts[cpus[0]]}
@@ -145,20 +143,20 @@ func ParseInterruptTable(rd io.Reader) ([]IRQ, map[string]map[int]uint64, error)
 			return nil, nil, fmt.Errorf("/proc/interrupts line %d: negative IRQ %d", line, n)
 		}
 		if len(backing) < len(cpus) {
-			backing = make([]uint64, len(cpus)*256)
+			backing = make([]uint32, len(cpus)*256)
 		}
 		q := IRQ{Number: n, CPUs: cpus, Counts: backing[:len(cpus):len(cpus)]}
 		backing = backing[len(cpus):]
 		for i := range cpus {
-			f, next := nextField(text, pos)
-			c, err := strconv.ParseUint(f, 10, 64)
-			if f == "" || err != nil {
+			f, next := nextField(b, pos)
+			c, ok := parseCount(f)
+			if !ok {
 				break
 			}
 			q.Counts[i] = c
 			pos = next
 		}
-		q.Chip, q.Trigger, q.Names = splitDescription(strings.Fields(text[pos:]))
+		q.Chip, q.Trigger, q.Names = splitDescription(strings.Fields(string(b[pos:])))
 		out = append(out, q)
 	}
 	if err := sc.Err(); err != nil {
@@ -170,18 +168,35 @@ func ParseInterruptTable(rd io.Reader) ([]IRQ, map[string]map[int]uint64, error)
 	return out, summary, nil
 }
 
-// nextField returns the field of s that starts at or after i (fields are
-// separated by white space, as strings.Fields splits them) and the index
-// just past it; "" when there is none.
-func nextField(s string, i int) (string, int) {
-	for i < len(s) && isSpace(s[i]) {
+// parseCount reads a per-CPU count: decimal digits, which the kernel
+// prints from an unsigned int (show_interrupts, "%10u"); a longer number
+// is kept modulo 2^32, as the counter itself wraps.
+func parseCount(f []byte) (uint32, bool) {
+	if len(f) == 0 || len(f) > 19 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range f {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	return uint32(v), true
+}
+
+// nextField returns the field of b that starts at or after i (fields are
+// separated by ASCII white space) and the index just past it; empty when
+// there is none.
+func nextField(b []byte, i int) ([]byte, int) {
+	for i < len(b) && isSpace(b[i]) {
 		i++
 	}
 	j := i
-	for j < len(s) && !isSpace(s[j]) {
+	for j < len(b) && !isSpace(b[j]) {
 		j++
 	}
-	return s[i:j], j
+	return b[i:j], j
 }
 
 func isSpace(c byte) bool {

@@ -1,7 +1,9 @@
 package irqaffinity
 
 import (
+	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -95,9 +97,13 @@ func FuzzParseInterrupts(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, q := range irqs {
+		ref := referenceCounts(in)
+		for i, q := range irqs {
 			if q.Number < 0 {
 				t.Fatalf("negative IRQ %d", q.Number)
+			}
+			if ref != nil && fmt.Sprint(q.Counts) != fmt.Sprint(ref[i]) {
+				t.Fatalf("IRQ %d: counts %v, strings.Fields reads %v", q.Number, q.Counts, ref[i])
 			}
 			for _, n := range q.Names {
 				if n == "" || strings.TrimSpace(n) != n {
@@ -124,4 +130,41 @@ ERR:          5
 	if summary["ERR"][-1] != 5 || len(summary["ERR"]) != 1 {
 		t.Errorf("ERR = %v", summary["ERR"])
 	}
+}
+
+// referenceCounts reads the per-CPU counts of every numbered line the
+// plain way (strings.Fields, strconv), for ASCII input (the parser splits
+// on ASCII white space only, as the kernel prints); nil otherwise.
+func referenceCounts(in string) [][]uint32 {
+	for i := 0; i < len(in); i++ {
+		if in[i] >= 0x80 {
+			return nil
+		}
+	}
+	var out [][]uint32
+	ncpu := -1
+	for _, line := range strings.Split(in, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if ncpu < 0 {
+			ncpu = len(f)
+			continue
+		}
+		if _, err := strconv.Atoi(strings.TrimSuffix(f[0], ":")); err != nil {
+			continue
+		}
+		counts := make([]uint32, ncpu)
+		for i := 0; i < ncpu && i+1 < len(f); i++ {
+			s := f[i+1]
+			if len(s) > 19 || strings.TrimLeft(s, "0123456789") != "" {
+				break
+			}
+			v, _ := strconv.ParseUint(s, 10, 64)
+			counts[i] = uint32(v)
+		}
+		out = append(out, counts)
+	}
+	return out
 }

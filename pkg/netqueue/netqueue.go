@@ -109,6 +109,12 @@ func RoundUpPow2(n int) int {
 // ReadMask reads a mask file: its raw content and the CPUs it names.
 func ReadMask(r *host.Root, hostPath string) (string, cpuset.Set, error) {
 	raw, err := r.ReadString(r.Path(hostPath))
+	return ParseMask(hostPath, raw, err)
+}
+
+// ParseMask is ReadMask of a file already read (raw and err are what
+// ReadString returned for it).
+func ParseMask(hostPath, raw string, err error) (string, cpuset.Set, error) {
 	if err != nil {
 		return "", cpuset.Set{}, err
 	}
@@ -142,6 +148,11 @@ func WriteMask(r *host.Root, hostPath, mask string) error {
 // ReadCount reads a number file.
 func ReadCount(r *host.Root, hostPath string) (string, int, error) {
 	raw, err := r.ReadString(r.Path(hostPath))
+	return ParseCount(hostPath, raw, err)
+}
+
+// ParseCount is ReadCount of a file already read.
+func ParseCount(hostPath, raw string, err error) (string, int, error) {
 	if err != nil {
 		return "", 0, err
 	}

@@ -517,13 +517,22 @@ func (p *planner) planAffinity(label string, n NIC, a *profile.NICIRQAffinity, q
 		p.warnf(n.Name, "remove irqAffinity for this NIC", "%s has no queue interrupts nettune recognizes (a virtual NIC, or its driver names them differently); irqAffinity does nothing", n)
 		return
 	}
+	var irqs []int
+	for _, q := range qlist {
+		if _, ok := assign[q.IRQ]; ok {
+			irqs = append(irqs, q.IRQ)
+		}
+	}
+	affs, errs := irqaffinity.ReadMany(p.r, irqs)
+	k := 0
 	for _, q := range qlist {
 		want, ok := assign[q.IRQ]
 		if !ok {
 			continue
 		}
 		object := fmt.Sprintf("%s/%s (irq %d)", n.Name, q.Label, q.IRQ)
-		cur, err := irqaffinity.Read(p.r, q.IRQ)
+		cur, err := affs[k], errs[k]
+		k++
 		if err != nil {
 			p.errorf(object, "", "%v", err)
 			continue
@@ -587,9 +596,14 @@ func (p *planner) planSteering(label string, n NIC, q *profile.QueueCPUs, qs que
 	}
 	queues = p.limitQueues(n, key, queues, qs.changes, after)
 	sets := netqueue.Spread(len(queues), cpus, q.Spread)
+	paths := make([]string, len(queues))
+	for i, qn := range queues {
+		paths[i] = p.r.Path(path(n.Name, qn))
+	}
+	reads := p.r.ReadStrings(paths)
 	for i, qn := range queues {
 		hp := path(n.Name, qn)
-		raw, cur, err := netqueue.ReadMask(p.r, hp)
+		raw, cur, err := netqueue.ParseMask(hp, reads[i].S, reads[i].Err)
 		if err != nil && !rx && host.IsNotExist(err) && p.r.Exists(p.r.Path(hp)) {
 			// The kernel refuses xps_cpus of a device with a single
 			// tx queue (ENOENT on an attribute that is there).
@@ -645,9 +659,14 @@ func (p *planner) planFlowCounts(n NIC, entries int, qs queueState) {
 		queues = p.limitQueues(n, "rfs", queues, true, nrx)
 	}
 	want := netqueue.FlowCount(entries, nrx)
-	for _, qn := range queues {
+	paths := make([]string, len(queues))
+	for i, qn := range queues {
+		paths[i] = p.r.Path(netqueue.FlowCntPath(n.Name, qn))
+	}
+	reads := p.r.ReadStrings(paths)
+	for i, qn := range queues {
 		hp := netqueue.FlowCntPath(n.Name, qn)
-		raw, cur, err := netqueue.ReadCount(p.r, hp)
+		raw, cur, err := netqueue.ParseCount(hp, reads[i].S, reads[i].Err)
 		if err != nil {
 			p.errorf(n.Name, "", "read %s: %v", hp, err)
 			continue
