@@ -8,6 +8,7 @@ import (
 	"github.com/nettune/nettune/internal/output"
 	"github.com/nettune/nettune/pkg/diagnose"
 	"github.com/nettune/nettune/pkg/engine"
+	"github.com/nettune/nettune/pkg/module"
 	"github.com/nettune/nettune/pkg/plan"
 	"github.com/nettune/nettune/pkg/profile"
 	"github.com/spf13/cobra"
@@ -17,6 +18,7 @@ func (a *app) checkCommand() *cobra.Command {
 	var (
 		interval    time.Duration
 		diagnostics bool
+		verbose     bool
 		only        []string
 	)
 	cmd := &cobra.Command{
@@ -53,6 +55,9 @@ as drift for the exit code.
 				return err
 			}
 			eng.Only = only
+			// The plan and the diagnostics read the host once (topology,
+			// /proc/interrupts): one memo for both.
+			ctx := module.WithMemo(cmd.Context())
 			pr := &engine.PlanResult{}
 			var perr error
 			var spec *profile.Spec
@@ -65,7 +70,7 @@ as drift for the exit code.
 					return err
 				}
 				spec = &p.Spec
-				if pr, perr = eng.Check(cmd.Context(), p); pr == nil {
+				if pr, perr = eng.Check(ctx, p); pr == nil {
 					return perr
 				}
 			}
@@ -74,7 +79,7 @@ as drift for the exit code.
 				if interval > 0 && a.printer.Format == output.Table && a.io.OutTTY {
 					fmt.Fprintf(a.io.ErrOut, "sampling counters for %s...\n", interval)
 				}
-				if findings, err = diagnose.Run(cmd.Context(), eng.Env.Root, diagnose.Options{Spec: spec, Interval: interval}); err != nil {
+				if findings, err = diagnose.Run(ctx, eng.Env.Root, diagnose.Options{Spec: spec, Interval: interval}); err != nil {
 					return fmt.Errorf("diagnostics: %w", err)
 				}
 			}
@@ -91,8 +96,8 @@ as drift for the exit code.
 				Body: body,
 				Table: func(t *output.TableWriter) {
 					var rows [][]string
-					for _, it := range pr.Items {
-						rows = append(rows, []string{statusCell(t, it.Status), it.Module, it.Object, it.Attribute, output.Abbrev(it.Before, cellWidth), output.Abbrev(it.After, cellWidth), it.Detail})
+					for _, r := range checkRows(pr.Items, verbose) {
+						rows = append(rows, []string{statusCell(t, r.Status), r.Module, r.Object, r.Attribute, output.Abbrev(r.Before, cellWidth), output.Abbrev(r.After, cellWidth), r.Detail})
 					}
 					if len(rows) > 0 {
 						t.Rows([]string{"STATUS", "MODULE", "OBJECT", "ATTRIBUTE", "BEFORE", "AFTER", "DETAIL"}, rows)
@@ -120,6 +125,7 @@ as drift for the exit code.
 	}
 	cmd.Flags().DurationVar(&interval, "interval", 3*time.Second, "how long to sample rate counters (softnet, NIC drops, interrupts); 0 skips those rules")
 	cmd.Flags().BoolVar(&diagnostics, "diagnostics", true, "run the diagnostic rules")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "one table row per item: do not fold a NIC's queues and queue IRQs that share status and attribute into one row")
 	cmd.Flags().StringSliceVar(&only, "only", nil, onlyUsage("check"))
 	return cmd
 }

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# bench-bighost.sh: whole-process wall time and peak RSS of nettune's read
+# paths on the generated 256-CPU, 2-node host with 16 ice ports of 64 and
+# of 256 queues (internal/fixture/bighost), and of 'nettune devices'
+# against 'dpdk-devbind.py --status' on this host, side by side.
+#
+# Usage: scripts/bench-bighost.sh [RUNS]    (default 7)
+# Environment: NETTUNE (a nettune binary; default: built from this tree), BASE (a second
+#   nettune binary to compare, e.g. one built from an older commit),
+#   DIR (where fixtures go; /dev/shm when there is one: memory-backed like
+#   /proc and /sys), DEVBIND (dpdk-devbind.py).
+#
+# Each command runs RUNS times after one warm-up; the report gives the
+# median wall time and the largest peak RSS (GNU time's %e and %M), runs
+# of nettune devices and dpdk-devbind.py alternate, and their ratio is the
+# median of the ratios of each pair. Quote the medians of a quiet machine:
+# docs/performance.md.
+set -euo pipefail
+RUNS=${1:-7}
+cd "$(dirname "$0")/.."
+DEVBIND=${DEVBIND:-dpdk-devbind.py}
+base=/tmp
+[ -d /dev/shm ] && base=/dev/shm
+DIR=${DIR:-$(mktemp -d "$base/nettune-bighost.XXXXXX")}
+trap 'rm -rf "$DIR"' EXIT
+if [ -z "${NETTUNE:-}" ]; then
+	NETTUNE=$DIR/nettune
+	CGO_ENABLED=0 go build -o "$NETTUNE" ./cmd/nettune
+fi
+PROFILE=internal/fixture/bighost/nics.yaml
+command -v /usr/bin/time >/dev/null || { echo "bench-bighost: /usr/bin/time not found (apt-get install time)" >&2; exit 1; }
+
+# measure LABEL CMD...: RUNS timed runs; prints "median_wall max_rss_kb".
+measure() {
+	local out; out=$(mktemp)
+	"${@:2}" >/dev/null 2>&1 || true
+	for _ in $(seq "$RUNS"); do
+		/usr/bin/time -f "%e %M" -a -o "$out" "${@:2}" >/dev/null 2>&1 || true
+	done
+	grep -E '^[0-9.]+ [0-9]+$' "$out" | sort -n | awk -v label="$1" '
+		{ w[NR] = $1; if ($2 > m) m = $2 }
+		END { printf "%-34s median %.3f s  peak RSS %.1f MB  (%d runs)\n", label, w[int((NR+1)/2)], m/1024, NR }'
+	rm -f "$out"
+}
+
+for q in 64 256; do
+	root=$DIR/16x$q
+	go run ./internal/fixture/bighost/gen -queues "$q" "$root" >/dev/null
+	for bin in "$NETTUNE" ${BASE:+"$BASE"}; do
+		tag=$(basename "$bin")
+		[ "$bin" = "$NETTUNE" ] || tag="base:$tag"
+		measure "$tag check 16x$q" "$bin" check --interval 0 --root "$root" "$PROFILE"
+		measure "$tag plan 16x$q" "$bin" plan --root "$root" "$PROFILE"
+		measure "$tag irqs 16x$q" "$bin" irqs --root "$root"
+	done
+	rm -rf "$root"
+done
+
+# devices: A and B alternate; ratio B/A pair by pair.
+if command -v "$DEVBIND" >/dev/null; then
+	out=$(mktemp)
+	"$NETTUNE" devices >/dev/null 2>&1 || true
+	"$DEVBIND" --status >/dev/null 2>&1 || true
+	for _ in $(seq "$RUNS"); do
+		/usr/bin/time -f "A %e %M" -a -o "$out" "$NETTUNE" devices >/dev/null 2>&1 || true
+		/usr/bin/time -f "B %e %M" -a -o "$out" "$DEVBIND" --status >/dev/null 2>&1 || true
+	done
+	grep -E '^[AB] [0-9.]+ [0-9]+$' "$out" | awk -v devbind="$DEVBIND" '
+		$1 == "A" { a[++na] = $2 } $1 == "B" { b[++nb] = $2 }
+		function med(x, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }; return x[int((n+1)/2)] }
+		END {
+			n = na < nb ? na : nb
+			for (i = 1; i <= n; i++) r[i] = (a[i] > 0 ? b[i] / a[i] : 0)
+			printf "nettune devices                    median %.3f s\n", med(a, na)
+			printf "%-34s median %.3f s\n", devbind " --status", med(b, nb)
+			printf "devices speed-up (pairwise median) %.1fx  (%d pairs)\n", med(r, n), n
+		}'
+	rm -f "$out"
+else
+	echo "bench-bighost: $DEVBIND not found, devices comparison skipped (apt-get install dpdk)" >&2
+fi
