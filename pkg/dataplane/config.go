@@ -28,6 +28,20 @@ const (
 	MaxBurst = 512
 	// MaxStreams bounds the (rx port, tx port) streams one worker serves.
 	MaxStreams = 64
+	// MinBurst is the smallest burst: the vector rx paths of Intel PMDs
+	// (i40e, ixgbe, ice, iavf) handle 4 descriptors per step and return
+	// nothing for a smaller burst.
+	MinBurst = 4
+	// MbufHeadroom is the headroom DPDK reserves at the front of every
+	// mbuf's data room (RTE_PKTMBUF_HEADROOM).
+	MbufHeadroom = 128
+	// DefaultMbufDataSize is an mbuf's data room, headroom included
+	// (RTE_MBUF_DEFAULT_BUF_SIZE): frames up to 2048 bytes.
+	DefaultMbufDataSize = 2048 + MbufHeadroom
+	// MinMTU and MaxMTU bound Config.MTU (the device's range is checked at
+	// start).
+	MinMTU = 68
+	MaxMTU = 65535 - 26
 )
 
 var (
@@ -113,6 +127,15 @@ type Config struct {
 	FilePrefix string
 	// ExtraEAL is appended to the EAL arguments.
 	ExtraEAL []string
+	// MTU is set on every port (rxmode.mtu): frames of MTU + 18 bytes
+	// (Ethernet header and CRC) are received. Zero keeps the devices'
+	// default (1500).
+	MTU int
+	// MbufDataSize is each mbuf's data room, MbufHeadroom included; zero
+	// means DefaultMbufDataSize. Frames longer than the data room minus
+	// the headroom are received in chains of mbufs (rx scatter), which the
+	// port must offer.
+	MbufDataSize int
 	// LinkTimeout bounds the wait for links to come up at start; zero means
 	// DefaultLinkTimeout, negative means no wait. A link still down after
 	// it is reported in PortStats.LinkUp, not as an error.
@@ -135,6 +158,9 @@ func (cfg Config) WithDefaults() Config {
 	}
 	if cfg.LinkTimeout == 0 {
 		cfg.LinkTimeout = DefaultLinkTimeout
+	}
+	if cfg.MbufDataSize == 0 {
+		cfg.MbufDataSize = DefaultMbufDataSize
 	}
 	return cfg
 }
@@ -207,8 +233,14 @@ func (cfg Config) Validate() error {
 			return invalid("cpu %d is both a worker and a housekeeping cpu", c)
 		}
 	}
-	if cfg.Burst < 1 || cfg.Burst > MaxBurst {
-		return invalid("burst %d: want 1-%d", cfg.Burst, MaxBurst)
+	if cfg.Burst < MinBurst || cfg.Burst > MaxBurst {
+		return invalid("burst %d: want %d-%d (the vector rx paths of i40e, ixgbe, ice and iavf receive nothing with bursts under %d)", cfg.Burst, MinBurst, MaxBurst, MinBurst)
+	}
+	if cfg.MTU != 0 && (cfg.MTU < MinMTU || cfg.MTU > MaxMTU) {
+		return invalid("mtu %d: want %d-%d, or 0 for the devices' default", cfg.MTU, MinMTU, MaxMTU)
+	}
+	if cfg.MbufDataSize < MbufHeadroom+64 || cfg.MbufDataSize > 65535 {
+		return invalid("mbuf data size %d: want %d-65535 (the %d-byte headroom and at least a 64-byte frame)", cfg.MbufDataSize, MbufHeadroom+64, MbufHeadroom)
 	}
 	if cfg.RxDesc < 1 || cfg.RxDesc > 65535 || cfg.TxDesc < 1 || cfg.TxDesc > 65535 {
 		return invalid("descriptors rx %d tx %d: want 1-65535", cfg.RxDesc, cfg.TxDesc)

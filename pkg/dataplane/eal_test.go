@@ -87,6 +87,10 @@ func TestEALArgsErrors(t *testing.T) {
 		{"pair out of range", func(c *Config) { c.Pairs = [][2]int{{0, 2}} }, "port index 2 out of range"},
 		{"mode", func(c *Config) { c.Mode = "macswap" }, `mode "macswap"`},
 		{"burst", func(c *Config) { c.Burst = 1024 }, "burst 1024"},
+		{"burst under 4", func(c *Config) { c.Burst = 3 }, "burst 3: want 4-512 (the vector rx paths"},
+		{"mtu too small", func(c *Config) { c.MTU = 60 }, "mtu 60: want 68-65509"},
+		{"mtu too large", func(c *Config) { c.MTU = 70000 }, "mtu 70000"},
+		{"mbuf data size", func(c *Config) { c.MbufDataSize = 128 }, "mbuf data size 128: want 192-65535"},
 		{"peer mac", func(c *Config) { c.Ports[0].PeerMAC = []byte{1, 2, 3} }, "not an ethernet address"},
 	}
 	for _, tt := range tests {

@@ -66,7 +66,9 @@ const (
 	// object header (64 B), struct rte_mbuf (128 B), the default data room
 	// RTE_MBUF_DEFAULT_BUF_SIZE (2048 B + 128 B headroom) and its slot in
 	// the pool's ring (8 B) make 2376 B; the measured slope is 2389 B.
-	MbufBytes = 2392
+	MbufBytes = DefaultMbufDataSize + mbufOverhead
+	// mbufOverhead is what an mbuf takes besides its data room.
+	mbufOverhead = 216
 	// EALOverheadBytes is what the EAL and the pools take besides the
 	// mbufs: memseg lists, the pools' headers and per-lcore caches, the
 	// workers' state.
@@ -94,8 +96,11 @@ func MemoryEstimate(cfg Config, socket int) uint64 {
 			desc += uint64(queues[i]) * uint64(cfg.RxDesc+cfg.TxDesc)
 		}
 	}
-	return uint64(n)*MbufBytes + desc*DescBytes + EALOverheadBytes
+	return uint64(n)*uint64(cfg.MbufDataSize+mbufOverhead) + desc*DescBytes + EALOverheadBytes
 }
+
+// MbufBytesOf is the memory one mbuf of cfg's pool takes.
+func MbufBytesOf(cfg Config) int { return cfg.WithDefaults().MbufDataSize + mbufOverhead }
 
 // The reservation the planner makes (MemoryNeeded), larger than the
 // estimate on purpose: headroom for the PMDs of real NICs, which this

@@ -72,6 +72,11 @@ func TestMemoryNeeded(t *testing.T) {
 	if got := MemoryNeeded(cfg, 0); got != 8191*2432+64<<20 {
 		t.Errorf("MemoryNeeded (the planner's reservation) = %d", got)
 	}
+	jumbo := cfg
+	jumbo.MbufDataSize = 9344
+	if got := MemoryEstimate(jumbo, 0); got != want+8191*(9344-2176) {
+		t.Errorf("MemoryEstimate with 9344-byte mbufs = %d, want %d", got, want+8191*(9344-2176))
+	}
 	if MemoryEstimate(cfg, 1) != 0 {
 		t.Error("memory needed on a node without ports")
 	}

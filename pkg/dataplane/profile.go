@@ -27,6 +27,7 @@ func FromProfile(r *host.Root, spec *profile.Spec, topo *numa.Topology) (Config,
 	cfg := Config{
 		Mode: dp.Mode, RxDesc: dp.RXDescriptors, TxDesc: dp.TXDescriptors, Burst: dp.Burst,
 		NoHuge: dp.NoHuge, MemoryMB: dp.MemoryMB, TxFirst: dp.TxFirst, ExtraEAL: dp.EALArgs,
+		MTU: dp.MTU, MbufDataSize: dp.MbufDataSize,
 	}
 	index := map[string]int{}
 	nodes := cpuset.Set{}
@@ -154,7 +155,7 @@ func Preflight(r *host.Root, topo *numa.Topology, cfg Config) (problems, warning
 			free := freeHugeBytes(topo, s)
 			if need > free {
 				problems = append(problems, fmt.Sprintf("node %d: the forwarder needs %s of hugepages (%d mbufs × %d B + %s for the EAL and the rings, in %s pages), %s are free; reserve more (spec.hugepages) or set spec.dataplane.noHuge for vdev-only tests",
-					s, mib(need), PoolSize(cfg, s), MbufBytes, mib(est-uint64(PoolSize(cfg, s))*MbufBytes), mib(page), mib(free)))
+					s, mib(need), PoolSize(cfg, s), MbufBytesOf(cfg), mib(est-uint64(PoolSize(cfg, s))*uint64(MbufBytesOf(cfg))), mib(page), mib(free)))
 			}
 		}
 	}

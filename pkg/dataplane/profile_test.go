@@ -43,6 +43,8 @@ func TestFromProfileDefaults(t *testing.T) {
     ports:
       - {name: a, pci: "af:00.0"}
       - {name: b, vdev: net_null0, peerMAC: "02:00:00:00:00:09"}
+    mtu: 9000
+    mbufDataSize: 9344
 `), topo)
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +57,9 @@ func TestFromProfileDefaults(t *testing.T) {
 	}
 	if len(cfg.Pairs) != 1 || cfg.Pairs[0] != [2]int{0, 1} {
 		t.Errorf("pairs %v", cfg.Pairs)
+	}
+	if cfg.MTU != 9000 || cfg.MbufDataSize != 9344 {
+		t.Errorf("mtu %d, mbuf data size %d", cfg.MTU, cfg.MbufDataSize)
 	}
 }
 

@@ -45,6 +45,10 @@ type PortStats struct {
 	RxDesc, TxDesc int
 	LinkUp         bool
 	SpeedMbps      uint32
+	// MTU is the device's MTU after start; Scatter is set when frames
+	// longer than an mbuf's data room arrive in mbuf chains.
+	MTU     int  `json:",omitempty"`
+	Scatter bool `json:",omitempty"`
 	// Rx, Tx, Dropped and Generated sum the workers' stream counters for
 	// this port: Rx over streams receiving on it, the others over streams
 	// sending on it.

@@ -246,7 +246,7 @@ func (f *Forwarder) start(ctx context.Context, args []string) (err error) {
 		}
 		n := dataplane.PoolSize(*cfg, p.Socket)
 		name := C.CString(fmt.Sprintf("nettune_mbuf_%d", p.Socket))
-		mp := C.nt_pool_create(name, C.uint(n), dataplane.MbufCacheSize, C.int(p.Socket))
+		mp := C.nt_pool_create(name, C.uint(n), dataplane.MbufCacheSize, C.int(p.Socket), C.uint16_t(cfg.MbufDataSize))
 		C.free(unsafe.Pointer(name))
 		if mp == nil {
 			return fmt.Errorf("create mbuf pool of %d mbufs on socket %d: %w; give the eal more memory", n, p.Socket, dpdkErr(C.nt_errno()))
@@ -257,15 +257,25 @@ func (f *Forwarder) start(ctx context.Context, args []string) (err error) {
 
 	f.ports = make([]dataplane.PortStats, len(cfg.Ports))
 	for i, p := range cfg.Ports {
+		scatter, err := frameFits(p.Label(), cfg.MTU, cfg.MbufDataSize, &infos[i])
+		if err != nil {
+			return err
+		}
 		nrx, ntx := C.uint16_t(cfg.RxDesc), C.uint16_t(cfg.TxDesc)
 		var stage *C.char
 		id := C.uint16_t(f.dpdkPorts[i])
 		f.configured = i + 1
-		ret := C.nt_port_setup(id, C.uint16_t(queues[i]), &nrx, &ntx, C.int(p.Socket), poolOf[p.Socket], 1, infos[i].rss, &stage)
-		if ret != 0 {
-			return fmt.Errorf("port %s: %s with %d queues, %d rx and %d tx descriptors: %w",
-				p.Label(), C.GoString(stage), queues[i], cfg.RxDesc, cfg.TxDesc, dpdkErr(ret))
+		sc := C.int(0)
+		if scatter {
+			sc = 1
 		}
+		ret := C.nt_port_setup(id, C.uint16_t(queues[i]), &nrx, &ntx, C.int(p.Socket), poolOf[p.Socket], 1, infos[i].rss, C.uint16_t(cfg.MTU), sc, &stage)
+		if ret != 0 {
+			return fmt.Errorf("port %s: %s with %d queues, %d rx and %d tx descriptors, mtu %d, mbuf data size %d: %w",
+				p.Label(), C.GoString(stage), queues[i], cfg.RxDesc, cfg.TxDesc, cfg.MTU, cfg.MbufDataSize, dpdkErr(ret))
+		}
+		var mtu C.uint16_t
+		C.nt_port_mtu(id, &mtu)
 		if ret := C.nt_promisc(id); ret != 0 {
 			f.warnings = append(f.warnings, fmt.Sprintf("port %s: enable promiscuous mode: %v", p.Label(), dpdkErr(ret)))
 		}
@@ -273,7 +283,7 @@ func (f *Forwarder) start(ctx context.Context, args []string) (err error) {
 		C.nt_mac(id, (*C.uint8_t)(unsafe.Pointer(&mac[0])))
 		f.ports[i] = dataplane.PortStats{
 			Name: p.Label(), DPDKPort: int(id), MAC: mac, Socket: p.Socket,
-			Queues: queues[i], RxDesc: int(nrx), TxDesc: int(ntx),
+			Queues: queues[i], RxDesc: int(nrx), TxDesc: int(ntx), MTU: int(mtu), Scatter: scatter,
 		}
 	}
 	f.waitLinks(ctx)
@@ -314,6 +324,34 @@ func (f *Forwarder) start(ctx context.Context, args []string) (err error) {
 		}
 	}
 	return nil
+}
+
+// frameFits checks the MTU against the device's range and tells whether
+// its frames need rx scatter: longer than an mbuf's data room minus the
+// headroom. A device that cannot scatter is an error naming the mbuf data
+// size that would do.
+func frameFits(label string, mtu, dataRoom int, info *C.struct_nt_port_info) (scatter bool, err error) {
+	driver := C.GoString(&info.driver[0])
+	if mtu != 0 && (mtu < int(info.min_mtu) || mtu > int(info.max_mtu)) {
+		return false, fmt.Errorf("port %s (driver %s): mtu %d is outside the device's range %d-%d", label, driver, mtu, info.min_mtu, info.max_mtu)
+	}
+	if mtu == 0 {
+		mtu = 1500 // RTE_ETHER_MTU, the devices' default
+	}
+	// The frame: the MTU plus what the device counts around it.
+	overhead := 18 // Ethernet header and CRC
+	if info.max_rx_pktlen > C.uint32_t(info.max_mtu) && info.max_mtu != 0 && int(info.max_rx_pktlen)-int(info.max_mtu) < 64 {
+		overhead = int(info.max_rx_pktlen) - int(info.max_mtu)
+	}
+	frame := mtu + overhead
+	if frame <= dataRoom-dataplane.MbufHeadroom {
+		return false, nil
+	}
+	if info.scatter == 0 {
+		return false, fmt.Errorf("port %s (driver %s): frames of mtu %d (%d bytes) do not fit an mbuf data room of %d bytes (%d after the headroom) and the device cannot scatter them over several mbufs; set spec.dataplane.mbufDataSize to at least %d",
+			label, driver, mtu, frame, dataRoom, dataRoom-dataplane.MbufHeadroom, frame+dataplane.MbufHeadroom)
+	}
+	return true, nil
 }
 
 // waitLinks polls the links until all are up, the timeout or ctx ends.

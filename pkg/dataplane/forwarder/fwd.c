@@ -81,26 +81,30 @@ int nt_port_info(uint16_t port, struct nt_port_info *out)
 	out->max_txq = info.max_tx_queues;
 	out->fast_free = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE) != 0;
 	out->rss = info.flow_type_rss_offloads != 0;
+	out->scatter = (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER) != 0;
+	out->min_mtu = info.min_mtu;
+	out->max_mtu = info.max_mtu;
+	out->max_rx_pktlen = info.max_rx_pktlen;
 	snprintf(out->driver, sizeof(out->driver), "%s", info.driver_name ? info.driver_name : "");
 	return 0;
 }
 
-struct rte_mempool *nt_pool_create(const char *name, unsigned n, unsigned cache, int socket)
+struct rte_mempool *nt_pool_create(const char *name, unsigned n, unsigned cache, int socket,
+				   uint16_t data_room)
 {
-	struct rte_mempool *mp =
-		rte_pktmbuf_pool_create(name, n, cache, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+	struct rte_mempool *mp = rte_pktmbuf_pool_create(name, n, cache, 0, data_room, socket);
 	if (mp == NULL && socket != SOCKET_ID_ANY && rte_errno == ENOMEM)
 		// A node without memory of its own (e.g. --no-huge puts all
 		// memory on node 0): take memory from any node.
-		mp = rte_pktmbuf_pool_create(name, n, cache, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					     SOCKET_ID_ANY);
+		mp = rte_pktmbuf_pool_create(name, n, cache, 0, data_room, SOCKET_ID_ANY);
 	return mp;
 }
 
 void nt_pool_free(struct rte_mempool *mp) { rte_mempool_free(mp); }
 
 int nt_port_setup(uint16_t port, uint16_t nq, uint16_t *nrxd, uint16_t *ntxd, int socket,
-		  struct rte_mempool *pool, int fast_free, int rss, const char **stage)
+		  struct rte_mempool *pool, int fast_free, int rss, uint16_t mtu, int scatter,
+		  const char **stage)
 {
 	struct rte_eth_dev_info info;
 	struct rte_eth_conf conf;
@@ -123,6 +127,13 @@ int nt_port_setup(uint16_t port, uint16_t nq, uint16_t *nrxd, uint16_t *ntxd, in
 	}
 	if (fast_free && (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE))
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
+	if (mtu != 0)
+		conf.rxmode.mtu = mtu;
+	if (scatter) {
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
+		if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
+			conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	}
 	*stage = "configure";
 	ret = rte_eth_dev_configure(port, nq, nq, &conf);
 	if (ret != 0)
@@ -150,6 +161,8 @@ int nt_port_setup(uint16_t port, uint16_t nq, uint16_t *nrxd, uint16_t *ntxd, in
 }
 
 int nt_promisc(uint16_t port) { return rte_eth_promiscuous_enable(port); }
+
+int nt_port_mtu(uint16_t port, uint16_t *mtu) { return rte_eth_dev_get_mtu(port, mtu); }
 
 int nt_link(uint16_t port, int *up, uint32_t *speed)
 {

@@ -25,6 +25,9 @@ struct nt_port_info {
 	uint16_t max_rxq, max_txq;
 	int fast_free; // RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE offered
 	int rss;       // RSS hash functions offered
+	int scatter;   // RTE_ETH_RX_OFFLOAD_SCATTER offered
+	uint16_t min_mtu, max_mtu;
+	uint32_t max_rx_pktlen;
 	char driver[64];
 };
 
@@ -38,12 +41,17 @@ int nt_eal_cleanup(void);
 
 int nt_port_by_name(const char *name, uint16_t *port);
 int nt_port_info(uint16_t port, struct nt_port_info *out);
-struct rte_mempool *nt_pool_create(const char *name, unsigned n, unsigned cache, int socket);
+struct rte_mempool *nt_pool_create(const char *name, unsigned n, unsigned cache, int socket,
+				   uint16_t data_room);
 void nt_pool_free(struct rte_mempool *mp);
 // nt_port_setup configures and starts a port; on failure it returns a
 // negative errno and sets *stage to what failed.
+// mtu 0 keeps the device's; scatter enables rx scatter and multi-segment
+// tx, for frames larger than an mbuf's data room.
 int nt_port_setup(uint16_t port, uint16_t nq, uint16_t *nrxd, uint16_t *ntxd, int socket,
-		  struct rte_mempool *pool, int fast_free, int rss, const char **stage);
+		  struct rte_mempool *pool, int fast_free, int rss, uint16_t mtu, int scatter,
+		  const char **stage);
+int nt_port_mtu(uint16_t port, uint16_t *mtu);
 int nt_promisc(uint16_t port);
 int nt_link(uint16_t port, int *up, uint32_t *speed);
 int nt_mac(uint16_t port, uint8_t *out);

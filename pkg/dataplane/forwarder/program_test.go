@@ -320,3 +320,39 @@ func TestPrivilegedAFXDPLeftovers(t *testing.T) {
 		t.Errorf("the next start does not say it removed the XDP programs:\n%s", p.output())
 	}
 }
+
+// TestPrivilegedJumboFrames: an MTU of 9000 is set on the ports when the
+// mbufs hold such frames; with the default 2176-byte data room a port
+// that cannot scatter is refused with the data size that would do.
+func TestPrivilegedJumboFrames(t *testing.T) {
+	mainCPUs, worker := needRoot(t)
+	fixture.LockHost(t, "dpdk-cpus")
+	cfg := nullProgramConfig(mainCPUs, worker, fmt.Sprintf("nt-test-mtu-%d", os.Getpid()))
+	cfg.MTU, cfg.MbufDataSize = 9000, 9216+dataplane.MbufHeadroom
+	p := startProgram(t, "", cfg, true, "-run-dir", "")
+	if st := p.stop(t, syscall.SIGTERM); !st.Success() {
+		t.Fatalf("exit: %v\n%s", st, p.output())
+	}
+	m := p.finalMessage()
+	if m == nil || m.Stats.Forwarded() == 0 {
+		t.Fatalf("no final counters:\n%s", p.output())
+	}
+	for _, port := range m.Stats.Ports {
+		if port.MTU != 9000 || port.Scatter {
+			t.Errorf("port %s: mtu %d scatter %v, want 9000 without scatter", port.Name, port.MTU, port.Scatter)
+		}
+	}
+
+	cfg.FilePrefix += "-small"
+	cfg.MbufDataSize = 0
+	p = startProgram(t, "", cfg, false, "-run-dir", "")
+	st := p.stop(t, 0)
+	t.Logf("mtu 9000 with 2176-byte mbufs on net_null: %v\n%s", st, p.output())
+	if st.Success() {
+		if m := p.finalMessage(); m == nil || !m.Stats.Ports[0].Scatter {
+			t.Errorf("mtu 9000 in 2176-byte mbufs started without rx scatter:\n%s", p.output())
+		}
+	} else if !strings.Contains(p.output(), "set spec.dataplane.mbufDataSize to at least 9146") {
+		t.Errorf("refusal does not name the mbuf data size:\n%s", p.output())
+	}
+}
