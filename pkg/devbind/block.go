@@ -96,7 +96,10 @@ func readBlockTree(r *host.Root) *blockTree {
 		d := t.add(e.Name(), dir)
 		subs, _ := os.ReadDir(dir)
 		for _, s := range subs {
-			if !r.Exists(filepath.Join(dir, s.Name(), "partition")) {
+			// The kernel names a partition after its disk (sda1,
+			// nvme0n1p1): the disk's attributes, links and other
+			// directories are not looked into.
+			if !s.IsDir() || !strings.HasPrefix(s.Name(), e.Name()) || !r.Exists(filepath.Join(dir, s.Name(), "partition")) {
 				continue
 			}
 			p := t.add(s.Name(), filepath.Join(dir, s.Name()))
