@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -210,7 +211,14 @@ type runPort struct {
 	Tx       uint64 `json:"tx"`
 	Dropped  uint64 `json:"dropped"`
 	RxMissed uint64 `json:"rxMissed"`
+	RxNoMbuf uint64 `json:"rxNoMbuf"`
+	RxErrors uint64 `json:"rxErrors"`
+	TxErrors uint64 `json:"txErrors"`
+	RxBytes  uint64 `json:"rxBytes"`
+	TxBytes  uint64 `json:"txBytes"`
 	LinkUp   bool   `json:"linkUp"`
+	// Xstats are the driver's extended statistics that are not zero.
+	Xstats map[string]uint64 `json:"xstats,omitempty"`
 }
 
 type runBody struct {
@@ -227,7 +235,9 @@ type runBody struct {
 func (a *app) printRunSummary(st dataplane.Stats, eal []string, jsonLines bool) error {
 	body := runBody{Forwarded: st.Forwarded(), Dropped: st.Dropped(), ElapsedSeconds: st.Elapsed.Seconds(), Mpps: st.Mpps(), EALArgs: eal, Ports: []runPort{}}
 	for _, p := range st.Ports {
-		body.Ports = append(body.Ports, runPort{Name: p.Name, Rx: p.Rx, Tx: p.Tx, Dropped: p.Dropped, RxMissed: p.Device.RxMissed, LinkUp: p.LinkUp})
+		body.Ports = append(body.Ports, runPort{Name: p.Name, Rx: p.Rx, Tx: p.Tx, Dropped: p.Dropped, RxMissed: p.Device.RxMissed,
+			RxNoMbuf: p.Device.RxNoMbuf, RxErrors: p.Device.RxErrors, TxErrors: p.Device.TxErrors,
+			RxBytes: p.Device.RxBytes, TxBytes: p.Device.TxBytes, LinkUp: p.LinkUp, Xstats: p.Xstats})
 	}
 	if jsonLines && a.printer.Format == output.JSON {
 		return jsonLine(a.io.Out, "run", body)
@@ -235,10 +245,26 @@ func (a *app) printRunSummary(st dataplane.Stats, eal []string, jsonLines bool) 
 	return a.printer.Print(output.Document{Kind: "run", Body: body, Table: func(t *output.TableWriter) {
 		var rows [][]string
 		for _, p := range body.Ports {
-			rows = append(rows, []string{p.Name, fmt.Sprint(p.Rx), fmt.Sprint(p.Tx), fmt.Sprint(p.Dropped), fmt.Sprint(p.RxMissed), fmt.Sprint(p.LinkUp)})
+			rows = append(rows, []string{p.Name, fmt.Sprint(p.Rx), fmt.Sprint(p.Tx), fmt.Sprint(p.Dropped), fmt.Sprint(p.RxMissed),
+				fmt.Sprint(p.RxNoMbuf), fmt.Sprint(p.RxErrors), fmt.Sprint(p.TxErrors), fmt.Sprint(p.RxBytes), fmt.Sprint(p.TxBytes), fmt.Sprint(p.LinkUp)})
 		}
-		t.Rows([]string{"PORT", "RX", "TX", "DROPPED", "RX-MISSED", "LINK"}, rows)
+		t.Rows([]string{"PORT", "RX", "TX", "DROPPED", "RX-MISSED", "RX-NOMBUF", "RX-ERRORS", "TX-ERRORS", "RX-BYTES", "TX-BYTES", "LINK"}, rows)
 		t.Line("")
+		for _, p := range body.Ports {
+			if len(p.Xstats) == 0 {
+				continue
+			}
+			names := make([]string, 0, len(p.Xstats))
+			for n := range p.Xstats {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			var kv []string
+			for _, n := range names {
+				kv = append(kv, fmt.Sprintf("%s=%d", n, p.Xstats[n]))
+			}
+			t.Line("%s xstats: %s", p.Name, strings.Join(kv, " "))
+		}
 		t.Line("Forwarded %d packets in %.1fs: %.2f Mpps (%d dropped).", body.Forwarded, body.ElapsedSeconds, body.Mpps, body.Dropped)
 	}})
 }

@@ -87,7 +87,9 @@ func TestNettuneLinksNoDPDK(t *testing.T) {
 // dir/config.json and the signal's name to dir/signal.
 func fakeForwarder(t *testing.T, dir string) string {
 	t.Helper()
-	st := dataplane.Stats{Elapsed: time.Second, Ports: []dataplane.PortStats{{Name: "p0", Rx: 10, Tx: 10}, {Name: "p1", Rx: 10, Tx: 10}}}
+	st := dataplane.Stats{Elapsed: time.Second, Ports: []dataplane.PortStats{
+		{Name: "p0", Rx: 10, Tx: 10, Device: dataplane.DeviceCounters{RxBytes: 640, RxNoMbuf: 3}, Xstats: map[string]uint64{"rx_q0_packets": 10}},
+		{Name: "p1", Rx: 10, Tx: 10}}}
 	b, _ := json.Marshal(dataplane.Message{Stats: &st})
 	fb, _ := json.Marshal(dataplane.Message{Final: true, Stats: &st})
 	script := `#!/bin/sh
@@ -174,6 +176,11 @@ func TestSuperviseForwarder(t *testing.T) {
 			if tt.wantCode == 0 && !strings.Contains(out.String(), `"forwarded": 20`) {
 				t.Errorf("summary lacks the final counters:\n%s", out.String())
 			}
+			for _, want := range []string{`"rxBytes": 640`, `"rxNoMbuf": 3`, `"rx_q0_packets": 10`} {
+				if tt.wantCode == 0 && !strings.Contains(out.String(), want) {
+					t.Errorf("summary lacks %s:\n%s", want, out.String())
+				}
+			}
 		})
 	}
 }
@@ -242,7 +249,7 @@ func TestSuperviseStatsPeriod(t *testing.T) {
 				t.Errorf("no started line on stderr:\n%s", errOut.String())
 			}
 			if format == output.Table {
-				if !strings.Contains(out.String(), "--- 1.0s\nPORT") || !strings.Contains(out.String(), "Forwarded 20 packets") {
+				if !strings.Contains(out.String(), "--- 1.0s\nPORT") || !strings.Contains(out.String(), "Forwarded 20 packets") || !strings.Contains(out.String(), "p0 xstats: rx_q0_packets=10") {
 					t.Errorf("stdout:\n%s", out.String())
 				}
 				return

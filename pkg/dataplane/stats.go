@@ -54,6 +54,10 @@ type PortStats struct {
 	// sending on it.
 	Rx, Tx, Dropped, Generated uint64
 	Device                     DeviceCounters
+	// Xstats are the driver's extended statistics (rte_eth_xstats_get)
+	// that are not zero, by name: per queue ("rx_q0_packets") where the
+	// PMD has them, and the driver's own (missed, errors, per-size counts).
+	Xstats map[string]uint64 `json:",omitempty"`
 }
 
 // Stats is a snapshot of a forwarder's counters.

@@ -11,6 +11,7 @@ package forwarder
 import "C"
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -67,6 +68,7 @@ type Forwarder struct {
 	workers    []*C.struct_nt_worker
 	runtimeDir string
 	warnings   []string
+	xnames     [][]string // per port, the names of its xstats
 	started    time.Time
 
 	mu      sync.Mutex
@@ -287,6 +289,10 @@ func (f *Forwarder) start(ctx context.Context, args []string) (err error) {
 		}
 	}
 	f.waitLinks(ctx)
+	f.xnames = make([][]string, len(cfg.Ports))
+	for i := range cfg.Ports {
+		f.xnames[i] = xstatNames(C.uint16_t(f.dpdkPorts[i]))
+	}
 
 	for _, pl := range f.plans {
 		mode := C.int(C.NT_MODE_IO)
@@ -454,8 +460,52 @@ func (f *Forwarder) readPorts() []dataplane.PortStats {
 				TxErrors: uint64(c[6]), RxNoMbuf: uint64(c[7]),
 			}
 		}
+		if i < len(f.xnames) {
+			ports[i].Xstats = xstatValues(C.uint16_t(f.dpdkPorts[i]), f.xnames[i])
+		}
 	}
 	return ports
+}
+
+// xstatNames lists a port's extended statistics.
+func xstatNames(port C.uint16_t) []string {
+	n := int(C.nt_xstats_count(port))
+	if n <= 0 {
+		return nil
+	}
+	buf := make([]byte, n*C.NT_XSTAT_NAME_SIZE)
+	got := int(C.nt_xstats_names(port, (*C.char)(unsafe.Pointer(&buf[0])), C.int(n)))
+	if got <= 0 || got > n {
+		return nil
+	}
+	names := make([]string, got)
+	for i := range names {
+		b := buf[i*C.NT_XSTAT_NAME_SIZE : (i+1)*C.NT_XSTAT_NAME_SIZE]
+		if j := bytes.IndexByte(b, 0); j >= 0 {
+			b = b[:j]
+		}
+		names[i] = string(b)
+	}
+	return names
+}
+
+// xstatValues reads a port's extended statistics and keeps those that are
+// not zero.
+func xstatValues(port C.uint16_t, names []string) map[string]uint64 {
+	if len(names) == 0 {
+		return nil
+	}
+	vals := make([]C.uint64_t, len(names))
+	if C.nt_xstats_values(port, &vals[0], C.int(len(names))) <= 0 {
+		return nil
+	}
+	m := map[string]uint64{}
+	for i, v := range vals {
+		if v != 0 {
+			m[names[i]] = uint64(v)
+		}
+	}
+	return m
 }
 
 // Stats returns the current counters: the workers' by lock-free reads, the

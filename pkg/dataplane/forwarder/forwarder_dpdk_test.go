@@ -119,7 +119,14 @@ func TestPrivilegedForwardNull(t *testing.T) {
 		if p.Device.RxPackets != p.Rx || p.Device.TxPackets != p.Tx+p.Generated {
 			t.Errorf("port %s: workers rx %d tx %d+%d, device rx %d tx %d", p.Name, p.Rx, p.Tx, p.Generated, p.Device.RxPackets, p.Device.TxPackets)
 		}
+		// Extended statistics: ethdev's generic ones and the per-queue
+		// ones (net_null counts no bytes: TestPrivilegedAFPacketNamespaces
+		// checks them).
+		if p.Xstats["rx_good_packets"] != p.Device.RxPackets || p.Xstats["rx_q0_packets"] != p.Device.RxPackets || p.Xstats["tx_q0_packets"] != p.Device.TxPackets {
+			t.Errorf("port %s: xstats %v, device counters %+v", p.Name, p.Xstats, p.Device)
+		}
 	}
+	t.Logf("xstats of %s: %v", final.Ports[0].Name, final.Ports[0].Xstats)
 	if again := f.Stats(); again.Forwarded() != final.Forwarded() {
 		t.Errorf("Stats after Stop = %d packets, want the final %d", again.Forwarded(), final.Forwarded())
 	}

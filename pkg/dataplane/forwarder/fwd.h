@@ -58,6 +58,11 @@ int nt_mac(uint16_t port, uint8_t *out);
 int nt_port_stats(uint16_t port, uint64_t *out); // 8 counters, see DeviceCounters
 void nt_port_close(uint16_t port);
 
+#define NT_XSTAT_NAME_SIZE 64 // RTE_ETH_XSTATS_NAME_SIZE
+int nt_xstats_count(uint16_t port);
+int nt_xstats_names(uint16_t port, char *names, int n); // n names of NT_XSTAT_NAME_SIZE
+int nt_xstats_values(uint16_t port, uint64_t *values, int n);
+
 struct nt_worker *nt_worker_new(unsigned lcore, int mode, uint16_t burst, int tx_first);
 int nt_worker_add(struct nt_worker *w, uint16_t rx_port, uint16_t rx_queue, uint16_t tx_port,
 		  uint16_t tx_queue, const uint8_t *hdr, struct rte_mempool *gen_pool);

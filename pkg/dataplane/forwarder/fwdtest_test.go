@@ -228,6 +228,14 @@ func forwardAcrossNamespaces(t *testing.T, tag string, pps int, vdev0, vdev1 str
 	if uint64(received)+drops != sent {
 		t.Errorf("received %d + reported drops %d != sent %d\n%s", received, drops, sent, out.String())
 	}
+	// Bytes and extended statistics, per queue, from the device.
+	if in.Device.RxBytes < 60*in.Device.RxPackets || outp.Device.TxBytes < 60*outp.Device.TxPackets || in.Device.RxPackets == 0 {
+		t.Errorf("bytes: in rx %d B for %d packets, out tx %d B for %d packets", in.Device.RxBytes, in.Device.RxPackets, outp.Device.TxBytes, outp.Device.TxPackets)
+	}
+	if in.Xstats["rx_q0_packets"] != in.Device.RxPackets || in.Xstats["rx_q0_bytes"] != in.Device.RxBytes {
+		t.Errorf("per-queue xstats of the in port %v, device %+v", in.Xstats, in.Device)
+	}
+	t.Logf("xstats in: %v; out: %v", in.Xstats, outp.Xstats)
 	if in.Rx+in.Device.RxMissed < sent {
 		t.Errorf("forwarder received %d (+%d missed) of %d sent", in.Rx, in.Device.RxMissed, sent)
 	}
