@@ -136,6 +136,9 @@ type Config struct {
 	// the headroom are received in chains of mbufs (rx scatter), which the
 	// port must offer.
 	MbufDataSize int
+	// RTPriority runs the workers SCHED_FIFO at this priority (1-99); zero
+	// leaves them SCHED_OTHER.
+	RTPriority int
 	// LinkTimeout bounds the wait for links to come up at start; zero means
 	// DefaultLinkTimeout, negative means no wait. A link still down after
 	// it is reported in PortStats.LinkUp, not as an error.
@@ -244,6 +247,9 @@ func (cfg Config) Validate() error {
 	}
 	if cfg.RxDesc < 1 || cfg.RxDesc > 65535 || cfg.TxDesc < 1 || cfg.TxDesc > 65535 {
 		return invalid("descriptors rx %d tx %d: want 1-65535", cfg.RxDesc, cfg.TxDesc)
+	}
+	if cfg.RTPriority < 0 || cfg.RTPriority > 99 {
+		return invalid("real-time priority %d: want 1-99, or 0 for SCHED_OTHER workers", cfg.RTPriority)
 	}
 	if cfg.MemoryMB < 0 {
 		return invalid("memory %d MB is negative", cfg.MemoryMB)

@@ -91,6 +91,7 @@ func TestEALArgsErrors(t *testing.T) {
 		{"mtu too small", func(c *Config) { c.MTU = 60 }, "mtu 60: want 68-65509"},
 		{"mtu too large", func(c *Config) { c.MTU = 70000 }, "mtu 70000"},
 		{"mbuf data size", func(c *Config) { c.MbufDataSize = 128 }, "mbuf data size 128: want 192-65535"},
+		{"rt priority", func(c *Config) { c.RTPriority = 100 }, "real-time priority 100: want 1-99"},
 		{"peer mac", func(c *Config) { c.Ports[0].PeerMAC = []byte{1, 2, 3} }, "not an ethernet address"},
 	}
 	for _, tt := range tests {

@@ -27,7 +27,7 @@ func FromProfile(r *host.Root, spec *profile.Spec, topo *numa.Topology) (Config,
 	cfg := Config{
 		Mode: dp.Mode, RxDesc: dp.RXDescriptors, TxDesc: dp.TXDescriptors, Burst: dp.Burst,
 		NoHuge: dp.NoHuge, MemoryMB: dp.MemoryMB, TxFirst: dp.TxFirst, ExtraEAL: dp.EALArgs,
-		MTU: dp.MTU, MbufDataSize: dp.MbufDataSize,
+		MTU: dp.MTU, MbufDataSize: dp.MbufDataSize, RTPriority: dp.RTPriority,
 	}
 	index := map[string]int{}
 	nodes := cpuset.Set{}
@@ -120,7 +120,8 @@ var dpdkDrivers = map[string]bool{"vfio-pci": true, "uio_pci_generic": true, "ig
 
 // Preflight checks the host before the forwarder starts: PCI ports bound to
 // a DPDK-usable driver, enough free hugepage memory on each port's node,
-// worker CPUs isolated by the running kernel. Problems are hard errors;
+// worker CPUs isolated by the running kernel and without runnable tasks,
+// RT throttling off for SCHED_FIFO workers. Problems are hard errors;
 // warnings are printed and do not stop the run.
 func Preflight(r *host.Root, topo *numa.Topology, cfg Config) (problems, warnings []string) {
 	for _, p := range cfg.Ports {
@@ -162,6 +163,14 @@ func Preflight(r *host.Root, topo *numa.Topology, cfg Config) (problems, warning
 	lc := cpuset.Of(cfg.Lcores...)
 	if !lc.IsSubsetOf(topo.Isolated) {
 		warnings = append(warnings, fmt.Sprintf("worker CPUs %s are not all isolated by the running kernel (isolated: %q): the scheduler may run other tasks there", lc, topo.Isolated.String()))
+	}
+	if w := runnableWarning(RunnableOn(r, cfg.Lcores, os.Getpid())); w != "" {
+		warnings = append(warnings, w)
+	}
+	if cfg.RTPriority > 0 {
+		if w := RTThrottleWarning(r); w != "" {
+			warnings = append(warnings, w)
+		}
 	}
 	return problems, warnings
 }

@@ -193,6 +193,7 @@ type Dataplane struct {
 	TxFirst       bool            `yaml:"txFirst" doc:"Send one burst on every port at start so traffic circulates on looped links."`
 	EALArgs       []string        `yaml:"ealArgs" doc:"Extra EAL arguments."`
 	MTU           int             `yaml:"mtu" min:"0" max:"65509" doc:"MTU set on every port, e.g. 9000 for jumbo frames; 0 keeps the devices' default (1500)."`
+	RTPriority    int             `yaml:"rtPriority" min:"0" max:"99" doc:"Run the workers SCHED_FIFO at this priority (1-99); 0 leaves them SCHED_OTHER. Set kernel.sched_rt_runtime_us to -1, or RT throttling pauses them."`
 	MbufDataSize  int             `yaml:"mbufDataSize" min:"0" max:"65535" doc:"Data room of each mbuf in bytes, the 128-byte headroom included; 0 means 2176 (frames up to 2048 bytes). Longer frames arrive in mbuf chains (rx scatter), which the port must offer."`
 }
 

@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -303,7 +304,7 @@ func (f *Forwarder) start(ctx context.Context, args []string) (err error) {
 		if cfg.TxFirst {
 			txFirst = 1
 		}
-		w := C.nt_worker_new(C.uint(pl.Lcore), mode, C.uint16_t(cfg.Burst), txFirst)
+		w := C.nt_worker_new(C.uint(pl.Lcore), mode, C.uint16_t(cfg.Burst), txFirst, C.int(cfg.RTPriority))
 		if w == nil {
 			return fmt.Errorf("allocate worker state for lcore %d: out of memory", pl.Lcore)
 		}
@@ -327,6 +328,30 @@ func (f *Forwarder) start(ctx context.Context, args []string) (err error) {
 			C.nt_set_stop(1)
 			C.nt_wait_workers()
 			return fmt.Errorf("launch worker on lcore %d (cpu %d): %w", f.plans[i].Lcore, f.plans[i].CPU, dpdkErr(ret))
+		}
+	}
+	if err := f.checkSched(); err != nil {
+		C.nt_set_stop(1)
+		C.nt_wait_workers()
+		return err
+	}
+	return nil
+}
+
+// checkSched waits until every worker has set its scheduling policy
+// (SCHED_FIFO with RTPriority) and returns the first failure.
+func (f *Forwarder) checkSched() error {
+	deadline := time.Now().Add(5 * time.Second)
+	for i, w := range f.workers {
+		var ret C.int
+		for C.nt_worker_sched(w, &ret) == 0 {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("worker on lcore %d (cpu %d) did not start in 5s", f.plans[i].Lcore, f.plans[i].CPU)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if ret != 0 {
+			return fmt.Errorf("run worker on lcore %d (cpu %d) SCHED_FIFO at priority %d: %w", f.plans[i].Lcore, f.plans[i].CPU, f.cfg.RTPriority, syscall.Errno(ret))
 		}
 	}
 	return nil

@@ -1,6 +1,8 @@
 //go:build cgo && !nodpdk
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <string.h>
 
 #include <rte_common.h>
@@ -30,6 +32,9 @@ struct nt_worker {
 	uint16_t burst;
 	uint16_t nb_streams;
 	int tx_first;
+	int rt_prio;	// SCHED_FIFO priority, 0: leave the policy alone
+	int sched_ret;	// pthread_setschedparam's result, once sched_done
+	int sched_done;
 	struct nt_stream streams[NT_MAX_STREAMS];
 	// Counters start on their own cache line: single writer (the worker),
 	// read by the control side with relaxed loads.
@@ -209,7 +214,8 @@ void nt_port_close(uint16_t port)
 	rte_eth_dev_close(port);
 }
 
-struct nt_worker *nt_worker_new(unsigned lcore, int mode, uint16_t burst, int tx_first)
+struct nt_worker *nt_worker_new(unsigned lcore, int mode, uint16_t burst, int tx_first,
+				int rt_prio)
 {
 	struct nt_worker *w = rte_zmalloc_socket("nettune_worker", sizeof(*w), RTE_CACHE_LINE_SIZE,
 						 rte_lcore_to_socket_id(lcore));
@@ -221,6 +227,7 @@ struct nt_worker *nt_worker_new(unsigned lcore, int mode, uint16_t burst, int tx
 	w->mode = mode;
 	w->burst = burst > NT_MAX_BURST ? NT_MAX_BURST : burst;
 	w->tx_first = tx_first;
+	w->rt_prio = rt_prio;
 	return w;
 }
 
@@ -342,9 +349,24 @@ static __rte_always_inline void nt_loop(struct nt_worker *w, const int mac)
 static __rte_noinline void nt_loop_io(struct nt_worker *w) { nt_loop(w, 0); }
 static __rte_noinline void nt_loop_mac(struct nt_worker *w) { nt_loop(w, 1); }
 
+int nt_worker_sched(const struct nt_worker *w, int *ret)
+{
+	if (!__atomic_load_n(&w->sched_done, __ATOMIC_ACQUIRE))
+		return 0;
+	*ret = w->sched_ret;
+	return 1;
+}
+
 static int nt_worker_main(void *arg)
 {
 	struct nt_worker *w = arg;
+	if (w->rt_prio > 0) {
+		struct sched_param sp;
+		memset(&sp, 0, sizeof(sp));
+		sp.sched_priority = w->rt_prio;
+		w->sched_ret = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+	}
+	__atomic_store_n(&w->sched_done, 1, __ATOMIC_RELEASE);
 	if (w->tx_first)
 		nt_tx_first(w);
 	if (w->mode == NT_MODE_MAC)

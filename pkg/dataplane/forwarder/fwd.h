@@ -63,7 +63,11 @@ int nt_xstats_count(uint16_t port);
 int nt_xstats_names(uint16_t port, char *names, int n); // n names of NT_XSTAT_NAME_SIZE
 int nt_xstats_values(uint16_t port, uint64_t *values, int n);
 
-struct nt_worker *nt_worker_new(unsigned lcore, int mode, uint16_t burst, int tx_first);
+struct nt_worker *nt_worker_new(unsigned lcore, int mode, uint16_t burst, int tx_first,
+				int rt_prio);
+// nt_worker_sched: 1 and *ret (0 or an errno) once the launched worker set
+// its scheduling policy, 0 before.
+int nt_worker_sched(const struct nt_worker *w, int *ret);
 int nt_worker_add(struct nt_worker *w, uint16_t rx_port, uint16_t rx_queue, uint16_t tx_port,
 		  uint16_t tx_queue, const uint8_t *hdr, struct rte_mempool *gen_pool);
 int nt_worker_launch(struct nt_worker *w);

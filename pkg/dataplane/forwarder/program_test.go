@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -355,4 +356,58 @@ func TestPrivilegedJumboFrames(t *testing.T) {
 	} else if !strings.Contains(p.output(), "set spec.dataplane.mbufDataSize to at least 9146") {
 		t.Errorf("refusal does not name the mbuf data size:\n%s", p.output())
 	}
+}
+
+// TestPrivilegedWorkerSchedFIFO: with RTPriority the worker thread runs
+// SCHED_FIFO at that priority (fields 41 and 40 of its
+// /proc/PID/task/TID/stat), on its worker CPU.
+func TestPrivilegedWorkerSchedFIFO(t *testing.T) {
+	mainCPUs, worker := needRoot(t)
+	fixture.LockHost(t, "dpdk-cpus")
+	cfg := nullProgramConfig(mainCPUs, worker, fmt.Sprintf("nt-test-fifo-%d", os.Getpid()))
+	cfg.RTPriority = 10
+	p := startProgram(t, "", cfg, true, "-run-dir", "")
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", p.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range tasks {
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/comm", p.cmd.Process.Pid, e.Name()))
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", p.cmd.Process.Pid, e.Name()))
+		if err != nil {
+			continue
+		}
+		f, err := statFieldsForTest(string(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimSpace(string(comm))
+		// proc(5): 39 processor, 40 rt_priority, 41 policy (1: SCHED_FIFO).
+		policy, prio, cpu := f[40], f[39], f[38]
+		if name == "rte-worker-1" {
+			found = true
+			if policy != "1" || prio != "10" || cpu != strconv.Itoa(worker) {
+				t.Errorf("worker thread %s: policy %s priority %s cpu %s, want SCHED_FIFO (1), 10, %d", e.Name(), policy, prio, cpu, worker)
+			}
+		} else if policy != "0" {
+			t.Errorf("thread %s (%s) has policy %s, want only the worker real-time", e.Name(), name, policy)
+		}
+	}
+	if !found {
+		t.Errorf("no rte-worker-1 thread in the forwarder")
+	}
+	if st := p.stop(t, syscall.SIGTERM); !st.Success() {
+		t.Fatalf("exit: %v\n%s", st, p.output())
+	}
+}
+
+// statFieldsForTest splits /proc/PID/stat into fields numbered from 1 at
+// index 0 (the command, field 2, may hold spaces).
+func statFieldsForTest(s string) ([]string, error) {
+	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || end < open {
+		return nil, fmt.Errorf("stat %q", s)
+	}
+	return append([]string{strings.TrimSpace(s[:open]), s[open+1 : end]}, strings.Fields(s[end+1:])...), nil
 }
