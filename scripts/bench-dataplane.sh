@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
 # bench-dataplane.sh: compare nettune's DPDK forwarder (pkg/dataplane)
-# with dpdk-testpmd on the same vdevs, cores, options and duration.
+# with dpdk-testpmd and DPDK's l2fwd example on the same vdevs, cores,
+# options and duration.
 #
 # Usage: scripts/bench-dataplane.sh [null] [ring] [afpacket]   (default: all)
 # Environment: ROUNDS (3), DURATION seconds per run (6), MAIN_CPU (0),
 #   WORKER_CPU (1), BURST (32), DESC (1024), MODES ("io mac"),
-#   TESTPMD (dpdk-testpmd), OUT (directory for raw logs, default a temp dir).
+#   TESTPMD (dpdk-testpmd), OUT (directory for raw logs, default a temp dir),
+#   L2FWD (1: also run l2fwd, 0: do not; default 1).
+#
+# l2fwd is built from the dpdk-doc package's examples
+# (/usr/share/dpdk/examples/l2fwd) with pkg-config libdpdk; the script
+# installs dpdk-doc (about 10 MB) when it is missing and it runs as root.
+# l2fwd runs one lcore, pinned to WORKER_CPU, that forwards both ports and
+# prints its counters every second (-T 1); its rate is the per-second
+# difference of "Total packets sent". It has no burst, pool or tx-first
+# options (burst 32, its own pool size): it runs in io mode as
+# --no-mac-updating, in mac mode with its MAC rewriting, and not in the
+# ring scenario (nothing would circulate without tx-first).
 #
 # Each run samples the forwarding rate once a second (nettune: the sum of
 # the ports' tx rates; testpmd: the sum of the ports' Tx-pps) and reports
@@ -35,6 +47,21 @@ FWD=$OUT/fwdtest
 go build -o "$FWD" ./pkg/dataplane/internal/fwdtest
 # The mbuf pool size nettune computes for this layout, given to testpmd too.
 POOL=${POOL:-8191}
+
+L2FWD=${L2FWD:-1}
+L2FWD_BIN=
+if [ "$L2FWD" = 1 ]; then
+	src=/usr/share/dpdk/examples/l2fwd/main.c
+	if [ ! -f "$src" ] && [ "$(id -u)" = 0 ]; then
+		echo "bench-dataplane: installing dpdk-doc for the l2fwd example" >&2
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dpdk-doc >/dev/null 2>&1 || true
+	fi
+	if [ -f "$src" ] && cc -O3 "$src" $(pkg-config --cflags libdpdk) -o "$OUT/l2fwd" $(pkg-config --libs libdpdk) 2>"$OUT/l2fwd-build.log"; then
+		L2FWD_BIN=$OUT/l2fwd
+	else
+		echo "bench-dataplane: l2fwd skipped: no $src (apt-get install dpdk-doc) or it did not build (see $OUT/l2fwd-build.log)" >&2
+	fi
+fi
 
 # median (in Mpps) of the nonzero per-second samples on stdin, skipping
 # the first (partial) one and using at most DURATION-1 samples: a median
@@ -79,16 +106,31 @@ run_testpmd() {
 	awk '/Tx-pps:/ {v+=$2; n++; if (n==NP) {print v; v=0; n=0}}' NP="$NPORTS" "$log" | mean_after_first
 }
 
+# run_l2fwd LOG MODE PREFIX [NS] -- eal vdev args
+run_l2fwd() {
+	local log=$1 mode=$2 prefix=$3 ns=$4; shift 5
+	local app=(-p 0x3 -q 2 -T 1)
+	[ "$mode" = io ] && app+=(--no-mac-updating)
+	local cmd=("$L2FWD_BIN" --lcores "0@${WORKER_CPU}" --no-huge --no-shconf -m "$MEM" --file-prefix "$prefix" --no-pci "$@" -- "${app[@]}")
+	if [ -n "$ns" ]; then cmd=(ip netns exec "$ns" "${cmd[@]}"); fi
+	echo "+ ${cmd[*]}" >"$log"
+	timeout -s INT $((DURATION + 2)) "${cmd[@]}" </dev/null >>"$log" 2>&1 || true
+	rmdir "/var/run/dpdk/$prefix" 2>/dev/null || true
+	awk '/Total packets sent:/ {if (seen) print $4-prev; prev=$4; seen=1}' "$log" | mean_after_first
+}
+
 RESULTS=()
 # compare NAME NS NETTUNE_ARGS... -- TESTPMD_EAL... -- TESTPMD_EXTRA...
+# (l2fwd, when built and L2FWD_SCENARIO is 1, gets TESTPMD_EAL)
 compare() {
 	local name=$1 ns=$2; shift 2
-	local nargs=() rest=()
+	local nargs=() rest=() l2eal=()
 	while [ "$1" != "--" ]; do nargs+=("$1"); shift; done
 	shift
 	rest=("$@")
+	for a in "${rest[@]}"; do [ "$a" = "--" ] && break; l2eal+=("$a"); done
 	for mode in $MODES; do
-		local nt=() tp=()
+		local nt=() tp=() l2=()
 		for r in $(seq 1 "$ROUNDS"); do
 			local a b
 			if [ $((r % 2)) -eq 1 ]; then
@@ -102,16 +144,24 @@ compare() {
 				[ -n "${PRE_RUN:-}" ] && $PRE_RUN
 				a=$(run_nettune "$OUT/$name-$mode-nettune-$r.log" "$mode" "ntb$$" "$ns" -- "${nargs[@]}")
 			fi
+			local c=nan
+			if [ -n "$L2FWD_BIN" ] && [ "${L2FWD_SCENARIO:-1}" = 1 ]; then
+				[ -n "${PRE_RUN:-}" ] && $PRE_RUN
+				c=$(run_l2fwd "$OUT/$name-$mode-l2fwd-$r.log" "$mode" "l2b$$" "$ns" -- "${l2eal[@]}")
+			fi
 			[ -n "${POST_RUN:-}" ] && $POST_RUN
-			nt+=("$a"); tp+=("$b")
-			printf '%-9s %-3s round %d: nettune %8s Mpps  testpmd %8s Mpps\n' "$name" "$mode" "$r" "$a" "$b"
+			nt+=("$a"); tp+=("$b"); l2+=("$c")
+			printf '%-9s %-3s round %d: nettune %8s Mpps  testpmd %8s Mpps  l2fwd %8s Mpps\n' "$name" "$mode" "$r" "$a" "$b" "$c"
 		done
-		local mn mt
+		local mn mt ml
 		mn=$(echo "${nt[*]}" | median)
 		mt=$(echo "${tp[*]}" | median)
-		RESULTS+=("$(printf '%-9s %-3s nettune %8s  testpmd %8s  ratio %s   (rounds: nettune %s; testpmd %s)' \
-			"$name" "$mode" "$mn" "$mt" "$(awk -v a="$mn" -v b="$mt" 'BEGIN{ if (b>0) printf "%.3f", a/b; else print "nan"}')" \
-			"${nt[*]}" "${tp[*]}")")
+		ml=nan
+		[ "${l2[0]}" != nan ] && ml=$(echo "${l2[*]}" | median)
+		ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b>0) printf "%.3f", a/b; else print "nan"}'; }
+		RESULTS+=("$(printf '%-9s %-3s nettune %8s  testpmd %8s  ratio %s  l2fwd %8s  ratio %s   (rounds: nettune %s; testpmd %s; l2fwd %s)' \
+			"$name" "$mode" "$mn" "$mt" "$(ratio "$mn" "$mt")" "$ml" "$(ratio "$mn" "$ml")" \
+			"${nt[*]}" "${tp[*]}" "${l2[*]}")")
 	done
 }
 
@@ -130,7 +180,7 @@ for sc in "${SCENARIOS[@]}"; do
 		# Two looped ring ports (tx comes back on rx); packets injected by
 		# tx-first circulate between them.
 		NPORTS=2
-		compare ring "" -vdev net_ring0,nodeaction=r0:0:CREATE -vdev net_ring1,nodeaction=r1:0:CREATE -tx-first -- \
+		L2FWD_SCENARIO=0 compare ring "" -vdev net_ring0,nodeaction=r0:0:CREATE -vdev net_ring1,nodeaction=r1:0:CREATE -tx-first -- \
 			--vdev net_ring0,nodeaction=r0:0:CREATE --vdev net_ring1,nodeaction=r1:0:CREATE -- --tx-first
 		;;
 	afpacket)
@@ -170,6 +220,6 @@ done
 echo
 echo "date: $(date -Is)  host: $(uname -r), $(nproc) cpus, $(lscpu | sed -n 's/^Model name: *//p')"
 echo "dpdk: $(pkg-config --modversion libdpdk)  burst $BURST  desc $DESC  duration ${DURATION}s  rounds $ROUNDS  main cpu $MAIN_CPU  worker cpu $WORKER_CPU"
-echo "median Mpps (forwarded packets per second, all ports):"
+echo "median Mpps (forwarded packets per second, all ports); ratios are nettune's over testpmd's and over l2fwd's:"
 printf '%s\n' "${RESULTS[@]}"
 echo "logs: $OUT"
