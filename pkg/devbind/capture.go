@@ -234,14 +234,12 @@ func idsExcerpt(data []byte, present map[string]bool) []byte {
 				keep = append(keep, line)
 			}
 		case line[0] != '\t':
-			id, _, _ := idLine(line)
-			vendor = id
+			vendor = lowerID(line)
 			if present[vendor] {
 				keep = append(keep, line)
 			}
 		case !strings.HasPrefix(line, "\t\t"):
-			id, _, _ := idLine(line[1:])
-			if present[vendor+":"+id] {
+			if present[vendor+":"+lowerID(line[1:])] {
 				keep = append(keep, line)
 			}
 		}
@@ -250,4 +248,14 @@ func idsExcerpt(data []byte, present map[string]bool) []byte {
 		b.WriteString(l + "\n")
 	}
 	return b.Bytes()
+}
+
+// lowerID is the id of a pci.ids line ("8086  Intel Corporation"), in
+// lower case, "" when the line has no name after it.
+func lowerID(s string) string {
+	id, _, ok := idField([]byte(s))
+	if !ok {
+		return ""
+	}
+	return strings.ToLower(string(id))
 }

@@ -51,11 +51,14 @@ func FuzzParseIDs(f *testing.F) {
 	f.Add("C 0\n\t\n8086\n\tzzzz  x\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		ids, err := ParseIDs(strings.NewReader(s))
+		ref, rerr := refParseIDs(strings.NewReader(s))
+		if (err != nil) != (rerr != nil) {
+			t.Fatalf("ParseIDs error %v, plain reading error %v", err, rerr)
+		}
 		if err != nil {
 			return
 		}
-		ids.Vendor(0x8086)
-		ids.Class(0x020000)
+		sameNames(t, ids, ref)
 	})
 }
 

@@ -293,8 +293,12 @@ func syscallMode(m fs.FileMode) uint32 {
 	return o
 }
 
-// readIn reads a whole file inside root: bare read(2) calls until one
-// returns 0, as io.ReadAll would on an *os.File.
+// readIn reads a whole file inside root with bare read(2) calls. A read
+// that returns less than it was asked for ends the file, which saves the
+// read that would return 0 (a quarter of the system calls of a small
+// file): sysfs and procfs files are seq_files, whose read fills the buffer
+// until the last record; a regular file reads short only at its end.
+// Pipes and sockets, which read short at any time, are not read here.
 func readIn(root string, dir *os.File, p string) ([]byte, error) {
 	fd, err := openFdIn(root, dir, p, os.O_RDONLY, 0)
 	if err != nil {
@@ -302,9 +306,21 @@ func readIn(root string, dir *os.File, p string) ([]byte, error) {
 	}
 	defer unix.Close(fd)
 	buf := make([]byte, 0, 512)
+	sized := false
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			// More than fits: a regular file says how much more (sysfs
+			// and procfs say 4096 or 0), so a large file is read into
+			// one buffer instead of one doubled at each read.
+			var st unix.Stat_t
+			if !sized && unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size > int64(cap(buf)) && st.Size < 1<<30 {
+				grown := make([]byte, len(buf), st.Size+1)
+				copy(grown, buf)
+				buf = grown
+			} else {
+				buf = append(buf, 0)[:len(buf)]
+			}
+			sized = true
 		}
 		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
 		switch {
@@ -315,6 +331,10 @@ func readIn(root string, dir *os.File, p string) ([]byte, error) {
 		case n == 0:
 			return buf, nil
 		}
+		short := n < cap(buf)-len(buf)
 		buf = buf[:len(buf)+n]
+		if short {
+			return buf, nil
+		}
 	}
 }

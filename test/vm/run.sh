@@ -60,7 +60,7 @@ ISOLATED=1
 BOOT_HUGEPAGES=64
 
 # Which scenarios run in which boot, in order. s0 checks the guest itself.
-BOOT_IOMMU=(s0-guest s4-bootargs s1-devices s2-guard s6-cycles s3-dpdk)
+BOOT_IOMMU=(s0-guest s4-bootargs s1-devices s12-speed s2-guard s6-cycles s3-dpdk)
 BOOT_NOIOMMU=(s0-guest s5-noiommu)
 # Boot mq, only with a QEMU that has the igb device (QEMU 10 from
 # bookworm-backports; scripts/deps.sh installs it).
