@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nettune/nettune/internal/fixture"
+	"github.com/nettune/nettune/pkg/dataplane"
 )
 
 // TestPrivilegedSysctlNetns runs the real nettune binary against the live
@@ -277,8 +278,8 @@ func TestPrivilegedRunNullForwarder(t *testing.T) {
 	if rx != doc.Forwarded+doc.Dropped {
 		t.Errorf("received %d != forwarded %d + dropped %d", rx, doc.Forwarded, doc.Dropped)
 	}
-	if _, err := os.Stat("/run/nettune/forwarder.json"); err == nil {
-		t.Error("forwarder statistics file left behind")
+	if in := dataplane.ReadInstances("/run/nettune"); len(in) != 0 {
+		t.Errorf("forwarder statistics left behind: %+v", in)
 	}
 }
 
@@ -313,8 +314,8 @@ func TestPrivilegedRunSIGTERM(t *testing.T) {
 	if !strings.Contains(metrics, `nettune_forwarder_packets_total{direction="tx",port="p0"}`) {
 		t.Errorf("no forwarder metrics on %s:\n%s\n%s", addr, metrics, stderr.String())
 	}
-	if _, err := os.Stat("/run/nettune/forwarder.json"); err != nil {
-		t.Errorf("statistics not published for the exporter: %v", err)
+	if in := dataplane.ReadInstances("/run/nettune"); len(in) != 1 || !in[0].Up {
+		t.Errorf("statistics not published for the exporter: %+v", in)
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

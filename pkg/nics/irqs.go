@@ -70,9 +70,9 @@ func IRQTable(r *host.Root, pattern string) ([]IRQRow, error) {
 	if err != nil {
 		return nil, err
 	}
-	byNum := map[int]irqaffinity.IRQ{}
+	total := make(map[int]uint64, len(irqs))
 	for _, q := range irqs {
-		byNum[q.Number] = q
+		total[q.Number] = q.Total()
 	}
 	var rows []IRQRow
 	matched := false
@@ -90,10 +90,16 @@ func IRQTable(r *host.Root, pattern string) ([]IRQRow, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, q := range irqaffinity.Queues(n.Device(), irqs, msi) {
-			row := IRQRow{NIC: n.Name, Driver: n.Driver, Node: n.Node, Queue: q.Label, Kind: q.Kind, IRQ: q.IRQ, Name: q.Name, Count: byNum[q.IRQ].Total()}
-			if a, err := irqaffinity.Read(r, q.IRQ); err == nil {
-				row.Requested, row.Effective = a.Requested, a.Effective
+		qs := irqaffinity.Queues(n.Device(), irqs, msi)
+		nums := make([]int, len(qs))
+		for i, q := range qs {
+			nums[i] = q.IRQ
+		}
+		affs, errs := irqaffinity.ReadMany(r, nums)
+		for i, q := range qs {
+			row := IRQRow{NIC: n.Name, Driver: n.Driver, Node: n.Node, Queue: q.Label, Kind: q.Kind, IRQ: q.IRQ, Name: q.Name, Count: total[q.IRQ]}
+			if errs[i] == nil {
+				row.Requested, row.Effective = affs[i].Requested, affs[i].Effective
 			}
 			on := row.Effective
 			if on.IsEmpty() {
