@@ -159,6 +159,7 @@ and reverts kernel settings.
 		a.versionCommand(),
 		a.completionCommand(),
 	)
+	registerCompletions(cmd)
 	cmd.Example = `  nettune list
   nettune plan kernel-throughput
   nettune apply --yes kernel-throughput
