@@ -149,6 +149,7 @@ and reverts kernel settings.
 		a.irqsCommand(),
 		a.topologyCommand(),
 		a.exporterCommand(),
+		a.agentCommand(),
 		a.installCommand(),
 		a.uninstallCommand(),
 		a.profileCommand(),
