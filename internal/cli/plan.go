@@ -63,14 +63,15 @@ With --detailed-exitcode: 0 no changes, 1 error, 2 changes pending.`,
 }
 
 func (a *app) printPlan(pr *engine.PlanResult, withCommand bool) error {
+	body := newPlanBody(pr)
 	return a.printer.Print(output.Document{
 		Kind: "plan",
-		Body: newPlanBody(pr),
+		Body: body,
 		Table: func(t *output.TableWriter) {
 			if len(pr.Errors()) > 0 {
 				t.Line("No plan: profile %q does not fit this host.", pr.Profile)
 			} else {
-				renderChanges(t, pr.Profile, pr.Changes(), withCommand, orphans(pr))
+				renderChanges(t, pr.Profile, body.Changes, withCommand, orphans(pr))
 			}
 			renderProblems(t, pr.Problems)
 		},

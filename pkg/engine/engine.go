@@ -75,7 +75,16 @@ type PlanResult struct {
 
 // Changes returns the items that differ from the profile, in apply order.
 func (r *PlanResult) Changes() []plan.Change {
-	var out []plan.Change
+	n := 0
+	for _, it := range r.Items {
+		if it.Status == plan.Drift && !it.CheckOnly {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]plan.Change, 0, n)
 	for _, it := range r.Items {
 		if it.Status == plan.Drift && !it.CheckOnly {
 			out = append(out, it.Change)
