@@ -7,6 +7,10 @@ import (
 
 	"github.com/nettune/nettune/internal/output"
 	"github.com/nettune/nettune/pkg/engine"
+	"github.com/nettune/nettune/pkg/ethtool"
+	"github.com/nettune/nettune/pkg/host"
+	"github.com/nettune/nettune/pkg/nics"
+	"github.com/nettune/nettune/pkg/numa"
 	"github.com/nettune/nettune/pkg/plan"
 	"github.com/nettune/nettune/pkg/profile"
 	"github.com/spf13/cobra"
@@ -16,12 +20,14 @@ func (a *app) applyCommand() *cobra.Command {
 	var (
 		yes, dryRun, keepOrphans bool
 		only                     []string
+		nic                      string
 	)
 	cmd := &cobra.Command{
 		Use: "apply PROFILE",
 		Example: `  nettune apply kernel-throughput
   nettune apply --dry-run ./my-host.yaml
   nettune apply --yes --only nics,irqbalance /etc/nettune/profile.yaml
+  nettune apply --yes --nic eth2 /etc/nettune/profile.yaml
   nettune --root ./snapshot apply --yes kernel-throughput`,
 		Short: "Bring the host to the profile (journaled, verified, reversible)",
 		Long: `Apply the profile: validate it against the host, show the plan, ask for
@@ -40,12 +46,24 @@ lists all that are missing, changing nothing.
 
 --yes skips the question and is required when stdin is not a terminal.
 --dry-run prints what would be done, with the equivalent shell command for
-each change, and touches nothing.`,
+each change, and touches nothing.
+
+--nic IFNAME applies only the spec.nics entries that select interface
+IFNAME, and only to IFNAME (nettune-nic@IFNAME.service runs this when the
+NIC appears). Settings earlier applies made on other NICs and in other
+sections are out of its scope: they are neither changed nor returned as
+orphans. When no entry selects IFNAME it changes nothing and exits 0.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := profile.Load(args[0])
 			if err != nil {
 				return err
+			}
+			if nic != "" {
+				if len(only) > 0 && (len(only) != 1 || only[0] != "nics") {
+					return fmt.Errorf("--nic applies spec.nics only; it cannot be combined with --only %s", strings.Join(only, ","))
+				}
+				only = []string{"nics"}
 			}
 			if err := onlySections(p, only); err != nil {
 				return err
@@ -55,6 +73,20 @@ each change, and touches nothing.`,
 				return err
 			}
 			eng.Only = only
+			if nic != "" {
+				n, err := restrictToNIC(eng.Env.Root, &p.Spec, nic)
+				if err != nil {
+					return err
+				}
+				if n == 0 {
+					a.log.Info("no spec.nics entry selects this interface; nothing to do", "nic", nic, "profile", p.Metadata.Name)
+					return a.printer.Print(output.Document{Kind: "apply",
+						Body: applyBody{Profile: p.Metadata.Name, Applied: []plan.Change{}, Unsupported: []engine.Skipped{}, Problems: []plan.Problem{}},
+						Table: func(t *output.TableWriter) {
+							t.Line("No entry of spec.nics in profile %q selects %s: nothing to do.", p.Metadata.Name, nic)
+						}})
+				}
+			}
 			if dryRun {
 				pr, perr := eng.Plan(cmd.Context(), p)
 				if pr == nil {
@@ -129,7 +161,58 @@ each change, and touches nothing.`,
 	cmd.Flags().BoolVar(&keepOrphans, "keep-orphans", false, "keep settings an earlier apply made that this profile no longer sets, as they are, instead of returning them to their values before nettune")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be done, with equivalent shell commands, and touch nothing")
 	cmd.Flags().StringSliceVar(&only, "only", nil, onlyUsage("apply"))
+	cmd.Flags().StringVar(&nic, "nic", "", "apply only the spec.nics entries that select this interface, to it alone (other NICs and sections are left as they are)")
 	return cmd
+}
+
+// restrictToNIC keeps the spec.nics entries whose match selects interface
+// ifname on the host and narrows each to that interface alone (its match
+// gains the exact name), so that a plan covers no other NIC. It returns how
+// many entries are left.
+func restrictToNIC(r *host.Root, s *profile.Spec, ifname string) (int, error) {
+	if ifname == "" || strings.ContainsAny(ifname, "/ \t\n") {
+		return 0, fmt.Errorf("--nic %q is not an interface name", ifname)
+	}
+	topo, err := numa.Read(r)
+	if err != nil {
+		return 0, err
+	}
+	eth, err := ethtool.Open(r)
+	if err != nil {
+		return 0, fmt.Errorf("open ethtool: %w", err)
+	}
+	defer eth.Close()
+	inv, err := nics.ReadInventory(r, topo, eth)
+	if err != nil {
+		return 0, err
+	}
+	permMAC := func(name string) string { a, _ := eth.PermAddr(name); return a }
+	var kept []profile.NIC
+	for _, entry := range s.NICs {
+		selected, _ := inv.Select(entry.Match, permMAC)
+		for _, n := range selected {
+			if n.Name == ifname {
+				// The escaped name is a glob that matches ifname only.
+				entry.Match.Name = globEscape(ifname)
+				kept = append(kept, entry)
+				break
+			}
+		}
+	}
+	s.NICs = kept
+	return len(kept), nil
+}
+
+// globEscape quotes the pattern characters of path.Match.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if strings.ContainsRune(`*?[]\`, c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 type applyBody struct {
