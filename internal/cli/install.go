@@ -19,14 +19,19 @@ func (a *app) installCommand() *cobra.Command {
   nettune install --binary /usr/sbin/nettune ./my-host.yaml`,
 		Short: "Re-apply PROFILE at every boot and when a NIC appears (systemd + udev)",
 		Long: `Record PROFILE (with its extends chain resolved) as /etc/nettune/profile.yaml
-and install:
+and install, split by what each part needs:
   ` + systemd.ApplyUnit + `  oneshot, before network-pre.target:
-      nettune apply --yes /etc/nettune/profile.yaml
-  ` + systemd.NICUnit + `  the NIC sections, when a NIC appears
-  ` + systemd.UdevRule + `  starts it for every new network device
-then enable the boot unit. Settings that persist by themselves (sysctl.d,
-kernel arguments, fstab) do not need this; ring sizes, IRQ affinities, RPS,
-runtime hugepages and device bindings do. Undo with 'nettune uninstall'.`,
+      the host-wide sections (sysctl, cpu, hugepages), then spec.devices
+      (a missing device fails that step alone)
+  ` + systemd.NICUnit + `  one NIC's settings when it appears:
+      nettune apply --yes --nic IFNAME /etc/nettune/profile.yaml
+  ` + systemd.UdevRule + `  starts it for the profile's NICs only
+      (their spec.nics[].match as udev keys)
+then enable the boot unit. A NIC that does not appear blocks nothing else.
+Settings that persist by themselves (sysctl.d, kernel arguments, fstab) do
+not need this; ring sizes, IRQ affinities, RPS, runtime hugepages and device
+bindings do. Run it again after editing the profile: the rule is generated
+from it. Undo with 'nettune uninstall'.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			flat, err := profile.Flatten(args[0])

@@ -23,7 +23,7 @@ func TestUninstallRemovesThroughWriter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Install(ctx, r, "/usr/local/sbin/nettune", []byte("apiVersion: nettune/v1\n")); err != nil {
+		if _, err := Install(ctx, r, "/usr/local/sbin/nettune", []byte(testProfile)); err != nil {
 			t.Fatal(err)
 		}
 		r.W = w

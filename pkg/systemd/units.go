@@ -1,9 +1,16 @@
 // Package systemd makes nettune's settings survive a reboot: it records the
-// active profile under /etc/nettune and installs a oneshot unit that
-// re-applies the live settings and device bindings early at boot, before
-// the network is configured (ordered before network-pre.target), plus a
-// udev rule and a template unit that re-apply the NIC settings when a NIC
-// appears (hotplug, driver reload, a VF created later).
+// active profile under /etc/nettune and installs, split by what each part
+// needs:
+//
+//   - nettune-apply.service, a oneshot early at boot (before
+//     network-pre.target) that applies the host-wide sections, which need
+//     no NIC: sysctl, cpu, hugepages (and irqbalance when the profile has
+//     no NICs, whose IRQs it would ban); then, separately so that a missing
+//     device fails only that step, spec.devices;
+//   - a udev rule that matches only the profile's NICs (spec.nics[].match)
+//     and starts nettune-nic@<ifname>.service when one appears, which
+//     applies that NIC's settings alone ('nettune apply --nic'). A NIC that
+//     never appears blocks nothing else.
 //
 // Settings that persist by themselves (sysctl.d, the bootloader's kernel
 // arguments, fstab) need none of this; ring sizes, channels, IRQ
@@ -21,6 +28,7 @@ import (
 	"text/template"
 
 	"github.com/nettune/nettune/pkg/host"
+	"github.com/nettune/nettune/pkg/profile"
 )
 
 // Host paths of the installed files.
@@ -31,15 +39,25 @@ const (
 	UdevRule    = "/etc/udev/rules.d/90-nettune.rules"
 	// Marker is in every installed file.
 	Marker = "Managed by nettune"
+	// DocsURL is the units' documentation when the man page is not
+	// installed.
+	DocsURL = "https://github.com/nettune/nettune/blob/main/docs/packaging.md"
 )
 
 // Files are the installed files in install order.
 var Files = []string{ProfilePath, ApplyUnit, NICUnit, UdevRule}
 
+// Sections the boot unit applies early: none of them waits for a NIC or a
+// device to appear.
+const (
+	earlySections      = "sysctl,cpu,hugepages"
+	earlySectionsNoNIC = earlySections + ",irqbalance"
+)
+
 var unitTmpl = template.Must(template.New("units").Parse(`{{define "apply"}}# {{.Marker}} ('nettune install'); removed by 'nettune uninstall'.
 [Unit]
-Description=nettune: apply the host tuning profile
-Documentation=man:nettune(8) https://github.com/nettune/nettune/blob/main/docs/commands.md
+Description=nettune: apply the host-wide settings of the profile
+Documentation={{.Doc}}
 DefaultDependencies=no
 After=local-fs.target systemd-modules-load.service systemd-sysctl.service
 Before=network-pre.target sysinit.target shutdown.target
@@ -50,15 +68,20 @@ ConditionPathExists={{.Profile}}
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart={{.Binary}} apply --yes --log-level info {{.Profile}}
+# Host-wide sections: nothing here waits for a NIC or a device.
+ExecStart={{.Binary}} apply --yes --log-level info --only {{.Early}} {{.Profile}}
+# Device bindings ('-': a device that is missing fails this step alone).
+# The udev rule binds each device as it appears; this step binds one a
+# driver in the initramfs claimed first, and records the binding.
+ExecStart=-{{.Binary}} apply --yes --log-level info --only devices {{.Profile}}
 StandardOutput=journal
 
 [Install]
 WantedBy=sysinit.target
 {{end}}{{define "nic"}}# {{.Marker}} ('nettune install'); removed by 'nettune uninstall'.
 [Unit]
-Description=nettune: apply NIC settings to %I
-Documentation=https://github.com/nettune/nettune/blob/main/docs/commands.md
+Description=nettune: apply the profile's settings of NIC %i
+Documentation={{.Doc}}
 After=nettune-apply.service
 ConditionPathExists={{.Profile}}
 StartLimitIntervalSec=60
@@ -66,18 +89,62 @@ StartLimitBurst=5
 
 [Service]
 Type=oneshot
-ExecStart={{.Binary}} apply --yes --only nics,irqbalance --log-level info {{.Profile}}
+ExecStart={{.Binary}} apply --yes --log-level info --nic %i {{.Profile}}
 # Another nettune may hold the lock for a moment (the boot apply, a second NIC).
 Restart=on-failure
 RestartSec=2
 {{end}}{{define "udev"}}# {{.Marker}} ('nettune install'); removed by 'nettune uninstall'.
-# Re-apply nettune's NIC settings when a network device appears.
-ACTION=="add", SUBSYSTEM=="net", KERNEL!="lo", TAG+="systemd", ENV{SYSTEMD_WANTS}+="nettune-nic@%k.service"
+{{- if .Generic}}
+# No profile: 'nettune install PROFILE' writes /etc/udev/rules.d/90-nettune.rules
+# with rules for the profile's NICs and devices, which replaces this file.
+{{- else}}
+# Apply nettune's settings of a profile NIC when it appears, to it alone.
+{{- range .NICRules}}
+{{.}}
+{{- else}}
+# The profile tunes no NIC.
+{{- end}}
+{{- end}}
 {{end}}`))
 
-// Render returns the content of each installed file except the profile.
+// Options says what the units and the rule are rendered for.
+type Options struct {
+	// Binary is the absolute path of nettune the units run.
+	Binary string
+	// ManPage: nettune(8) is installed, so Documentation= names it.
+	ManPage bool
+	// Spec is the installed profile's; nil renders the package's copies,
+	// which no profile selects (the rule matches nothing).
+	Spec *profile.Spec
+}
+
+// Render returns the package's copies of the units and the rule (the man
+// page ships with them): the same as 'nettune install' writes, except the
+// rule, which needs a profile and starts nothing.
 func Render(binary string) (map[string]string, error) {
-	data := struct{ Marker, Binary, Profile string }{Marker, binary, ProfilePath}
+	return RenderFor(Options{Binary: binary, ManPage: true})
+}
+
+// RenderFor returns the content of each installed file except the profile.
+func RenderFor(o Options) (map[string]string, error) {
+	data := struct {
+		Marker, Binary, Profile, Doc, Early string
+		Generic                             bool
+		NICRules                            []string
+	}{Marker: Marker, Binary: o.Binary, Profile: ProfilePath, Doc: DocsURL, Early: earlySectionsNoNIC, Generic: o.Spec == nil}
+	if o.ManPage {
+		data.Doc = "man:nettune(8) " + DocsURL
+	}
+	if o.Spec != nil {
+		rules, err := nicRules(o.Spec.NICs)
+		if err != nil {
+			return nil, err
+		}
+		data.NICRules = rules
+		if len(o.Spec.NICs) > 0 {
+			data.Early = earlySections
+		}
+	}
 	out := map[string]string{}
 	for file, name := range map[string]string{ApplyUnit: "apply", NICUnit: "nic", UdevRule: "udev"} {
 		var b bytes.Buffer
@@ -97,7 +164,11 @@ func Install(ctx context.Context, r *host.Root, binary string, profileYAML []byt
 	if strings.ContainsAny(binary, " \t\n\"'\\") {
 		return nil, fmt.Errorf("nettune's path %q contains characters a unit file cannot hold; install the binary under a plain path", binary)
 	}
-	units, err := Render(binary)
+	p, err := profile.Parse(ProfilePath, profileYAML)
+	if err != nil {
+		return nil, fmt.Errorf("the profile to install: %w", err)
+	}
+	units, err := RenderFor(Options{Binary: binary, ManPage: manPageInstalled(r), Spec: &p.Spec})
 	if err != nil {
 		return nil, err
 	}
@@ -182,4 +253,21 @@ func reload(ctx context.Context, r *host.Root, verb string) ([]string, error) {
 		warnings = append(warnings, err.Error())
 	}
 	return warnings, nil
+}
+
+// manPages are where make install and the package put nettune(8).
+var manPages = []string{
+	"/usr/share/man/man8/nettune.8.gz", "/usr/share/man/man8/nettune.8",
+	"/usr/local/share/man/man8/nettune.8.gz", "/usr/local/share/man/man8/nettune.8",
+}
+
+// manPageInstalled reports whether nettune(8) is installed under the root,
+// so that a unit's Documentation=man:nettune(8) leads somewhere.
+func manPageInstalled(r *host.Root) bool {
+	for _, m := range manPages {
+		if _, err := os.Stat(r.Path(m)); err == nil {
+			return true
+		}
+	}
+	return false
 }
