@@ -303,7 +303,7 @@ func TestPrivilegedRunSIGTERM(t *testing.T) {
 	prefix := fmt.Sprintf("/var/run/dpdk/nettune-%d", cmd.Process.Pid)
 	// The forwarder's metrics while it runs.
 	var metrics string
-	for i := 0; i < 40 && !strings.Contains(metrics, `nettune_forwarder_packets_total{direction="tx",port="p0"}`); i++ {
+	for i := 0; i < 40 && !strings.Contains(metrics, `nettune_forwarder_packets_total{direction="tx",forwarder="nettune-`); i++ {
 		time.Sleep(250 * time.Millisecond)
 		if resp, err := http.Get("http://" + addr + "/metrics"); err == nil {
 			b, _ := io.ReadAll(resp.Body)
@@ -311,7 +311,7 @@ func TestPrivilegedRunSIGTERM(t *testing.T) {
 			metrics = string(b)
 		}
 	}
-	if !strings.Contains(metrics, `nettune_forwarder_packets_total{direction="tx",port="p0"}`) {
+	if !strings.Contains(metrics, `nettune_forwarder_packets_total{direction="tx",forwarder="nettune-`) {
 		t.Errorf("no forwarder metrics on %s:\n%s\n%s", addr, metrics, stderr.String())
 	}
 	if in := dataplane.ReadInstances("/run/nettune"); len(in) != 1 || !in[0].Up {

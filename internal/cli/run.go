@@ -278,12 +278,15 @@ type statsPublisher struct {
 }
 
 func (s *statsPublisher) publish(st dataplane.Stats) {
-	var fs exporter.ForwarderStats
-	for _, p := range st.Ports {
-		fs.Ports = append(fs.Ports, exporter.ForwarderPort{Name: p.Name, RX: p.Rx, TX: p.Tx, Dropped: p.Dropped})
-	}
 	s.mu.Lock()
-	s.last = fs
+	s.last.Stats = st
+	s.mu.Unlock()
+}
+
+// setInstance names the instance, the label of its series.
+func (s *statsPublisher) setInstance(name string) {
+	s.mu.Lock()
+	s.last.Instance = name
 	s.mu.Unlock()
 }
 

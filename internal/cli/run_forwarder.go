@@ -159,6 +159,7 @@ loop:
 			case m.Started:
 				if m.Instance != "" {
 					fmt.Fprintf(a.io.ErrOut, "instance %s: counters in %s\n", m.Instance, dataplane.InstancePath(dataplane.RunDir, m.Instance))
+					pub.setInstance(m.Instance)
 				}
 				for _, w := range m.Warnings {
 					fmt.Fprintln(a.io.ErrOut, "warning: "+w)

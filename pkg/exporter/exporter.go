@@ -62,7 +62,7 @@ var severities = []diagnose.Severity{diagnose.Error, diagnose.Warning, diagnose.
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descItems, descInSync, descCheckError, descLoadSuccess, descLoadedAt, descLoadErrors, descFinding, descSoftnetProcessed, descSoftnetDropped, descSoftnetSqueezed, descSoftnetFlowLimit, descNIC, descFwd, descUp} {
+	for _, d := range []*prometheus.Desc{descItems, descInSync, descCheckError, descLoadSuccess, descLoadedAt, descLoadErrors, descFinding, descSoftnetProcessed, descSoftnetDropped, descSoftnetSqueezed, descSoftnetFlowLimit, descNIC, descFwd, descFwdB, descFwdErr, descFwdX, descFwdUp, descFwdUpdated, descUp} {
 		ch <- d
 	}
 }

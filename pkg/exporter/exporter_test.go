@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/nettune/nettune/internal/fixture"
+	"github.com/nettune/nettune/pkg/dataplane"
 	"github.com/nettune/nettune/pkg/engine"
 	"github.com/nettune/nettune/pkg/host"
 	"github.com/nettune/nettune/pkg/module"
@@ -96,8 +97,14 @@ func testCollectorFor(t *testing.T, path string, log *slog.Logger) *Collector {
 	t.Helper()
 	root := fixture.Unpack(t, "../diagnose/testdata/quiet.txtar")
 	fixture.Overwrite(t, filepath.Join(root, "sys/kernel/mm/transparent_hugepage/enabled"), []byte("[always] madvise never\n"))
+	// Two forwarder instances: "fwd-a" runs (pid 4242 with the start
+	// time its file records), "fwd-b" was killed with SIGKILL (pid 4343
+	// is gone) and left its file.
 	os.MkdirAll(filepath.Join(root, "run/nettune"), 0o755)
-	os.WriteFile(filepath.Join(root, "run/nettune/forwarder.json"), []byte(`{"ports":[{"name":"p0","rx":10,"tx":9,"dropped":1}]}`), 0o644)
+	os.MkdirAll(filepath.Join(root, "proc/4242"), 0o755)
+	os.WriteFile(filepath.Join(root, "proc/4242/stat"), []byte("4242 (nettune-forwar) S 1 4242 4242 0 -1 4194560 0 0 0 0 5 3 0 0 20 0 3 0 777 0 0\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "run/nettune/forwarder-fwd-a.json"), []byte(`{"prefix":"fwd-a","pid":4242,"startTime":777,"updated":"2026-12-01T12:00:00Z","stats":{"Ports":[{"Name":"p0","Rx":10,"Tx":9,"Dropped":1,"Device":{"RxNoMbuf":3,"RxBytes":640}}]}}`), 0o644)
+	os.WriteFile(filepath.Join(root, "run/nettune/forwarder-fwd-b.json"), []byte(`{"prefix":"fwd-b","pid":4343,"startTime":12,"updated":"2026-12-01T11:00:00Z","stats":{"Ports":[{"Name":"p0","Rx":99,"Tx":99}]}}`), 0o644)
 	r, err := host.New(root)
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +131,12 @@ func TestMetrics(t *testing.T) {
 		{"nettune_diagnostic_finding", map[string]string{"rule": "NT601"}, 0},
 		{"nettune_softnet_processed_packets_total", map[string]string{"cpu": "0"}, 4096},
 		{"nettune_nic_statistic_total", map[string]string{"interface": "eth0", "counter": "rx_packets"}, 123456},
-		{"nettune_forwarder_packets_total", map[string]string{"port": "p0", "direction": "dropped"}, 1},
+		{"nettune_forwarder_packets_total", map[string]string{"forwarder": "fwd-a", "port": "p0", "direction": "dropped"}, 1},
+		{"nettune_forwarder_bytes_total", map[string]string{"forwarder": "fwd-a", "port": "p0", "direction": "rx"}, 640},
+		{"nettune_forwarder_device_drops_total", map[string]string{"forwarder": "fwd-a", "port": "p0", "reason": "nombuf"}, 3},
+		{"nettune_forwarder_up", map[string]string{"forwarder": "fwd-a"}, 1},
+		{"nettune_forwarder_up", map[string]string{"forwarder": "fwd-b"}, 0},
+		{"nettune_forwarder_last_update_timestamp_seconds", map[string]string{"forwarder": "fwd-a"}, 1796126400},
 		{"nettune_scrape_success", nil, 1},
 	} {
 		fam, ok := fams[tc.name]
@@ -137,6 +149,10 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("%s%v = %v (found %v), want %v", tc.name, tc.labels, got, ok, tc.want)
 		}
 	}
+	// The stale instance's counters are not served as live.
+	if _, ok := value(fams["nettune_forwarder_packets_total"], map[string]string{"forwarder": "fwd-b"}); ok {
+		t.Error("counters of the dead forwarder fwd-b are served")
+	}
 	for name := range fams {
 		if !strings.HasPrefix(name, "nettune_") {
 			t.Errorf("metric %s lacks the nettune_ prefix", name)
@@ -145,16 +161,23 @@ func TestMetrics(t *testing.T) {
 }
 
 func TestForwarderCollector(t *testing.T) {
-	st := ForwarderStats{Ports: []ForwarderPort{{Name: "p0", RX: 5, TX: 4, Dropped: 1}, {Name: "p1", RX: 4, TX: 5}}}
+	st := ForwarderStats{Instance: "fwd", Stats: dataplane.Stats{Ports: []dataplane.PortStats{{Name: "p0", Rx: 5, Tx: 4, Dropped: 1}, {Name: "p1", Rx: 4, Tx: 5}}}}
 	reg := prometheus.NewPedanticRegistry()
 	if err := reg.Register(ForwarderCollector{Read: func() ForwarderStats { return st }}); err != nil {
 		t.Fatal(err)
 	}
 	fams, err := reg.Gather()
-	if err != nil || len(fams) != 1 || len(fams[0].GetMetric()) != 6 {
+	byName := map[string]*dto.MetricFamily{}
+	for _, f := range fams {
+		byName[f.GetName()] = f
+	}
+	if err != nil || len(byName["nettune_forwarder_packets_total"].GetMetric()) != 6 {
 		t.Fatalf("gather: %v %v", fams, err)
 	}
-	got, ok := value(fams[0], map[string]string{"port": "p0", "direction": "dropped"})
+	if up, ok := value(byName["nettune_forwarder_up"], map[string]string{"forwarder": "fwd"}); !ok || up != 1 {
+		t.Errorf("nettune_forwarder_up = %v", up)
+	}
+	got, ok := value(byName["nettune_forwarder_packets_total"], map[string]string{"forwarder": "fwd", "port": "p0", "direction": "dropped"})
 	if !ok || got != 1 {
 		t.Errorf("p0 dropped = %v", got)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/nettune/nettune/internal/fixture"
+	"github.com/nettune/nettune/pkg/dataplane"
 	"github.com/nettune/nettune/pkg/engine"
 	"github.com/nettune/nettune/pkg/host"
 	"github.com/nettune/nettune/pkg/module"
@@ -78,7 +79,7 @@ func TestScrapeSuccess(t *testing.T) {
 
 	// The forwarder's statistics file is there but is not JSON.
 	garbled := testCollector(t)
-	fixture.Overwrite(t, garbled.Engine.Env.Root.Path(ForwarderStatsFile), []byte(`{"ports":[`))
+	fixture.Overwrite(t, dataplane.InstancePath(garbled.Engine.Env.Root.Path(dataplane.RunDir), "fwd-a"), []byte(`{"prefix":`))
 	if got := scrapeSuccess(t, garbled); got != 0 {
 		t.Errorf("unreadable forwarder statistics: nettune_scrape_success = %v, want 0", got)
 	}
