@@ -68,7 +68,7 @@ from it. Undo with 'nettune uninstall'.`,
 			}})
 		},
 	}
-	cmd.Flags().StringVar(&binary, "binary", "", "path of the nettune binary the units run (default: this executable)")
+	cmd.Flags().StringVar(&binary, "binary", "", "path of the nettune binary the units run (default: this executable; refused under /tmp, /var/tmp, /dev/shm, /run, on tmpfs, or when not executable)")
 	return cmd
 }
 

@@ -23,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"syscall"
 	"text/template"
 
@@ -157,12 +156,14 @@ func RenderFor(o Options) (map[string]string, error) {
 }
 
 // Install writes the profile and the units under the root and, on the live
-// host, reloads systemd and udev and enables the boot unit. It refuses to
+// host, reloads systemd and udev and enables the boot unit. It refuses a
+// binary the units could not run at the next boot (checkBinary); the units
+// name nettune(8) only when it is installed. It refuses to
 // overwrite files it did not write. It returns warnings for steps skipped
 // on an offline root.
 func Install(ctx context.Context, r *host.Root, binary string, profileYAML []byte) ([]string, error) {
-	if strings.ContainsAny(binary, " \t\n\"'\\") {
-		return nil, fmt.Errorf("nettune's path %q contains characters a unit file cannot hold; install the binary under a plain path", binary)
+	if err := checkBinary(r, binary); err != nil {
+		return nil, err
 	}
 	p, err := profile.Parse(ProfilePath, profileYAML)
 	if err != nil {
