@@ -26,7 +26,10 @@ and install, split by what each part needs:
   ` + systemd.NICUnit + `  one NIC's settings when it appears:
       nettune apply --yes --nic IFNAME /etc/nettune/profile.yaml
   ` + systemd.UdevRule + `  starts it for the profile's NICs only
-      (their spec.nics[].match as udev keys)
+      (their spec.nics[].match as udev keys), and gives each device
+      spec.devices binds to vfio-pci/uio a driver_override when it appears
+  ` + systemd.ModulesLoad + `  loads those drivers at boot
+      (only when the profile binds such a device)
 then enable the boot unit. A NIC that does not appear blocks nothing else.
 Settings that persist by themselves (sysctl.d, kernel arguments, fstab) do
 not need this; ring sizes, IRQ affinities, RPS, runtime hugepages and device
@@ -54,11 +57,12 @@ from it. Undo with 'nettune uninstall'.`,
 			if err != nil {
 				return err
 			}
+			files := systemd.Installed(eng.Env.Root)
 			return a.printer.Print(output.Document{Kind: "install", Body: struct {
 				Files    []string `json:"files"`
 				Warnings []string `json:"warnings"`
-			}{systemd.Files, nonNilS(warnings)}, Table: func(t *output.TableWriter) {
-				for _, f := range systemd.Files {
+			}{files, nonNilS(warnings)}, Table: func(t *output.TableWriter) {
+				for _, f := range files {
 					t.Line("wrote %s", f)
 				}
 				for _, w := range warnings {

@@ -2,6 +2,7 @@ package systemd
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/nettune/nettune/pkg/profile"
@@ -59,4 +60,45 @@ func nicRules(nics []profile.NIC) ([]string, error) {
 		}
 	}
 	return rules, nil
+}
+
+// userspaceDrivers are the drivers a device is bound to for a userspace
+// (DPDK) application; only these get a boot-time driver_override, since a
+// kernel driver named in spec.devices claims its device on its own.
+var userspaceDrivers = map[string]bool{"vfio-pci": true, "uio_pci_generic": true, "igb_uio": true}
+
+// deviceRules are the udev rules that set driver_override on each PCI
+// device spec.devices binds to a userspace driver, when the device is
+// added (at boot: before udev's kmod builtin, which runs after all rules,
+// loads the kernel driver; as driverctl does), that hand it over when a
+// kernel driver bound it all the same (a "bind" event), and the
+// modules those drivers need loaded at boot. A device named by interface
+// instead of PCI address has no stable name before its driver creates the
+// interface: it gets no rule, and a warning.
+func deviceRules(devs []profile.Device) (rules, modules, warnings []string, err error) {
+	mods := map[string]bool{}
+	for i, d := range devs {
+		if !userspaceDrivers[d.Driver] {
+			continue
+		}
+		pci := profile.NormalizePCI(d.PCI)
+		if !strings.Contains(pci, ":") {
+			warnings = append(warnings, fmt.Sprintf("spec.devices[%d] names %q, not a PCI address: no boot rule binds it before its kernel driver (the boot apply rebinds it later); name it by PCI address", i, d.PCI))
+			continue
+		}
+		if err := udevValue(fmt.Sprintf("spec.devices[%d].pci", i), pci); err != nil {
+			return nil, nil, nil, err
+		}
+		rules = append(rules, fmt.Sprintf("# spec.devices[%d]: %s on %s from the moment it appears\n"+
+			"ACTION==\"add\", SUBSYSTEM==\"pci\", KERNEL==%q, ATTR{driver_override}=%q\n"+
+			"# A driver loaded before the rule ran (built in, from the initramfs) claimed it: hand it over.\n"+
+			"ACTION==\"bind\", SUBSYSTEM==\"pci\", KERNEL==%q, DRIVER!=%q, ATTR{driver_override}==%q, RUN+=\"/bin/sh -c 'echo %s > /sys/bus/pci/devices/%s/driver/unbind; echo %s > /sys/bus/pci/drivers_probe'\"",
+			i, pci, d.Driver, pci, d.Driver, pci, d.Driver, d.Driver, pci, pci, pci))
+		mods[strings.ReplaceAll(d.Driver, "-", "_")] = true
+	}
+	for m := range mods {
+		modules = append(modules, m)
+	}
+	sort.Strings(modules)
+	return rules, modules, warnings, nil
 }

@@ -36,6 +36,9 @@ const (
 	ApplyUnit   = "/etc/systemd/system/nettune-apply.service"
 	NICUnit     = "/etc/systemd/system/nettune-nic@.service"
 	UdevRule    = "/etc/udev/rules.d/90-nettune.rules"
+	// ModulesLoad loads the drivers spec.devices binds to at boot; only
+	// written when the profile binds a device to a userspace driver.
+	ModulesLoad = "/etc/modules-load.d/nettune.conf"
 	// Marker is in every installed file.
 	Marker = "Managed by nettune"
 	// DocsURL is the units' documentation when the man page is not
@@ -43,8 +46,8 @@ const (
 	DocsURL = "https://github.com/nettune/nettune/blob/main/docs/packaging.md"
 )
 
-// Files are the installed files in install order.
-var Files = []string{ProfilePath, ApplyUnit, NICUnit, UdevRule}
+// Files are the files install may write, in install order.
+var Files = []string{ProfilePath, ApplyUnit, NICUnit, UdevRule, ModulesLoad}
 
 // Sections the boot unit applies early: none of them waits for a NIC or a
 // device to appear.
@@ -103,6 +106,20 @@ RestartSec=2
 {{- else}}
 # The profile tunes no NIC.
 {{- end}}
+{{- if .DeviceRules}}
+# Bind spec.devices to their userspace driver when they appear, before a
+# kernel driver claims them (driver_override, as driverctl does); the
+# drivers are loaded at boot by {{.ModulesLoad}}.
+{{- range .DeviceRules}}
+{{.}}
+{{- end}}
+{{- end}}
+{{- end}}
+{{end}}{{define "modules"}}# {{.Marker}} ('nettune install'); removed by 'nettune uninstall'.
+# Drivers spec.devices binds to, loaded at boot so that the devices the udev
+# rule gives a driver_override are probed by them.
+{{- range .Modules}}
+{{.}}
 {{- end}}
 {{end}}`))
 
@@ -124,13 +141,15 @@ func Render(binary string) (map[string]string, error) {
 	return RenderFor(Options{Binary: binary, ManPage: true})
 }
 
-// RenderFor returns the content of each installed file except the profile.
+// RenderFor returns the content of each installed file except the profile;
+// ModulesLoad only when the profile binds a device to a userspace driver.
 func RenderFor(o Options) (map[string]string, error) {
 	data := struct {
 		Marker, Binary, Profile, Doc, Early string
+		ModulesLoad                         string
 		Generic                             bool
-		NICRules                            []string
-	}{Marker: Marker, Binary: o.Binary, Profile: ProfilePath, Doc: DocsURL, Early: earlySectionsNoNIC, Generic: o.Spec == nil}
+		NICRules, DeviceRules, Modules      []string
+	}{Marker: Marker, Binary: o.Binary, Profile: ProfilePath, Doc: DocsURL, Early: earlySectionsNoNIC, ModulesLoad: ModulesLoad, Generic: o.Spec == nil}
 	if o.ManPage {
 		data.Doc = "man:nettune(8) " + DocsURL
 	}
@@ -143,9 +162,16 @@ func RenderFor(o Options) (map[string]string, error) {
 		if len(o.Spec.NICs) > 0 {
 			data.Early = earlySections
 		}
+		if data.DeviceRules, data.Modules, _, err = deviceRules(o.Spec.Devices); err != nil {
+			return nil, err
+		}
+	}
+	files := map[string]string{ApplyUnit: "apply", NICUnit: "nic", UdevRule: "udev"}
+	if len(data.Modules) > 0 {
+		files[ModulesLoad] = "modules"
 	}
 	out := map[string]string{}
-	for file, name := range map[string]string{ApplyUnit: "apply", NICUnit: "nic", UdevRule: "udev"} {
+	for file, name := range files {
 		var b bytes.Buffer
 		if err := unitTmpl.ExecuteTemplate(&b, name, data); err != nil {
 			return nil, err
@@ -173,21 +199,46 @@ func Install(ctx context.Context, r *host.Root, binary string, profileYAML []byt
 	if err != nil {
 		return nil, err
 	}
+	_, _, warnings, _ := deviceRules(p.Spec.Devices)
 	contents := map[string][]byte{ProfilePath: append([]byte("# "+Marker+" ('nettune install'): the profile applied at boot.\n"), profileYAML...)}
 	for f, c := range units {
 		contents[f] = []byte(c)
 	}
 	for _, f := range Files {
 		if b, err := r.ReadFile(r.Path(f)); err == nil && !bytes.Contains(b, []byte(Marker)) {
-			return nil, fmt.Errorf("%s exists and was not written by nettune; refusing to overwrite it", f)
+			if _, ours := contents[f]; ours {
+				return nil, fmt.Errorf("%s exists and was not written by nettune; refusing to overwrite it", f)
+			}
 		}
 	}
 	for _, f := range Files {
-		if err := r.W.WriteFile(r.Path(f), contents[f], 0o644); err != nil {
+		c, ok := contents[f]
+		if !ok {
+			// Not needed by this profile: an earlier install's copy goes.
+			if b, err := r.ReadFile(r.Path(f)); err == nil && bytes.Contains(b, []byte(Marker)) {
+				if err := r.W.Remove(r.Path(f)); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		if err := r.W.WriteFile(r.Path(f), c, 0o644); err != nil {
 			return nil, err
 		}
 	}
-	return reload(ctx, r, "enable")
+	more, err := reload(ctx, r, "enable")
+	return append(warnings, more...), err
+}
+
+// Installed lists the files install wrote that are under the root.
+func Installed(r *host.Root) []string {
+	var out []string
+	for _, f := range Files {
+		if b, err := r.ReadFile(r.Path(f)); err == nil && bytes.Contains(b, []byte(Marker)) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // Uninstall disables the boot unit and removes the installed files (only

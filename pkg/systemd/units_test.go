@@ -56,6 +56,7 @@ func TestRenderGolden(t *testing.T) {
 	for _, f := range []string{ApplyUnit, NICUnit, UdevRule} {
 		a.Files = append(a.Files, txtar.File{Name: f, Data: []byte(units[f])})
 	}
+	a.Files = append(a.Files, txtar.File{Name: ModulesLoad, Data: []byte(units[ModulesLoad])})
 	a.Files = append(a.Files, txtar.File{Name: "package" + UdevRule, Data: []byte(pkg[UdevRule])})
 	fixture.Golden(t, "testdata/units.golden.txtar", txtar.Format(a))
 	apply := units[ApplyUnit]
