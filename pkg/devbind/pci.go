@@ -339,7 +339,7 @@ func (inv *Inventory) ModulesKnown() bool { return inv.modules.Known }
 // device (by modalias), userspace drivers left out.
 func (inv *Inventory) KernelDrivers(d *Device) []string {
 	var out []string
-	for _, m := range MatchModules(inv.modules.Aliases, d.Modalias) {
+	for _, m := range inv.modules.Aliases.match(d.Modalias) {
 		if UserspaceDriver(m) {
 			continue
 		}
