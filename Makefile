@@ -50,11 +50,9 @@ test: test-race
 # The list is computed, so a package that starts its first goroutine joins it.
 # internal/cli runs only the tests of the commands that start goroutines
 # (exporter, run's supervision): the whole package takes minutes under -race.
-# pkg/dataplane/forwarder is left out while its test helper runForwarder
-# writes one bytes.Buffer from two goroutines (a race in the test).
 RACE_RE   := ^[[:space:]]*go (func|[A-Za-z_][A-Za-z0-9_.]*[(])|^[[:space:]]*(import )?"sync"$$
 RACE_PKGS  = $(shell grep -rlE --include='*.go' --exclude='*_test.go' '$(RACE_RE)' pkg internal cmd | grep -v /testdata/ | xargs -r -n1 dirname | sort -u | sed 's|^|./|')
-RACE_SKIP  = ./internal/cli ./pkg/dataplane/forwarder
+RACE_SKIP  = ./internal/cli
 RACE_CLI_TESTS = Exporter|Supervise
 .PHONY: test-race
 test-race:
@@ -144,11 +142,16 @@ uninstall:
 		$(DESTDIR)$(UDEVRULESDIR)/90-nettune.rules
 	rm -rf $(DESTDIR)$(DATADIR)/nettune $(DESTDIR)$(FWDDIR)
 
-## deb: dist/nettune_VERSION_ARCH.deb from make install (dpkg-deb; docs/packaging.md)
+## image: container images without a container daemon (internal/image): dist/image/oci (OCI layout) and dist/image/nettune.tar, nettune-full.tar (docker-archive): the static nettune FROM scratch, and the full one with the forwarder, DPDK and the host tools (docs/kubernetes.md)
+.PHONY: image
+image: build
+	$(GO) run ./internal/image/build -nettune $(BIN) -forwarder $(FWD_BIN) -version $(VERSION) -out dist/image
+
+## deb: dist/nettune_VERSION_ARCH.deb (no DPDK) and dist/nettune-forwarder_VERSION_ARCH.deb (the forwarder, Depends on DPDK's libraries) from make install (dpkg-deb; docs/packaging.md)
 deb:
 	./scripts/build-deb.sh
 
-## deb-test: build the .deb, install, use, remove and purge it on this host, checking nothing is left (root)
+## deb-test: build both .debs; install nettune alone, then the forwarder; use, remove and purge them on this host, checking nothing is left (root)
 deb-test:
 	./test/deb/test.sh
 
