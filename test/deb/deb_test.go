@@ -1,5 +1,6 @@
-// Package deb tests the Debian package built by scripts/build-deb.sh: it
-// is installed, used, removed and purged on the real host by test.sh.
+// Package deb tests the Debian packages built by scripts/build-deb.sh:
+// nettune and nettune-forwarder are installed, used, removed and purged on
+// the real host by test.sh.
 package deb
 
 import (
@@ -10,11 +11,13 @@ import (
 	"testing"
 )
 
-// TestPrivilegedDebInstallPurge builds the .deb, installs it with dpkg -i,
-// runs the packaged nettune, then removes and purges it and checks that
-// every path of the package is back to how it was (test.sh purges on
-// failure too). Root and dpkg-dev; skipped otherwise, and when a nettune
-// package is already installed.
+// TestPrivilegedDebInstallPurge builds the nettune and nettune-forwarder
+// .debs, installs nettune alone with dpkg -i (every verb works; nettune run
+// names the package nettune-forwarder), then the forwarder (nettune run
+// finds it and forwards between two net_null ports), then removes and
+// purges both and checks that every path of the packages is back to how it
+// was (test.sh purges on failure too). Root and dpkg-dev; skipped
+// otherwise, and when either package is already installed.
 func TestPrivilegedDebInstallPurge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a package and installs it on the host; not in -short")
