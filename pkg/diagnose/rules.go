@@ -36,6 +36,9 @@ func Rules() []Rule {
 		{"NT601", "iommu-missing", "vfio-pci is asked for but no IOMMU is active.", ruleIOMMU, false},
 		{"NT602", "numa-mismatch", "CPUs serving a NIC are on a different NUMA node than the NIC.", ruleNUMA, false},
 		{"NT603", "governor-not-performance", "Isolated CPUs run a cpufreq governor other than performance.", ruleGovernor, false},
+		{"NT604", "kernel-config-missing", "The running kernel is built without an option the profile needs (CONFIG_VFIO, VFIO_PCI, VFIO_NOIOMMU, UIO_PCI_GENERIC, HUGETLBFS, NO_HZ_FULL, RPS, XDP_SOCKETS), read from /boot/config-$(uname -r), /proc/config.gz or /sys/module; without a profile, an info listing the ones it lacks.", ruleKernelConfig, false},
+		{"NT605", "clocksource-not-tsc", "The kernel's clocksource is hpet or acpi_pm rather than the TSC (slow clock reads), or the TSC is used without constant_tsc/nonstop_tsc.", ruleClocksource, false},
+		{"NT606", "iommu-mode", "The command line asks for an IOMMU the firmware did not enable, or the IOMMU translates kernel-driven NICs' DMA (no iommu=pt).", ruleIOMMUMode, false},
 		{"NT701", "boot-args-ignored", "The running kernel was booted with isolcpus, nohz_full or hugepages but did not do what they ask (no NO_HZ_FULL, memory short at boot).", ruleBootIgnored, false},
 		{"NT702", "boot-menu-stale", "The boot configuration has kernel arguments that the generated grub.cfg or BLS entries lack: the next boot would not get them.", ruleBootStale, false},
 	}

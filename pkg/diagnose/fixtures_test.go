@@ -1,0 +1,118 @@
+package diagnose
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nettune/nettune/internal/fixture"
+	"github.com/nettune/nettune/pkg/host"
+)
+
+// runOverlays runs the rules on quiet.txtar with the overlays unpacked on
+// top of it; between, when set, changes the tree between the two samples.
+func runOverlays(t *testing.T, overlays []string, setup func(t *testing.T, root string), spec string, between func(t *testing.T, root string)) []Finding {
+	t.Helper()
+	root := fixture.Unpack(t, "testdata/quiet.txtar")
+	for _, o := range overlays {
+		if err := fixture.UnpackTo("testdata/"+o, root); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if setup != nil {
+		setup(t, root)
+	}
+	r, err := host.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := Options{Interval: time.Second, Sleep: func(context.Context, time.Duration) error {
+		if between != nil {
+			between(t, root)
+		}
+		return nil
+	}}
+	if spec != "" {
+		opt.Spec = parseSpec(t, spec)
+	}
+	f, err := Run(context.Background(), r, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// overlayCase: the rule fires on fires (with want in its message or
+// evidence, at severity sev) and stays silent on quiet, with the same
+// profile.
+type overlayCase struct {
+	rule        string
+	fires       []string
+	quiet       []string
+	spec        string
+	firesSetup  func(t *testing.T, root string)
+	firesBetwen func(t *testing.T, root string)
+	quietBetwen func(t *testing.T, root string)
+	want        string
+	sev         Severity
+}
+
+func (tc overlayCase) run(t *testing.T) {
+	t.Helper()
+	for _, f := range runOverlays(t, tc.quiet, nil, tc.spec, tc.quietBetwen) {
+		if f.Rule == tc.rule {
+			t.Errorf("%s fired on %v: %s [%s]", f.Rule, tc.quiet, f.Message, f.Evidence)
+		}
+	}
+	var got []string
+	found := false
+	for _, f := range runOverlays(t, tc.fires, tc.firesSetup, tc.spec, tc.firesBetwen) {
+		got = append(got, string(f.Severity)+" "+f.Rule+": "+f.Message+" ["+f.Evidence+"]")
+		if f.Rule == tc.rule && strings.Contains(f.Message+" "+f.Evidence, tc.want) && (tc.sev == "" || f.Severity == tc.sev) {
+			found = true
+			if f.Remedy == "" {
+				t.Errorf("%s has no remedy", f.Rule)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("%s did not fire on %v with %q (%s); findings:\n%s", tc.rule, tc.fires, tc.want, tc.sev, strings.Join(got, "\n"))
+	}
+}
+
+const vfioSpec = "  devices: [{pci: \"0000:00:03.0\", driver: vfio-pci}]\n"
+
+func TestHostCapabilityRules(t *testing.T) {
+	for name, tc := range map[string]overlayCase{
+		"vfio":        {rule: "NT604", spec: vfioSpec, want: "built without CONFIG_VFIO", sev: Error},
+		"vfio-pci":    {rule: "NT604", spec: vfioSpec, want: "built without CONFIG_VFIO_PCI", sev: Error},
+		"uio":         {rule: "NT604", spec: "  devices: [{pci: \"0000:00:03.0\", driver: uio_pci_generic}]\n", want: "CONFIG_UIO_PCI_GENERIC", sev: Error},
+		"nohz":        {rule: "NT604", spec: "  cpu:\n    isolated: \"1\"\n", want: "built without CONFIG_NO_HZ_FULL", sev: Warning},
+		"no-profile":  {rule: "NT604", want: "built without CONFIG_VFIO, CONFIG_VFIO_PCI, CONFIG_VFIO_NOIOMMU, CONFIG_UIO_PCI_GENERIC, CONFIG_NO_HZ_FULL", sev: Info},
+		"clocksource": {rule: "NT605", want: "clocksource is hpet, not tsc", sev: Warning},
+		"iommu-dma":   {rule: "NT606", want: "eth0 (0000:00:03.0): DMA-FQ", sev: Warning},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tc.fires = []string{"host-caps.txtar"}
+			tc.quiet = []string{"host-caps-ok.txtar"}
+			tc.run(t)
+		})
+	}
+	// No IOMMU although the command line asks for one.
+	t.Run("iommu-off-in-firmware", func(t *testing.T) {
+		overlayCase{rule: "NT606", fires: []string{"host-caps.txtar"}, quiet: []string{"host-caps-ok.txtar"},
+			firesSetup: func(t *testing.T, root string) { os.RemoveAll(filepath.Join(root, "sys/class/iommu/dmar0")) },
+			want:       "booted with intel_iommu=on but no IOMMU is active"}.run(t)
+	})
+	// Without a config file, /sys/module decides; a module not loaded is
+	// not reported missing.
+	t.Run("sysfs-fallback", func(t *testing.T) {
+		fs := runOverlays(t, nil, nil, vfioSpec, nil)
+		if f, ok := finding(fs, "NT604"); ok {
+			t.Errorf("NT604 without a kernel config: %s", f.Message)
+		}
+	})
+}
