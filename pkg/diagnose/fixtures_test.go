@@ -116,3 +116,43 @@ func TestHostCapabilityRules(t *testing.T) {
 		}
 	})
 }
+
+func TestPCIeLinkRule(t *testing.T) {
+	const dev = "sys/devices/pci0000:00/0000:00:02.1/0000:01:00.0/"
+	set := func(kv ...string) func(t *testing.T, root string) {
+		return func(t *testing.T, root string) {
+			for i := 0; i < len(kv); i += 2 {
+				write(t, root, kv[i], kv[i+1]+"\n")
+			}
+		}
+	}
+	for name, tc := range map[string]overlayCase{
+		// An x16 card in a slot whose port can do x8.
+		"x16-in-x8-slot": {firesSetup: set(dev+"max_link_width", "16", dev+"current_link_width", "8", dev+"../current_link_width", "8"),
+			want: "eth1's PCIe link runs at 8.0 GT/s PCIe x8, below the card's 8.0 GT/s PCIe x16"},
+		"slot-named": {firesSetup: set(dev+"max_link_width", "16", dev+"current_link_width", "8"), want: "upstream port 0000:00:02.1 can do 8.0 GT/s PCIe x8"},
+		// Gen3 card trained to 2.5 GT/s in a Gen3 port.
+		"trained-down": {firesSetup: set(dev+"current_link_speed", "2.5 GT/s PCIe"), want: "runs at 2.5 GT/s PCIe x4"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tc.rule = "NT202"
+			tc.fires = []string{"pcie.txtar"}
+			tc.quiet = []string{"pcie.txtar"}
+			tc.sev = Warning
+			tc.run(t)
+		})
+	}
+	f, _ := finding(runOverlays(t, []string{"pcie.txtar"}, set(dev+"max_link_width", "16", dev+"current_link_width", "8"), "", nil), "NT202")
+	if !strings.Contains(f.Remedy, "the slot is the limit") {
+		t.Errorf("x16 card, x8 port: remedy %q", f.Remedy)
+	}
+	f, _ = finding(runOverlays(t, []string{"pcie.txtar"}, set(dev+"current_link_speed", "2.5 GT/s PCIe"), "", nil), "NT202")
+	if !strings.Contains(f.Remedy, "trained below") {
+		t.Errorf("trained down: remedy %q", f.Remedy)
+	}
+	// No link (Unknown speed, width 0): nothing to compare.
+	fs := runOverlays(t, []string{"pcie.txtar"}, set(dev+"current_link_speed", "Unknown", dev+"current_link_width", "0"), "", nil)
+	if f, ok := finding(fs, "NT202"); ok {
+		t.Errorf("NT202 on a device without link: %s", f.Message)
+	}
+}

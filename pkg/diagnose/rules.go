@@ -24,6 +24,7 @@ func Rules() []Rule {
 		{"NT102", "softnet-time-squeeze", "The NET_RX softirq ran out of budget or time with work left (3rd column of softnet_stat).", ruleTimeSqueeze, true},
 		{"NT103", "softnet-flow-limit", "Packets dropped by the per-flow backlog limit (flow_limit_count in softnet_stat).", ruleFlowLimit, true},
 		{"NT201", "nic-drops", "The NIC dropped packets because its receive ring or FIFO was full.", ruleNICDrops, true},
+		{"NT202", "pcie-link-downgraded", "A NIC's PCIe link runs below the card's maximum speed or width (current_link_speed/width vs max_link_speed/width in sysfs); the upstream port's maximum tells a slot that cannot do more from a link that trained down.", rulePCIeLink, false},
 		{"NT301", "irq-on-isolated-cpu", "Device interrupts were serviced on isolated CPUs.", ruleIRQOnIsolated, true},
 		{"NT302", "tick-on-isolated-cpu", "Local timer interrupts keep firing on isolated CPUs.", ruleTickOnIsolated, true},
 		{"NT401", "irqbalance-unbanned", "irqbalance runs with IRQBALANCE_BANNED_CPUS or IRQBALANCE_BANNED_CPULIST set, which replaces its default ban of the isolated and nohz_full CPUs, and leaves isolated CPUs unbanned: it will move IRQs there.", ruleIRQBalance, false},
