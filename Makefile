@@ -9,7 +9,7 @@ DEMO_ROOT ?= /tmp/nettune-demo
 
 export PATH := $(PATH):/usr/local/go/bin:$(HOME)/go/bin
 
-.PHONY: all deps build test test-short lint fmt bench bench-dataplane demo clean schema gendocs install uninstall deb deb-test
+.PHONY: all deps build test test-short lint fmt bench bench-bighost bench-dataplane demo clean schema gendocs install uninstall deb deb-test
 
 # make install: where the files go (docs/packaging.md). DESTDIR is a staging
 # root prepended to every path; units and the udev rule go where systemd and
@@ -72,6 +72,10 @@ lint:
 ## bench: Go benchmarks
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## bench-bighost: wall time and peak RSS of check, plan and irqs on generated 256-CPU hosts (16 NICs x 64 and x 256 queues) and of devices vs dpdk-devbind.py (RUNS, BASE; docs/performance.md)
+bench-bighost:
+	./scripts/bench-bighost.sh $(RUNS)
 
 ## bench-dataplane: nettune's forwarder against dpdk-testpmd on the same vdevs and cores (ROUNDS, DURATION; see the script)
 bench-dataplane:
