@@ -40,6 +40,7 @@ func TestParseErrors(t *testing.T) {
 		{"dataplane pair", header + "spec:\n  dataplane:\n    ports: [{name: a, vdev: net_null0}, {name: b, vdev: net_null1}]\n    pairs: [[a, c]]\n", "unknown port \"c\""},
 		{"dataplane port", header + "spec:\n  dataplane:\n    ports: [{name: a, vdev: net_null0, pci: \"03:00.0\"}]\n", "a port needs exactly one of pci and vdev"},
 		{"mac", header + "spec:\n  nics:\n    - match: {mac: \"zz\"}\n", "\"zz\" is not a MAC address"},
+		{"dataplane burst", header + "spec:\n  dataplane:\n    ports: [{name: a, vdev: net_null0}, {name: b, vdev: net_null1}]\n    burst: 3\n", "p.yaml:8:12: spec.dataplane.burst: burst 3 is below 4"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("p.yaml", []byte(tc.in))

@@ -236,6 +236,11 @@ func (v *validator) validateDataplane(dp *Dataplane) {
 			}
 		}
 	}
+	// The vector rx paths of Intel PMDs return nothing for fewer than 4
+	// (dataplane.MinBurst, which nettune run enforces too).
+	if dp.Burst > 0 && dp.Burst < 4 {
+		v.fail([]string{"spec", "dataplane", "burst"}, "burst %d is below 4: the vector receive paths of Intel PMDs return no packets for bursts under 4; use 4 or more (default 32), or leave it out", dp.Burst)
+	}
 	if len(dp.Pairs) == 0 && len(dp.Ports)%2 != 0 && len(dp.Ports) > 1 {
 		v.fail([]string{"spec", "dataplane", "ports"}, "an odd number of ports cannot be paired two by two; list pairs explicitly")
 	}
