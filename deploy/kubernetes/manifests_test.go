@@ -228,6 +228,9 @@ func TestOverlaysRender(t *testing.T) {
 			if len(c.Args) == 0 || c.Args[0] != "agent" || c.Args[len(c.Args)-1] != "/nettune/profile/profile.yaml" {
 				t.Errorf("args %q", c.Args)
 			}
+			if !slices.Contains(c.Args, "--termination-log="+c.TerminationMessagePath) || strings.HasPrefix(c.TerminationMessagePath, "/dev/") {
+				t.Errorf("terminationMessagePath %q, args %q: the agent must write the file Kubernetes reads, outside the host's /dev", c.TerminationMessagePath, c.Args)
+			}
 			if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() {
 				t.Errorf("resource requests %v", c.Resources.Requests)
 			}
