@@ -53,7 +53,7 @@ test: test-race
 RACE_RE   := ^[[:space:]]*go (func|[A-Za-z_][A-Za-z0-9_.]*[(])|^[[:space:]]*(import )?"sync"$$
 RACE_PKGS  = $(shell grep -rlE --include='*.go' --exclude='*_test.go' '$(RACE_RE)' pkg internal cmd | grep -v /testdata/ | xargs -r -n1 dirname | sort -u | sed 's|^|./|')
 RACE_SKIP  = ./internal/cli
-RACE_CLI_TESTS = Exporter|Supervise
+RACE_CLI_TESTS = Exporter|Supervise|Agent
 .PHONY: test-race
 test-race:
 	$(GO) test -race -count=1 $(filter-out $(RACE_SKIP),$(RACE_PKGS))
