@@ -96,7 +96,8 @@ func Run(ctx context.Context, r *host.Root, opt Options) ([]Finding, error) {
 	if opt.Interval <= 0 {
 		first = func() (*irqaffinity.Table, error) { return module.Memo(ctx, "/proc/interrupts", read) }
 	}
-	if in.Before, err = takeSample(r, topo, first); err != nil {
+	rates := opt.Interval > 0
+	if in.Before, err = takeSample(r, topo, first, rates); err != nil {
 		return nil, err
 	}
 	if opt.Interval > 0 {
@@ -110,7 +111,7 @@ func Run(ctx context.Context, r *host.Root, opt Options) ([]Finding, error) {
 	}
 	in.After = in.Before // no interval: one sample, the rate rules are skipped
 	if opt.Interval > 0 {
-		if in.After, err = TakeSample(r, topo); err != nil {
+		if in.After, err = takeSample(r, topo, read, true); err != nil {
 			return nil, err
 		}
 	}

@@ -2,8 +2,10 @@ package diagnose
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -154,5 +156,101 @@ func TestPCIeLinkRule(t *testing.T) {
 	fs := runOverlays(t, []string{"pcie.txtar"}, set(dev+"current_link_speed", "Unknown", dev+"current_link_width", "0"), "", nil)
 	if f, ok := finding(fs, "NT202"); ok {
 		t.Errorf("NT202 on a device without link: %s", f.Message)
+	}
+}
+
+// setMIB adds n to a counter of a header/value file (/proc/net/netstat,
+// /proc/net/snmp) or a name/value file (/proc/net/snmp6).
+func setMIB(t *testing.T, root, file, group, name string, n uint64) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	for i := range lines {
+		f := strings.Fields(lines[i])
+		if len(f) == 2 && f[0] == group+name {
+			v, _ := strconv.ParseUint(f[1], 10, 64)
+			lines[i] = fmt.Sprintf("%-32s\t%d", f[0], v+n)
+			write(t, root, file, strings.Join(lines, "\n"))
+			return
+		}
+		if f0 := group + ":"; len(f) > 0 && f[0] == f0 && i+1 < len(lines) {
+			for j, h := range f {
+				if h == name {
+					vals := strings.Fields(lines[i+1])
+					v, _ := strconv.ParseUint(vals[j], 10, 64)
+					vals[j] = strconv.FormatUint(v+n, 10)
+					lines[i+1] = strings.Join(vals, " ")
+					write(t, root, file, strings.Join(lines, "\n"))
+					return
+				}
+			}
+		}
+	}
+	t.Fatalf("%s has no %s %s", file, group, name)
+}
+
+func TestSocketAndSoftirqRules(t *testing.T) {
+	busy := func(t *testing.T, root string) {
+		// Healthy traffic: datagrams and connections, a little softirq.
+		setMIB(t, root, "proc/net/snmp", "Udp", "InDatagrams", 100000)
+		setMIB(t, root, "proc/net/snmp6", "Udp6", "InDatagrams", 5000)
+		setMIB(t, root, "proc/net/netstat", "TcpExt", "TCPHPHits", 4000)
+		replace(t, root, "proc/stat", "cpu1 452329 525788 318951 146688 4242 0 4351 10263 0 0", "cpu1 452419 525788 318951 146688 4242 0 4361 10263 0 0")
+		replace(t, root, "proc/softirqs", "      NET_RX:     248592     581794", "      NET_RX:     248592     591794")
+	}
+	for name, tc := range map[string]overlayCase{
+		"listen-overflows": {rule: "NT104", firesBetwen: func(t *testing.T, root string) {
+			busy(t, root)
+			setMIB(t, root, "proc/net/netstat", "TcpExt", "ListenOverflows", 37)
+			setMIB(t, root, "proc/net/netstat", "TcpExt", "ListenDrops", 37)
+		}, want: "37 TCP connection attempts dropped at listening sockets, 37 of them because the accept queue was full"},
+		"udp-rcvbuf": {rule: "NT105", firesBetwen: func(t *testing.T, root string) {
+			busy(t, root)
+			setMIB(t, root, "proc/net/snmp", "Udp", "InErrors", 250)
+			setMIB(t, root, "proc/net/snmp", "Udp", "RcvbufErrors", 250)
+		}, want: "250 UDP datagrams dropped on receive, 250 of them because a socket's receive buffer was full"},
+		"udp6-rcvbuf": {rule: "NT105", firesBetwen: func(t *testing.T, root string) {
+			busy(t, root)
+			setMIB(t, root, "proc/net/snmp6", "Udp6", "InErrors", 12)
+			setMIB(t, root, "proc/net/snmp6", "Udp6", "RcvbufErrors", 10)
+		}, want: "Udp6 InErrors: 12 in 1s (12.0/s) (RcvbufErrors 10, InCsumErrors 0, MemErrors 0)"},
+		"softirq-hot": {rule: "NT106", firesBetwen: func(t *testing.T, root string) {
+			busy(t, root)
+			// cpu1: 10 ticks user, 80 softirq of 90.
+			replace(t, root, "proc/stat", "cpu1 452419 525788 318951 146688 4242 0 4361 10263 0 0", "cpu1 452339 525788 318951 146688 4242 0 4431 10263 0 0")
+		}, want: "cpu1: 89% softirq, NET_RX 10000/s, NET_TX 0/s (isolated)"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tc.fires, tc.quiet = []string{"sockets.txtar"}, []string{"sockets.txtar"}
+			tc.quietBetwen = busy
+			tc.sev = Warning
+			tc.run(t)
+		})
+	}
+	// Without an interval the rules are skipped and the files not read.
+	root := fixture.Unpack(t, "testdata/quiet.txtar")
+	if err := fixture.UnpackTo("testdata/sockets.txtar", root); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := host.New(root)
+	fs, err := Run(context.Background(), r, Options{})
+	if err != nil || len(fs) != 0 {
+		t.Errorf("no interval: %v %v", fs, err)
+	}
+}
+
+func TestParseKernelCounters(t *testing.T) {
+	root := fixture.Unpack(t, "testdata/sockets.txtar")
+	r, _ := host.New(root)
+	s := &Sample{}
+	readKernelCounters(r, s)
+	if s.MIB["TcpExt:ListenOverflows"] != 0 || len(s.MIB) != len(mibCounters) {
+		t.Errorf("MIB: %v", s.MIB)
+	}
+	if c := s.CPUTime[1]; c.NetRX != 581794 || c.NetTX != 112 || c.Softirq != 4351 || c.Total != 452329+525788+318951+146688+4242+0+4351+10263 {
+		t.Errorf("cpu1: %+v", c)
 	}
 }

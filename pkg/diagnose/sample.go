@@ -24,6 +24,12 @@ type Sample struct {
 	IRQs map[int]irqaffinity.IRQ
 	// Summary are its per-CPU summary rows (LOC, RES...), by label.
 	Summary map[string]map[int]uint64
+	// MIB are the socket counters of /proc/net/netstat, snmp and snmp6
+	// (mibCounters), and CPUTime the per-CPU softirq counts and times of
+	// /proc/softirqs and /proc/stat. Only Run's samples for the rate
+	// rules read them (nil otherwise).
+	MIB     map[string]uint64
+	CPUTime map[int]cpuTime
 }
 
 // ringFullStats are the driver statistics (ethtool -S) that count packets
@@ -46,12 +52,16 @@ var nicCounters = []string{"rx_missed_errors", "rx_fifo_errors", "rx_over_errors
 
 // TakeSample reads the counters under the root.
 func TakeSample(r *host.Root, topo *numa.Topology) (*Sample, error) {
-	return takeSample(r, topo, func() (*irqaffinity.Table, error) { return irqaffinity.ReadInterruptTable(r) })
+	return takeSample(r, topo, func() (*irqaffinity.Table, error) { return irqaffinity.ReadInterruptTable(r) }, false)
 }
 
-// takeSample reads the counters, /proc/interrupts through interrupts.
-func takeSample(r *host.Root, topo *numa.Topology, interrupts func() (*irqaffinity.Table, error)) (*Sample, error) {
+// takeSample reads the counters, /proc/interrupts through interrupts;
+// kernel adds the socket and CPU time counters (readKernelCounters).
+func takeSample(r *host.Root, topo *numa.Topology, interrupts func() (*irqaffinity.Table, error), kernel bool) (*Sample, error) {
 	s := &Sample{Softnet: map[int]procfs.SoftnetStat{}, NICStats: map[string]map[string]uint64{}}
+	if kernel {
+		readKernelCounters(r, s)
+	}
 	if fs, err := procfs.NewFS(r.Proc()); err == nil {
 		if stats, err := fs.NetSoftnetStat(); err == nil {
 			for i, st := range stats {
