@@ -24,9 +24,9 @@ const ForwarderProgram = "nettune-forwarder"
 const ForwarderLibDir = "/usr/lib/nettune"
 
 // ForwarderPackage is the Debian package that ships the forwarder and
-// depends on DPDK's libraries (scripts/build-deb.sh): one package, nettune,
-// for both programs today; nettune itself needs none of DPDK.
-const ForwarderPackage = "nettune"
+// depends on DPDK's libraries (scripts/build-deb.sh); the nettune package
+// itself needs none of DPDK and only suggests it.
+const ForwarderPackage = "nettune-forwarder"
 
 // ErrNoForwarder: the forwarder program was not found.
 var ErrNoForwarder = errors.New("the dpdk forwarder " + ForwarderProgram + " is not installed")

@@ -22,7 +22,7 @@ func TestFindForwarder(t *testing.T) {
 	if _, err := FindForwarder(self, look); !errors.Is(err, ErrNoForwarder) {
 		t.Fatalf("nothing installed: err = %v, want ErrNoForwarder", err)
 	} else {
-		for _, want := range []string{next, "/usr/lib/nettune/nettune-forwarder", "nettune-forwarder in PATH", "apt-get install nettune,"} {
+		for _, want := range []string{next, "/usr/lib/nettune/nettune-forwarder", "nettune-forwarder in PATH", "apt-get install nettune-forwarder,"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error %q does not mention %q", err, want)
 			}
