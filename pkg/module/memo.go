@@ -56,4 +56,3 @@ func Memo[T any](ctx context.Context, key string, read func() (T, error)) (T, er
 	v, _ := e.v.(T)
 	return v, e.err
 }
-
