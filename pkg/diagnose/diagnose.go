@@ -53,6 +53,9 @@ type Input struct {
 	// Before and After are counter samples Interval apart.
 	Before, After *Sample
 	Interval      time.Duration
+
+	// comms are the commands of the running processes (Input.running).
+	comms map[string]bool
 }
 
 // Rule is one diagnostic.

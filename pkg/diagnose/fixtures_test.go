@@ -254,3 +254,48 @@ func TestParseKernelCounters(t *testing.T) {
 		t.Errorf("cpu1: %+v", c)
 	}
 }
+
+const eth0Spec = "  nics:\n  - match: {name: eth0}\n    rings: {rx: 4096}\n"
+
+func TestManagerRules(t *testing.T) {
+	for name, tc := range map[string]overlayCase{
+		"networkmanager": {rule: "NT405", want: "NetworkManager manages eth0, which spec.nics[0] tunes", sev: Warning},
+		"driverctl":      {rule: "NT406", want: "driverctl overrides 0000:00:03.0 to vfio-pci at every boot and hotplug, but the profile tunes it as eth0", sev: Warning},
+		"link":           {rule: "NT407", want: "/etc/systemd/network/10-eth0.link sets RxBufferSize (spec.nics[0].rings), TxBufferSize (spec.nics[0].rings) on eth0", sev: Warning},
+		"tuned":          {rule: "NT408", want: `tuned runs without its daemon (daemon = 0) with profile "network-latency"`, sev: Warning},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tc.fires, tc.quiet, tc.spec = []string{"managers.txtar"}, []string{"managers-ok.txtar"}, eth0Spec
+			tc.run(t)
+		})
+	}
+	// A .link file that does not match eth0 comes first: 99-default.link
+	// applies, which has no ethtool settings.
+	fs := runOverlays(t, []string{"managers.txtar"}, func(t *testing.T, root string) {
+		replace(t, root, "etc/systemd/network/10-eth0.link", "OriginalName=eth0", "OriginalName=enp*")
+	}, eth0Spec, nil)
+	if f, ok := finding(fs, "NT407"); ok {
+		t.Errorf("NT407 with a .link file for other NICs: %s", f.Message)
+	}
+	// The same name in /etc hides the vendor file; channel settings the
+	// profile does not set are info.
+	fs = runOverlays(t, []string{"managers-ok.txtar"}, func(t *testing.T, root string) {
+		write(t, root, "etc/systemd/network/99-default.link", "[Match]\nOriginalName=*\n\n[Link]\nNamePolicy=kernel\nCombinedChannels=1\n")
+	}, eth0Spec, nil)
+	if f, ok := finding(fs, "NT407"); !ok || f.Severity != Info || !strings.Contains(f.Evidence, "/etc/systemd/network/99-default.link [Link]: CombinedChannels=1") {
+		t.Errorf("NT407 with /etc's 99-default.link: %v %+v", ok, f)
+	}
+	// NetworkManager's state file outlives it: not running, no finding.
+	fs = runOverlays(t, []string{"managers.txtar"}, func(t *testing.T, root string) {
+		os.Remove(filepath.Join(root, "proc/300/comm"))
+	}, eth0Spec, nil)
+	if f, ok := finding(fs, "NT405"); ok {
+		t.Errorf("NT405 without NetworkManager running: %s", f.Message)
+	}
+	// Without a profile the manager rules have nothing to compare with.
+	for _, f := range runOverlays(t, []string{"managers.txtar"}, nil, "", nil) {
+		if f.Rule >= "NT405" && f.Rule <= "NT407" {
+			t.Errorf("%s without a profile: %s", f.Rule, f.Message)
+		}
+	}
+}

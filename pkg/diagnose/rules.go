@@ -34,6 +34,10 @@ func Rules() []Rule {
 		{"NT402", "tuned-active", "A tuned profile is active and may rewrite the same settings.", ruleTuned, false},
 		{"NT403", "sysctl-overridden", "A sysctl.d file read after nettune's sets the same key differently.", ruleSysctlOverride, false},
 		{"NT404", "socket-memory-beyond-ram", "udp_mem or tcp_mem lets socket buffers grow past the host's memory.", ruleSocketMemory, false},
+		{"NT405", "networkmanager-managed", "NetworkManager runs and manages a NIC the profile tunes (managed=true in /run/NetworkManager/devices/<ifindex>): it reapplies its connection's settings on activation.", ruleNetworkManager, false},
+		{"NT406", "driverctl-override", "A driverctl override (/etc/driverctl.d/pci-<address>) binds a device the profile binds, or tunes as a kernel NIC, to another driver at every boot.", ruleDriverctl, false},
+		{"NT407", "link-file-ethtool", "The systemd .link file udev applies to a profile NIC (first match over /etc, /run, /usr/lib/systemd/network) sets ethtool settings (rings, channels, coalescing, offloads); a warning when they overlap the profile's.", ruleLinkFiles, false},
+		{"NT408", "tuned-no-daemon", "tuned is configured without its daemon (daemon = 0 in /etc/tuned/tuned-main.conf) with an active profile: it applies it at boot and exits, invisible to NT402.", ruleTunedNoDaemon, false},
 		{"NT501", "hugepages-short", "Fewer hugepages reserved or free than the profile needs.", ruleHugepages, false},
 		{"NT502", "gigantic-pages-unsupported", "1G pages are asked for but the CPU has no pdpe1gb.", ruleGigantic, false},
 		{"NT503", "thp-always", "Transparent hugepages in 'always' mode on a host with isolated CPUs (khugepaged and compaction stalls).", ruleTHP, false},
@@ -281,24 +285,6 @@ func ruleTickOnIsolated(in *Input) []Finding {
 	}}
 }
 
-// processRunning looks for a process by its comm under /proc.
-func processRunning(r *host.Root, comm string) bool {
-	entries, err := os.ReadDir(r.Proc())
-	if err != nil {
-		return false
-	}
-	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile(r.Proc(e.Name(), "comm"))
-		if err == nil && strings.TrimSpace(string(b)) == comm {
-			return true
-		}
-	}
-	return false
-}
-
 // irqbalanceBanned returns the CPUs irqbalance keeps IRQs off, following
 // its rule (setup_banned_cpus in irqbalance's cputree.c): a non-empty
 // IRQBALANCE_BANNED_CPUS (a mask, deprecated) or else a non-empty
@@ -345,7 +331,7 @@ func irqbalanceBanned(in *Input) (banned cpuset.Set, file, override string) {
 
 func ruleIRQBalance(in *Input) []Finding {
 	iso := isolated(in)
-	if iso.IsEmpty() || !processRunning(in.Root, "irqbalance") {
+	if iso.IsEmpty() || !in.running("irqbalance") {
 		return nil
 	}
 	banned, file, override := irqbalanceBanned(in)
@@ -369,7 +355,7 @@ func ruleIRQBalance(in *Input) []Finding {
 func ruleTuned(in *Input) []Finding {
 	b, err := os.ReadFile(in.Root.Path("/etc/tuned/active_profile"))
 	active := strings.TrimSpace(string(b))
-	if err != nil || active == "" || !processRunning(in.Root, "tuned") {
+	if err != nil || active == "" || !in.running("tuned") {
 		return nil
 	}
 	return []Finding{{
