@@ -299,3 +299,38 @@ func TestManagerRules(t *testing.T) {
 		}
 	}
 }
+
+func TestRingAndQueueRules(t *testing.T) {
+	const state = "var/lib/nettune-snapshot/ethtool/eth0.json"
+	drops := func(t *testing.T, root string) {
+		write(t, root, "sys/devices/pci0000:00/0000:00:03.0/net/eth0/statistics/rx_missed_errors", "42\n")
+	}
+	atMax := func(t *testing.T, root string) {
+		replace(t, root, state, `"rx": 512, "tx": 512`, `"rx": 4096, "tx": 4096`)
+		replace(t, root, state, `"combined": 1,`, `"combined": 3,`)
+	}
+	for name, tc := range map[string]overlayCase{
+		"ring": {rule: "NT203", firesBetwen: drops, want: "eth0 drops packets on ring-full with a receive ring of 512 descriptors, below its maximum of 4096", sev: Warning},
+		// Drops with the ring at its maximum: NT201 only.
+		"ring-at-max": {rule: "NT203", firesBetwen: drops, quietBetwen: func(t *testing.T, root string) { atMax(t, root); drops(t, root) }, want: "rx_missed_errors: 42 in 1s"},
+		"queues":      {rule: "NT204", want: "eth0 receives on 1 queues while NUMA node 0 has 3 housekeeping CPUs and the NIC offers up to 3", sev: Info},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tc.fires, tc.quiet = []string{"rings.txtar"}, []string{"rings.txtar"}
+			if name == "queues" {
+				// Quiet: the NIC at its maximum.
+				tc.quiet = nil
+				fs := runOverlays(t, []string{"rings.txtar"}, atMax, "", nil)
+				if f, ok := finding(fs, "NT204"); ok {
+					t.Errorf("NT204 with 3 queues: %s", f.Message)
+				}
+				// A profile that sets the channels chose them.
+				fs = runOverlays(t, []string{"rings.txtar"}, nil, "  nics:\n  - match: {name: eth0}\n    channels: {combined: 1}\n", nil)
+				if f, ok := finding(fs, "NT204"); ok {
+					t.Errorf("NT204 with the profile's channels: %s", f.Message)
+				}
+			}
+			tc.run(t)
+		})
+	}
+}

@@ -28,6 +28,8 @@ func Rules() []Rule {
 		{"NT106", "softirq-hot", "CPUs spending more than half their time in softirq (/proc/stat softirq column), with their NET_RX/NET_TX softirq rates (/proc/softirqs): ksoftirqd takes over and competes with tasks.", ruleSoftirqHot, true},
 		{"NT201", "nic-drops", "The NIC dropped packets because its receive ring or FIFO was full.", ruleNICDrops, true},
 		{"NT202", "pcie-link-downgraded", "A NIC's PCIe link runs below the card's maximum speed or width (current_link_speed/width vs max_link_speed/width in sysfs); the upstream port's maximum tells a slot that cannot do more from a link that trained down.", rulePCIeLink, false},
+		{"NT203", "ring-below-max", "A NIC drops packets on ring-full while its receive ring is below the maximum the hardware allows (ethtool -g).", ruleRingBelowMax, true},
+		{"NT204", "queues-below-cores", "A NIC receives on fewer queues than both the housekeeping CPUs of its NUMA node and its own maximum (ethtool -l), and the profile does not set its channels.", ruleQueuesBelowCores, false},
 		{"NT301", "irq-on-isolated-cpu", "Device interrupts were serviced on isolated CPUs.", ruleIRQOnIsolated, true},
 		{"NT302", "tick-on-isolated-cpu", "Local timer interrupts keep firing on isolated CPUs.", ruleTickOnIsolated, true},
 		{"NT401", "irqbalance-unbanned", "irqbalance runs with IRQBALANCE_BANNED_CPUS or IRQBALANCE_BANNED_CPULIST set, which replaces its default ban of the isolated and nohz_full CPUs, and leaves isolated CPUs unbanned: it will move IRQs there.", ruleIRQBalance, false},
