@@ -30,7 +30,7 @@ func TestRunWithoutForwarder(t *testing.T) {
 	if r.code != ExitError {
 		t.Fatalf("exit code %d, want %d; stderr:\n%s", r.code, ExitError, r.stderr)
 	}
-	for _, want := range []string{"nettune-forwarder is not installed", "/usr/lib/nettune/nettune-forwarder", "nettune-forwarder in PATH", "apt-get install nettune,"} {
+	for _, want := range []string{"nettune-forwarder is not installed", "/usr/lib/nettune/nettune-forwarder", "nettune-forwarder in PATH", "apt-get install nettune-forwarder,"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr does not say %q:\n%s", want, r.stderr)
 		}
