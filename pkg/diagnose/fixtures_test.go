@@ -334,3 +334,64 @@ func TestRingAndQueueRules(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkKernelCounters256 reads the socket and CPU time counters of a
+// 256-CPU host (/proc/stat and /proc/softirqs with 256 columns): the cost
+// an --interval sample adds.
+func BenchmarkKernelCounters256(b *testing.B) {
+	root := b.TempDir()
+	var stat, soft strings.Builder
+	stat.WriteString("cpu  882741 1090829 626993 292862 6651 0 5397 20348 0 0\n")
+	soft.WriteString("    ")
+	for c := 0; c < 256; c++ {
+		fmt.Fprintf(&stat, "cpu%d 430411 565040 308041 146173 2408 0 1045 10084 0 0\n", c)
+		fmt.Fprintf(&soft, " CPU%-8d", c)
+	}
+	stat.WriteString("intr 135058520 0 0 0\nctxt 416141957\nbtime 1796118276\n")
+	soft.WriteString("\n")
+	for _, row := range []string{"HI", "TIMER", "NET_TX", "NET_RX", "BLOCK", "IRQ_POLL", "TASKLET", "SCHED", "HRTIMER", "RCU"} {
+		fmt.Fprintf(&soft, "%12s:", row)
+		for c := 0; c < 256; c++ {
+			soft.WriteString("     375346")
+		}
+		soft.WriteString("\n")
+	}
+	src := fixture.Unpack(b, "testdata/sockets.txtar")
+	for _, f := range []string{"proc/net/netstat", "proc/net/snmp", "proc/net/snmp6"} {
+		data, _ := os.ReadFile(filepath.Join(src, f))
+		os.MkdirAll(filepath.Join(root, filepath.Dir(f)), 0o755)
+		os.WriteFile(filepath.Join(root, f), data, 0o644)
+	}
+	os.WriteFile(filepath.Join(root, "proc/stat"), []byte(stat.String()), 0o644)
+	os.WriteFile(filepath.Join(root, "proc/softirqs"), []byte(soft.String()), 0o644)
+	r, err := host.New(root)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s := &Sample{}
+		readKernelCounters(r, s)
+		if len(s.CPUTime) != 256 {
+			b.Fatal(len(s.CPUTime))
+		}
+	}
+}
+
+func TestTxDropsRule(t *testing.T) {
+	sent := func(t *testing.T, root string) {
+		write(t, root, "sys/devices/pci0000:00/0000:00:03.0/net/eth0/statistics/tx_packets", "900000\n")
+	}
+	overlayCase{rule: "NT205", sev: Warning,
+		firesSetup: func(t *testing.T, root string) {
+			write(t, root, "sys/devices/pci0000:00/0000:00:03.0/net/eth0/statistics/tx_packets", "100\n")
+			write(t, root, "sys/devices/pci0000:00/0000:00:03.0/net/eth0/statistics/tx_dropped", "3\n")
+		},
+		firesBetwen: func(t *testing.T, root string) {
+			sent(t, root)
+			write(t, root, "sys/devices/pci0000:00/0000:00:03.0/net/eth0/statistics/tx_dropped", "70\n")
+		},
+		quietBetwen: sent,
+		want:        "eth0 dropped 67 packets on transmit",
+	}.run(t)
+}

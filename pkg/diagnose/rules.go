@@ -30,6 +30,7 @@ func Rules() []Rule {
 		{"NT202", "pcie-link-downgraded", "A NIC's PCIe link runs below the card's maximum speed or width (current_link_speed/width vs max_link_speed/width in sysfs); the upstream port's maximum tells a slot that cannot do more from a link that trained down.", rulePCIeLink, false},
 		{"NT203", "ring-below-max", "A NIC drops packets on ring-full while its receive ring is below the maximum the hardware allows (ethtool -g).", ruleRingBelowMax, true},
 		{"NT204", "queues-below-cores", "A NIC receives on fewer queues than both the housekeeping CPUs of its NUMA node and its own maximum (ethtool -l), and the profile does not set its channels.", ruleQueuesBelowCores, false},
+		{"NT205", "nic-tx-drops", "A NIC dropped packets on transmit (tx_dropped, tx_fifo_errors in /sys/class/net/<if>/statistics).", ruleTxDrops, true},
 		{"NT301", "irq-on-isolated-cpu", "Device interrupts were serviced on isolated CPUs.", ruleIRQOnIsolated, true},
 		{"NT302", "tick-on-isolated-cpu", "Local timer interrupts keep firing on isolated CPUs.", ruleTickOnIsolated, true},
 		{"NT401", "irqbalance-unbanned", "irqbalance runs with IRQBALANCE_BANNED_CPUS or IRQBALANCE_BANNED_CPULIST set, which replaces its default ban of the isolated and nohz_full CPUs, and leaves isolated CPUs unbanned: it will move IRQs there.", ruleIRQBalance, false},

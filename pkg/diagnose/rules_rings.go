@@ -143,3 +143,41 @@ func ruleQueuesBelowCores(in *Input) []Finding {
 	}
 	return out
 }
+
+// txDrops are the generic transmit drop counters: packets the driver
+// dropped (tx_dropped: no descriptor, link down, a bad packet) and FIFO
+// underruns (tx_fifo_errors).
+var txDrops = []string{"tx_dropped", "tx_fifo_errors"}
+
+func ruleTxDrops(in *Input) []Finding {
+	names := make([]string, 0, len(in.After.NICStats))
+	for n := range in.After.NICStats {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []Finding
+	for _, name := range names {
+		after, before := in.After.NICStats[name], in.Before.NICStats[name]
+		var total uint64
+		var ev []string
+		for _, c := range txDrops {
+			if d := delta(before[c], after[c]); d > 0 {
+				total += d
+				ev = append(ev, c+": "+per(d, in.Interval))
+			}
+		}
+		if total == 0 {
+			continue
+		}
+		if d := delta(before["tx_packets"], after["tx_packets"]); d > 0 {
+			ev = append(ev, "tx_packets: "+per(d, in.Interval))
+		}
+		out = append(out, Finding{
+			Severity: Warning, Object: name,
+			Message:  fmt.Sprintf("%s dropped %d packets on transmit", name, total),
+			Evidence: strings.Join(ev, "; "),
+			Remedy:   fmt.Sprintf("the driver had no free transmit descriptor or the link went down: raise spec.nics[].rings.tx (ethtool -G %s tx <max>), add transmit queues (spec.nics[].channels) and spread senders over them (spec.nics[].xps); drops in the qdisc above the driver show in tc -s qdisc show dev %s", name, name),
+		})
+	}
+	return out
+}
