@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/nettune/nettune/internal/fixture"
 	"github.com/nettune/nettune/pkg/host"
+	"golang.org/x/tools/txtar"
 )
 
 // runOverlays runs the rules on quiet.txtar with the overlays unpacked on
@@ -394,4 +396,73 @@ func TestTxDropsRule(t *testing.T) {
 		quietBetwen: sent,
 		want:        "eth0 dropped 67 packets on transmit",
 	}.run(t)
+}
+
+// hexConfig writes a member of pcie-config.txtar (a hex dump) as a binary
+// config space file.
+func hexConfig(t *testing.T, root, path, member string, patch map[int]byte) {
+	t.Helper()
+	a, err := txtar.ParseFile("testdata/pcie-config.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	for _, f := range a.Files {
+		if f.Name != member {
+			continue
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(f.Data)), "\n") {
+			_, bytesPart, _ := strings.Cut(line, ": ")
+			b, err := hex.DecodeString(strings.ReplaceAll(bytesPart, " ", ""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, b...)
+		}
+	}
+	if out == nil {
+		t.Fatalf("no %s", member)
+	}
+	for off, v := range patch {
+		out[off] = v
+	}
+	write(t, root, path, string(out))
+}
+
+func TestPCIePayloadRule(t *testing.T) {
+	const port = "sys/devices/pci0000:00/0000:00:02.1/"
+	cfg := func(portMember string, patch map[int]byte) func(t *testing.T, root string) {
+		return func(t *testing.T, root string) {
+			hexConfig(t, root, port+"0000:01:00.0/config", "nic.hex", patch)
+			hexConfig(t, root, port+"config", portMember, nil)
+		}
+	}
+	for name, tc := range map[string]overlayCase{
+		"payload": {firesSetup: cfg("port-256.hex", nil), want: "MaxPayload is 128 bytes where the NIC and its port support 256"},
+		// DevCtl bits 14:12 = 0: MaxReadReq 128.
+		"readreq": {firesSetup: cfg("port-128.hex", map[int]byte{0xa9: 0x08}), want: "MaxReadReq is 128 bytes, the minimum"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tc.rule, tc.sev = "NT206", Info
+			tc.fires = []string{"pcie.txtar"}
+			tc.run(t)
+		})
+	}
+	fs := runOverlays(t, []string{"pcie.txtar"}, cfg("port-128.hex", nil), "", nil)
+	if f, ok := finding(fs, "NT206"); ok {
+		t.Errorf("NT206 with MaxPayload at the port's maximum: %s", f.Message)
+	}
+	// Config space cut to the 64 bytes a non-root reader gets.
+	fs = runOverlays(t, []string{"pcie.txtar"}, func(t *testing.T, root string) {
+		cfg("port-256.hex", nil)(t, root)
+		p := filepath.Join(root, port+"0000:01:00.0/config")
+		b, _ := os.ReadFile(p)
+		os.WriteFile(p, b[:64], 0o644)
+	}, "", nil)
+	if f, ok := finding(fs, "NT206"); ok {
+		t.Errorf("NT206 from 64 bytes of config space: %s", f.Message)
+	}
+	if d, ok := readPCIeDevice("/nonexistent"); ok {
+		t.Errorf("%+v", d)
+	}
 }

@@ -31,6 +31,7 @@ func Rules() []Rule {
 		{"NT203", "ring-below-max", "A NIC drops packets on ring-full while its receive ring is below the maximum the hardware allows (ethtool -g).", ruleRingBelowMax, true},
 		{"NT204", "queues-below-cores", "A NIC receives on fewer queues than both the housekeeping CPUs of its NUMA node and its own maximum (ethtool -l), and the profile does not set its channels.", ruleQueuesBelowCores, false},
 		{"NT205", "nic-tx-drops", "A NIC dropped packets on transmit (tx_dropped, tx_fifo_errors in /sys/class/net/<if>/statistics).", ruleTxDrops, true},
+		{"NT206", "pcie-payload-small", "A NIC's PCIe MaxPayload is below what it and its upstream port support, or its MaxReadReq is 128 bytes (Device Control in config space; needs root to read).", rulePCIePayload, false},
 		{"NT301", "irq-on-isolated-cpu", "Device interrupts were serviced on isolated CPUs.", ruleIRQOnIsolated, true},
 		{"NT302", "tick-on-isolated-cpu", "Local timer interrupts keep firing on isolated CPUs.", ruleTickOnIsolated, true},
 		{"NT401", "irqbalance-unbanned", "irqbalance runs with IRQBALANCE_BANNED_CPUS or IRQBALANCE_BANNED_CPULIST set, which replaces its default ban of the isolated and nohz_full CPUs, and leaves isolated CPUs unbanned: it will move IRQs there.", ruleIRQBalance, false},
