@@ -24,10 +24,9 @@ type kernelOption struct {
 	Why string
 	// Need reports whether the profile needs it, and the profile key.
 	Need func(in *Input) (key string, ok bool)
-	// Present reports, from sysfs, whether the running kernel has it
-	// (built in or loaded); known is false when sysfs cannot tell (a
-	// module that is not loaded yet).
-	Present func(in *Input) (has, known bool)
+	// Present reports whether sysfs shows the running kernel has it
+	// (built in or loaded); false proves nothing.
+	Present func(in *Input) bool
 }
 
 func wantsDriver(in *Input, driver string) (string, bool) {
@@ -44,13 +43,8 @@ func wantsDriver(in *Input, driver string) (string, bool) {
 
 // sysModule is Present for an option built as a module or built in with
 // parameters: /sys/module/<name> exists once it is loaded or built in.
-func sysModule(name string) func(in *Input) (bool, bool) {
-	return func(in *Input) (bool, bool) {
-		if in.Root.Exists(in.Root.Sys("module", name)) {
-			return true, true
-		}
-		return false, false
-	}
+func sysModule(name string) func(in *Input) bool {
+	return func(in *Input) bool { return in.Root.Exists(in.Root.Sys("module", name)) }
 }
 
 func iommuActive(in *Input) bool {
@@ -71,11 +65,8 @@ var kernelOptions = []kernelOption{
 			}
 		}
 		return "", false
-	}, func(in *Input) (bool, bool) {
-		if in.Root.Exists(in.Root.Sys("module/vfio/parameters/enable_unsafe_noiommu_mode")) {
-			return true, true
-		}
-		return false, false
+	}, func(in *Input) bool {
+		return in.Root.Exists(in.Root.Sys("module/vfio/parameters/enable_unsafe_noiommu_mode"))
 	}},
 	{"CONFIG_UIO_PCI_GENERIC", "the uio_pci_generic driver", func(in *Input) (string, bool) { return wantsDriver(in, "uio_pci_generic") }, sysModule("uio_pci_generic")},
 	{"CONFIG_HUGETLBFS", "hugepages for DPDK's memory", func(in *Input) (string, bool) {
@@ -83,13 +74,13 @@ var kernelOptions = []kernelOption{
 			return "spec.hugepages.pages", true
 		}
 		return "", false
-	}, func(in *Input) (bool, bool) { return in.Root.Exists(in.Root.Sys("kernel/mm/hugepages")), true }},
+	}, func(in *Input) bool { return in.Root.Exists(in.Root.Sys("kernel/mm/hugepages")) }},
 	{"CONFIG_NO_HZ_FULL", "stopping the tick on isolated CPUs (nohz_full=)", func(in *Input) (string, bool) {
 		if in.Spec != nil && in.Spec.CPU != nil && isolcpu.Resolve(in.Spec.CPU, in.Topo.Online).NohzFull {
 			return "spec.cpu.nohzFull", true
 		}
 		return "", false
-	}, func(in *Input) (bool, bool) { return in.Topo.NohzFullSupported, true }},
+	}, func(in *Input) bool { return in.Topo.NohzFullSupported }},
 	{"CONFIG_RPS", "receive packet steering (rps_cpus)", func(in *Input) (string, bool) {
 		if in.Spec == nil {
 			return "", false
@@ -100,13 +91,13 @@ var kernelOptions = []kernelOption{
 			}
 		}
 		return "", false
-	}, func(in *Input) (bool, bool) {
+	}, func(in *Input) bool {
 		for _, nic := range in.Topo.NICs {
-			if in.Root.Exists(in.Root.Sys("class/net", nic.Name, "queues/rx-0")) {
-				return in.Root.Exists(in.Root.Sys("class/net", nic.Name, "queues/rx-0/rps_cpus")), true
+			if in.Root.Exists(in.Root.Sys("class/net", nic.Name, "queues/rx-0/rps_cpus")) {
+				return true
 			}
 		}
-		return false, false
+		return false
 	}},
 	{"CONFIG_XDP_SOCKETS", "AF_XDP sockets (the net_af_xdp port)", func(in *Input) (string, bool) {
 		if in.Spec == nil || in.Spec.Dataplane == nil {
@@ -118,7 +109,7 @@ var kernelOptions = []kernelOption{
 			}
 		}
 		return "", false
-	}, func(in *Input) (bool, bool) { return false, false }},
+	}, func(in *Input) bool { return false }},
 }
 
 // kernelConfig reads the running kernel's build configuration: the
@@ -181,15 +172,15 @@ func ruleKernelConfig(in *Input) []Finding {
 			value = cfg[o.Name]
 			has, known = value == "y" || value == "m", true
 		} else {
-			has, known = o.Present(in)
+			// sysfs proves presence only: absence may be a module not
+			// loaded yet, or a partial --root tree.
+			has = o.Present(in)
+			known = has
 		}
 		if has || !known {
 			continue
 		}
 		evidence := fmt.Sprintf("%s: %s is not set", src, o.Name)
-		if cfg == nil {
-			evidence = fmt.Sprintf("no kernel config (/boot/config-$(uname -r), /proc/config.gz) and sysfs shows no %s", strings.ToLower(strings.TrimPrefix(o.Name, "CONFIG_")))
-		}
 		if !needed {
 			lacking = append(lacking, o.Name)
 			continue
