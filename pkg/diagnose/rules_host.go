@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/nettune/nettune/pkg/bootloader"
 	"github.com/nettune/nettune/pkg/isolcpu"
@@ -112,6 +114,17 @@ var kernelOptions = []kernelOption{
 	}, func(in *Input) bool { return false }},
 }
 
+type configEntry struct {
+	size   int64
+	mod    time.Time
+	values map[string]string
+}
+
+var configCache struct {
+	sync.Mutex
+	m map[string]configEntry
+}
+
 // kernelConfig reads the running kernel's build configuration: the
 // distribution's /boot/config-<release>, else /proc/config.gz
 // (CONFIG_IKCONFIG_PROC). It returns the options of interest with their
@@ -146,7 +159,24 @@ func kernelConfig(in *Input) (map[string]string, string) {
 		p := in.Root.Path("/boot/config-" + strings.TrimSpace(rel))
 		if f, err := os.Open(p); err == nil {
 			defer f.Close()
-			return parse(f), in.Root.HostPath(p)
+			// The exporter runs the rules at every scrape: a config file
+			// (about 250 kB) unchanged since the last one is not parsed
+			// again.
+			st, err := f.Stat()
+			if err != nil {
+				return nil, ""
+			}
+			configCache.Lock()
+			defer configCache.Unlock()
+			if c, ok := configCache.m[p]; ok && c.size == st.Size() && c.mod.Equal(st.ModTime()) {
+				return c.values, in.Root.HostPath(p)
+			}
+			v := parse(f)
+			if configCache.m == nil {
+				configCache.m = map[string]configEntry{}
+			}
+			configCache.m[p] = configEntry{st.Size(), st.ModTime(), v}
+			return v, in.Root.HostPath(p)
 		}
 	}
 	if f, err := os.Open(in.Root.Proc("config.gz")); err == nil {
