@@ -114,7 +114,7 @@ func parseSoftirqs(b []byte, out map[int]cpuTime) {
 	var cpus []int
 	for _, f := range strings.Fields(string(head)) {
 		n, err := strconv.Atoi(strings.TrimPrefix(f, "CPU"))
-		if err != nil {
+		if err != nil || n < 0 {
 			return
 		}
 		cpus = append(cpus, n)
@@ -162,7 +162,7 @@ func parseStatCPUs(b []byte, out map[int]cpuTime) {
 		seen = true
 		f := strings.Fields(string(line))
 		cpu, err := strconv.Atoi(strings.TrimPrefix(f[0], "cpu"))
-		if err != nil || len(f) < 8 {
+		if err != nil || cpu < 0 || len(f) < 8 {
 			continue // the aggregate "cpu" line
 		}
 		var total uint64
