@@ -65,6 +65,11 @@ BOOT_NOIOMMU=(s0-guest s5-noiommu)
 # Boot mq, only with a QEMU that has the igb device (QEMU 10 from
 # bookworm-backports; scripts/deps.sh installs it).
 BOOT_MQ=(s0-guest s7-boot-drift s8-queues s9-steering s10-bind-edges s11-coalesce)
+# The systemd boots: systemd as init and udev running, the root's upper
+# layer on a disk that persists from sd1 to sd2 (a power cycle in between).
+BOOT_SD1=(s13-install)
+BOOT_SD2=(s13-boot)
+SD_TIMEOUT=${E2E_VM_SD_TIMEOUT:-360}
 
 log() { printf 'e2e-vm: %s\n' "$*" >&2; }
 die() {
@@ -149,11 +154,12 @@ build_binaries() {
 	(cd "$REPO" && CGO_ENABLED=0 go build -o "$JOB/bin/vmcheck" ./test/vm/vmcheck) || die "go build ./test/vm/vmcheck failed"
 }
 
-# build_initramfs OUT: busybox, the modules that reach the host root
-# (virtio-pci, 9p, overlay) and test/vm/initramfs/init. Uncompressed: under
-# TCG decompressing costs more than reading.
+# build_initramfs OUT [MODULE...]: busybox, the modules that reach the host
+# root (virtio-pci, 9p, overlay, and MODULE...) and test/vm/initramfs/init.
+# Uncompressed: under TCG decompressing costs more than reading.
 build_initramfs() {
 	local out=$1 stage m f
+	shift
 	stage=$JOB/initramfs
 	rm -rf "$stage"
 	mkdir -p "$stage/bin" "$stage/dev" "$stage/modules"
@@ -161,7 +167,7 @@ build_initramfs() {
 	mknod "$stage/dev/console" c 5 1
 	mknod "$stage/dev/null" c 1 3
 	: >"$stage/modules/order"
-	for m in virtio_pci 9pnet_virtio 9p overlay; do
+	for m in virtio_pci 9pnet_virtio 9p overlay "$@"; do
 		modprobe --show-depends -d "$KERNEL_DIR" -S "$KVER" "$m" >"$JOB/deps.$m" ||
 			die "the guest kernel $KVER has no module $m"
 		awk '$1 == "insmod" {print $2}' "$JOB/deps.$m"
@@ -263,7 +269,7 @@ qemu_args() {
 	done
 	# shellcheck disable=SC2054 # commas separate QEMU options
 	QEMU_ARGS+=(-smp "$SMP" -m "$MEM"
-		-kernel "$VMLINUX" -initrd "$JOB/initramfs.cpio" -append "$cmdline"
+		-kernel "$VMLINUX" -initrd "${INITRD:-$JOB/initramfs.cpio}" -append "$cmdline"
 		-serial "file:$JOB/$name.console.log"
 		-fsdev "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap"
 		-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot,addr=0x6
@@ -367,6 +373,79 @@ boot() {
 		return 1
 	fi
 	return "$(cat "$res/exit")"
+}
+
+# sd_boot NAME SCENARIO...: one systemd boot (boots sd1, sd2) on the
+# persistent disk $JOB/sd-disk.img, with an empty PCIe root port and the
+# QEMU monitor on a pipe: when the guest writes results/NAME/hotplug.request,
+# an e1000e is hot-added behind the root port (0000:01:00.0). Returns the
+# guest script's exit status, 1 when it did not finish, 3 when the guest
+# never reached it.
+sd_boot() {
+	local name=$1 rc=0 res=$JOB/results/$1 start qpid catpid
+	shift
+	printf '%s\n' "$@" >"$JOB/boots/$name"
+	echo "IOMMU=1" >"$JOB/boots/$name.env"
+	rm -rf "$res"
+	mkdir -p "$res"
+	# The initramfs masks the units that do not fit this guest.
+	INITRD=$JOB/initramfs-sd.cpio qemu_args "$name" 1 \
+		"e2e_init=systemd e2e_upper=/dev/vda fstab=no net.ifnames=0 systemd.unit=nettune-e2e.target systemd.show_status=0"
+	# shellcheck disable=SC2054 # commas separate QEMU options
+	QEMU_ARGS+=(-drive "file=$JOB/sd-disk.img,if=none,id=sdisk,format=raw"
+		-device virtio-blk-pci,drive=sdisk,addr=0x9
+		-device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1,addr=0x10
+		-chardev "pipe,id=mon0,path=$JOB/$name.mon" -mon chardev=mon0,mode=readline)
+	rm -f "$JOB/$name.mon.in" "$JOB/$name.mon.out"
+	mkfifo "$JOB/$name.mon.in" "$JOB/$name.mon.out"
+	printf '%q ' qemu-system-x86_64 "${QEMU_ARGS[@]}" >"$JOB/$name.qemu.cmd"
+	log "boot $name (systemd): $*"
+	start=$(date +%s)
+	timeout -k 10 "$SD_TIMEOUT" qemu-system-x86_64 "${QEMU_ARGS[@]}" >"$JOB/$name.qemu.log" 2>&1 &
+	qpid=$!
+	cat "$JOB/$name.mon.out" >"$JOB/$name.mon.log" &
+	catpid=$!
+	while kill -0 "$qpid" 2>/dev/null; do
+		if [ -e "$res/hotplug.request" ] && [ ! -e "$res/hotplug.done" ]; then
+			log "boot $name: hot-adding an e1000e behind the root port"
+			printf '%s\n' "netdev_add hubport,id=hp9,hubid=0" \
+				"device_add e1000e,id=nic9,netdev=hp9,mac=52:54:00:e2:e0:09,romfile=,bus=rp1" >"$JOB/$name.mon.in"
+			date +%s >"$res/hotplug.done"
+		fi
+		sleep 1
+	done
+	wait "$qpid" || rc=$?
+	kill "$catpid" 2>/dev/null || true
+	log "boot $name: QEMU exited $rc after $(($(date +%s) - start)) s"
+	if [ ! -e "$res/started" ]; then
+		log "boot $name: the guest died before its initramfs finished; console:"
+		tail -n 30 "$JOB/$name.console.log" >&2 || true
+		return 3
+	fi
+	if [ ! -e "$res/exit" ]; then
+		log "boot $name: the guest script did not finish (QEMU exit $rc); console:"
+		tail -n 40 "$JOB/$name.console.log" >&2 || true
+		return 1
+	fi
+	return "$(cat "$res/exit")"
+}
+
+# sd_boots: boot sd1 (install), then, on the same disk, boot sd2.
+sd_boots() {
+	local rc=0
+	truncate -s 512M "$JOB/sd-disk.img"
+	mkfs.ext4 -q -F -L e2e-upper "$JOB/sd-disk.img" || die "mkfs.ext4 of the systemd boots' disk failed"
+	build_initramfs "$JOB/initramfs-sd.cpio" virtio_blk ext4
+	RAN_BOOTS+=(sd1)
+	sd_boot sd1 "${BOOT_SD1[@]}" || rc=$?
+	if [ "$rc" != 0 ]; then
+		for s in "${BOOT_SD2[@]}"; do
+			HOST_SKIPS+=("$s|SKIP boot sd1 (nettune install) did not pass")
+		done
+		return "$rc"
+	fi
+	RAN_BOOTS+=(sd2)
+	sd_boot sd2 "${BOOT_SD2[@]}"
 }
 
 # report: one line per scenario (and part), then the totals.
@@ -488,6 +567,17 @@ main() {
 			[ "$status" = 0 ] && [ "$rc" != 0 ] && status=$rc
 		else
 			HOST_SKIPS+=("s5-noiommu|SKIP nettune bind not available in this build (boot noiommu not started)")
+		fi
+	fi
+
+	if [ -z "${E2E_VM_SCENARIOS:-}" ] || wanted s13-install || wanted s13-boot; then
+		if "$JOB/bin/nettune" install --help >/dev/null 2>&1; then
+			rc=0
+			sd_boots || rc=$?
+			[ "$rc" = 3 ] && status=3
+			[ "$status" = 0 ] && [ "$rc" != 0 ] && status=$rc
+		else
+			HOST_SKIPS+=("s13-install|SKIP nettune install not available in this build (systemd boots not started)")
 		fi
 	fi
 
