@@ -399,29 +399,34 @@ sd_boot() {
 	rm -f "$JOB/$name.mon.in" "$JOB/$name.mon.out"
 	mkfifo "$JOB/$name.mon.in" "$JOB/$name.mon.out"
 	printf '%q ' qemu-system-x86_64 "${QEMU_ARGS[@]}" >"$JOB/$name.qemu.cmd"
-	log "boot $name (systemd): $*"
-	start=$(date +%s)
-	timeout -k 10 "$SD_TIMEOUT" qemu-system-x86_64 "${QEMU_ARGS[@]}" >"$JOB/$name.qemu.log" 2>&1 &
-	qpid=$!
-	cat "$JOB/$name.mon.out" >"$JOB/$name.mon.log" &
-	catpid=$!
-	while kill -0 "$qpid" 2>/dev/null; do
-		if [ -e "$res/hotplug.request" ] && [ ! -e "$res/hotplug.done" ]; then
-			log "boot $name: hot-adding an e1000e behind the root port"
-			printf '%s\n' "netdev_add hubport,id=hp9,hubid=0" \
-				"device_add e1000e,id=nic9,netdev=hp9,mac=52:54:00:e2:e0:09,romfile=,bus=rp1" >"$JOB/$name.mon.in"
-			date +%s >"$res/hotplug.done"
-		fi
-		sleep 1
+	# Like boot(): one retry when the kernel dies before the initramfs
+	# has finished (it has not touched the disk then).
+	local attempt
+	for attempt in 1 2; do
+		rc=0
+		log "boot $name (systemd, attempt $attempt): $*"
+		start=$(date +%s)
+		timeout -k 10 "$SD_TIMEOUT" qemu-system-x86_64 "${QEMU_ARGS[@]}" >"$JOB/$name.qemu.log" 2>&1 &
+		qpid=$!
+		cat "$JOB/$name.mon.out" >"$JOB/$name.mon.log" &
+		catpid=$!
+		while kill -0 "$qpid" 2>/dev/null; do
+			if [ -e "$res/hotplug.request" ] && [ ! -e "$res/hotplug.done" ]; then
+				log "boot $name: hot-adding an e1000e behind the root port"
+				printf '%s\n' "netdev_add hubport,id=hp9,hubid=0" \
+					"device_add e1000e,id=nic9,netdev=hp9,mac=52:54:00:e2:e0:09,romfile=,bus=rp1" >"$JOB/$name.mon.in"
+				date +%s >"$res/hotplug.done"
+			fi
+			sleep 1
 	done
 	wait "$qpid" || rc=$?
 	kill "$catpid" 2>/dev/null || true
 	log "boot $name: QEMU exited $rc after $(($(date +%s) - start)) s"
-	if [ ! -e "$res/started" ]; then
-		log "boot $name: the guest died before its initramfs finished; console:"
-		tail -n 30 "$JOB/$name.console.log" >&2 || true
-		return 3
-	fi
+	[ -e "$res/started" ] && break
+	log "boot $name: the guest died before its initramfs finished; console:"
+	tail -n 30 "$JOB/$name.console.log" >&2 || true
+	[ "$attempt" = 2 ] && return 3
+	done
 	if [ ! -e "$res/exit" ]; then
 		log "boot $name: the guest script did not finish (QEMU exit $rc); console:"
 		tail -n 40 "$JOB/$name.console.log" >&2 || true
