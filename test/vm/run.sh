@@ -70,6 +70,9 @@ BOOT_MQ=(s0-guest s7-boot-drift s8-queues s9-steering s10-bind-edges s11-coalesc
 BOOT_SD1=(s13-install)
 BOOT_SD2=(s13-boot)
 SD_TIMEOUT=${E2E_VM_SD_TIMEOUT:-360}
+# Benchmarks, not tests: run only when E2E_VM_SCENARIOS names them
+# (s12-speed: nettune devices against dpdk-devbind.py in the guest).
+OPT_IN=(s12-speed)
 
 log() { printf 'e2e-vm: %s\n' "$*" >&2; }
 die() {
@@ -123,8 +126,13 @@ qemu_detect() {
 }
 
 wanted() {
-	[ -z "${E2E_VM_SCENARIOS:-}" ] && return 0
 	local s
+	if [ -z "${E2E_VM_SCENARIOS:-}" ]; then
+		for s in "${OPT_IN[@]}"; do
+			[ "$1" = "$s" ] && return 1
+		done
+		return 0
+	fi
 	for s in $E2E_VM_SCENARIOS; do
 		[ "$1" = "$s" ] || [ "${1%%-*}" = "$s" ] && return 0
 	done
