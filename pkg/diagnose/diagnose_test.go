@@ -147,28 +147,7 @@ func TestRules(t *testing.T) {
 	} {
 		t.Run(tc.rule, func(t *testing.T) {
 			run := func(setup, between func(*testing.T, string), spec string) []Finding {
-				root := fixture.Unpack(t, "testdata/quiet.txtar")
-				if setup != nil {
-					setup(t, root)
-				}
-				r, err := host.New(root)
-				if err != nil {
-					t.Fatal(err)
-				}
-				opt := Options{Interval: time.Second, Sleep: func(context.Context, time.Duration) error {
-					if between != nil {
-						between(t, root)
-					}
-					return nil
-				}}
-				if spec != "" {
-					opt.Spec = parseSpec(t, spec)
-				}
-				f, err := Run(context.Background(), r, opt)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return f
+				return runOverlays(t, nil, setup, spec, between)
 			}
 			// Quiet host, same profile: the rule stays silent.
 			quietSpec := tc.spec
