@@ -120,41 +120,16 @@ func onlyUsage(verb string) string {
 	return verb + " only these spec sections (comma-separated: " + sections + ")"
 }
 
-// onlySections keeps the named spec sections of p and drops the others
-// (--only of plan, apply and check); an empty list keeps them all.
-func onlySections(p *profile.Profile, only []string) error {
-	if len(only) == 0 {
-		return nil
-	}
-	keep := map[string]bool{}
+// onlySections checks the section names of --only (plan, apply, check).
+// The engine's Only then chooses the modules that plan; the profile stays
+// whole, since a module may read another section (irqbalance's ban list
+// holds the IRQs spec.nics pins).
+func onlySections(_ *profile.Profile, only []string) error {
 	valid := map[string]bool{"sysctl": true, "cpu": true, "hugepages": true, "nics": true, "irqbalance": true, "devices": true, "dataplane": true}
 	for _, s := range only {
 		if !valid[s] {
 			return fmt.Errorf("--only: unknown section %q; valid choices: %s", s, sections)
 		}
-		keep[s] = true
-	}
-	s := &p.Spec
-	if !keep["sysctl"] {
-		s.Sysctl = nil
-	}
-	if !keep["cpu"] {
-		s.CPU = nil
-	}
-	if !keep["hugepages"] {
-		s.Hugepages = nil
-	}
-	if !keep["nics"] {
-		s.NICs = nil
-	}
-	if !keep["irqbalance"] {
-		s.IRQBalance = nil
-	}
-	if !keep["devices"] {
-		s.Devices = nil
-	}
-	if !keep["dataplane"] {
-		s.Dataplane = nil
 	}
 	return nil
 }

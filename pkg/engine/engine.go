@@ -145,7 +145,10 @@ func (e *Engine) Plan(ctx context.Context, p *profile.Profile) (*PlanResult, err
 	known := map[string]bool{}
 	for _, m := range e.Modules {
 		known[m.Name()] = true
-		if !m.Configured(&p.Spec) {
+		// --only chooses the modules that plan; each still sees the whole
+		// profile (irqbalance's ban list is made from spec.nics, the NIC
+		// plan from spec.cpu's isolated CPUs).
+		if !m.Configured(&p.Spec) || !e.inScope(m.Name()) {
 			continue
 		}
 		r, err := m.Plan(ctx, e.Env, &p.Spec)

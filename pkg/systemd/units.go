@@ -92,6 +92,11 @@ StartLimitBurst=5
 [Service]
 Type=oneshot
 ExecStart={{.Binary}} apply --yes --log-level info --nic %i {{.Profile}}
+{{- if .IRQBalanceAfterNIC}}
+# irqbalance's ban list holds the IRQs the NIC settings pin, whose numbers
+# can change from boot to boot: made again with each NIC that appears.
+ExecStart={{.Binary}} apply --yes --log-level info --only irqbalance {{.Profile}}
+{{- end}}
 # Another nettune may hold the lock for a moment (the boot apply, a second NIC).
 Restart=on-failure
 RestartSec=2
@@ -147,7 +152,7 @@ func RenderFor(o Options) (map[string]string, error) {
 	data := struct {
 		Marker, Binary, Profile, Doc, Early string
 		ModulesLoad                         string
-		Generic                             bool
+		Generic, IRQBalanceAfterNIC         bool
 		NICRules, DeviceRules, Modules      []string
 	}{Marker: Marker, Binary: o.Binary, Profile: ProfilePath, Doc: DocsURL, Early: earlySectionsNoNIC, ModulesLoad: ModulesLoad, Generic: o.Spec == nil}
 	if o.ManPage {
@@ -161,6 +166,7 @@ func RenderFor(o Options) (map[string]string, error) {
 		data.NICRules = rules
 		if len(o.Spec.NICs) > 0 {
 			data.Early = earlySections
+			data.IRQBalanceAfterNIC = o.Spec.IRQBalance != nil
 		}
 		if data.DeviceRules, data.Modules, _, err = deviceRules(o.Spec.Devices); err != nil {
 			return nil, err

@@ -92,6 +92,27 @@ func TestBootSplitByNeeds(t *testing.T) {
 	if !strings.Contains(units[NICUnit], "\nExecStart=/usr/sbin/nettune apply --yes --log-level info --nic %i "+ProfilePath+"\n") {
 		t.Errorf("NIC unit does not apply its NIC alone:\n%s", units[NICUnit])
 	}
+	if strings.Contains(units[NICUnit], "--only irqbalance") {
+		t.Errorf("NIC unit of a profile without irqbalance applies it:\n%s", units[NICUnit])
+	}
+	// With NICs and irqbalance, each NIC unit makes the ban list again
+	// after its NIC: the IRQ numbers it holds change from boot to boot.
+	withBan, err := profile.Parse("test.yaml", []byte(testProfile+"  irqbalance: {mode: ban}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	units, err = RenderFor(Options{Binary: "/usr/sbin/nettune", Spec: &withBan.Spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nicLine := "\nExecStart=/usr/sbin/nettune apply --yes --log-level info --nic %i " + ProfilePath + "\n"
+	banLine := "ExecStart=/usr/sbin/nettune apply --yes --log-level info --only irqbalance " + ProfilePath + "\n"
+	if i, j := strings.Index(units[NICUnit], nicLine), strings.Index(units[NICUnit], banLine); i < 0 || j < i {
+		t.Errorf("NIC unit does not make irqbalance's ban list again after its NIC:\n%s", units[NICUnit])
+	}
+	if strings.Contains(units[ApplyUnit], "irqbalance") {
+		t.Errorf("the early unit applies irqbalance before the NICs:\n%s", units[ApplyUnit])
+	}
 	// Without NICs, irqbalance (whose ban list holds NIC IRQs) is early too.
 	noNIC := testSpec(t)
 	noNIC.NICs = nil
