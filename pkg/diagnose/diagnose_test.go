@@ -234,28 +234,7 @@ func BenchmarkTakeSampleLive(b *testing.B) {
 
 func runOn(t *testing.T, setup, between func(t *testing.T, root string), spec string) []Finding {
 	t.Helper()
-	root := fixture.Unpack(t, "testdata/quiet.txtar")
-	if setup != nil {
-		setup(t, root)
-	}
-	r, err := host.New(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt := Options{Interval: time.Second, Sleep: func(context.Context, time.Duration) error {
-		if between != nil {
-			between(t, root)
-		}
-		return nil
-	}}
-	if spec != "" {
-		opt.Spec = parseSpec(t, spec)
-	}
-	f, err := Run(context.Background(), r, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return runOverlays(t, nil, setup, spec, between)
 }
 
 func finding(fs []Finding, rule string) (Finding, bool) {

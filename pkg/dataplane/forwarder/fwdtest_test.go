@@ -27,30 +27,38 @@ import (
 // These tests run the forwarder in a helper process (internal/fwdtest),
 // one process per scenario, because the EAL exists once per process.
 
-var (
-	helperOnce sync.Once
-	helperPath string
-	helperErr  error
-)
+func helper(t *testing.T) string { return buildOnce(t, "../internal/fwdtest", "fwdtest") }
 
-func helper(t *testing.T) string {
+// builtProgram is a program the tests build once per test binary.
+type builtProgram struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+var built sync.Map // package dir -> *builtProgram
+
+// buildOnce builds the main package in dir as name, once per test binary,
+// into a temporary directory, and returns its path.
+func buildOnce(t *testing.T, dir, name string) string {
 	t.Helper()
-	helperOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "fwdtest")
+	v, _ := built.LoadOrStore(dir, &builtProgram{})
+	b := v.(*builtProgram)
+	b.once.Do(func() {
+		tmp, err := os.MkdirTemp("", name)
 		if err != nil {
-			helperErr = err
+			b.err = err
 			return
 		}
-		helperPath = filepath.Join(dir, "fwdtest")
-		out, err := exec.Command("go", "build", "-o", helperPath, "../internal/fwdtest").CombinedOutput()
-		if err != nil {
-			helperErr = fmt.Errorf("build fwdtest: %w: %s", err, out)
+		b.path = filepath.Join(tmp, name)
+		if out, err := exec.Command("go", "build", "-o", b.path, dir).CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("build %s: %w: %s", name, err, out)
 		}
 	})
-	if helperErr != nil {
-		t.Fatal(helperErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return helperPath
+	return b.path
 }
 
 // runForwarder starts "fwdtest run" (inside netns ns when set) and waits

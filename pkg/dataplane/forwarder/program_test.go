@@ -24,30 +24,8 @@ import (
 // These tests run the real program, nettune-forwarder (cmd/nettune-forwarder),
 // as nettune run does: configuration on stdin, messages on stdout.
 
-var (
-	programOnce sync.Once
-	programPath string
-	programErr  error
-)
-
 func program(t *testing.T) string {
-	t.Helper()
-	programOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "nettune-forwarder")
-		if err != nil {
-			programErr = err
-			return
-		}
-		programPath = filepath.Join(dir, dataplane.ForwarderProgram)
-		out, err := exec.Command("go", "build", "-o", programPath, "../../../cmd/nettune-forwarder").CombinedOutput()
-		if err != nil {
-			programErr = fmt.Errorf("build nettune-forwarder: %w: %s", err, out)
-		}
-	})
-	if programErr != nil {
-		t.Fatal(programErr)
-	}
-	return programPath
+	return buildOnce(t, "../../../cmd/nettune-forwarder", dataplane.ForwarderProgram)
 }
 
 // fwdProc is a running nettune-forwarder.
