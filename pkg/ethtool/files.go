@@ -56,30 +56,38 @@ func (s *State) Encode() []byte {
 
 // DecodeState parses a state file strictly.
 func DecodeState(data []byte) (*State, error) {
+	s, _, err := decodeState(data)
+	return s, err
+}
+
+// decodeState is DecodeState that also returns the parsed RSS table.
+func decodeState(data []byte) (*State, []uint32, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	s := &State{}
 	if err := dec.Decode(s); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var table []uint32
 	if s.Indir != "" {
-		if _, err := ParseIndir(s.Indir); err != nil {
-			return nil, err
+		var err error
+		if table, err = ParseIndir(s.Indir); err != nil {
+			return nil, nil, err
 		}
 	}
 	if c := s.Coalesce; c != nil && c.Supported != nil {
 		if len(c.Supported) == 0 {
 			// Encode leaves an empty list out, which reads back as
 			// "unknown": refuse it rather than change its meaning.
-			return nil, errors.New(`coalesce.supported is empty: list the parameters the driver supports, or leave it out when unknown`)
+			return nil, nil, errors.New(`coalesce.supported is empty: list the parameters the driver supports, or leave it out when unknown`)
 		}
 		ps, err := normParams(c.Supported)
 		if err != nil {
-			return nil, fmt.Errorf("coalesce.supported: %w", err)
+			return nil, nil, fmt.Errorf("coalesce.supported: %w", err)
 		}
 		c.Supported = ps
 	}
-	return s, nil
+	return s, table, nil
 }
 
 // Capture reads everything Interface reports for one interface; operations
@@ -135,13 +143,11 @@ func (f *Files) Path(ifname string) string {
 	return f.Root.Path(filepath.Join(StateDir, ifname+".json"))
 }
 
+// load reads an interface's state for a change: a private copy the
+// caller may modify and store.
 func (f *Files) load(ifname string) (*State, error) {
-	p := f.Path(ifname)
-	data, err := os.ReadFile(p)
+	p, data, err := f.read(ifname)
 	if err != nil {
-		if host.IsNotExist(err) {
-			return nil, fmt.Errorf("%s: no ethtool state for %s under this root (%s is written by 'nettune snapshot'): %w", ifname, ifname, f.Root.HostPath(p), ErrNotSupported)
-		}
 		return nil, err
 	}
 	s, err := DecodeState(data)
@@ -149,6 +155,33 @@ func (f *Files) load(ifname string) (*State, error) {
 		return nil, fmt.Errorf("read %s: %w", f.Root.HostPath(p), err)
 	}
 	return s, nil
+}
+
+// view reads an interface's state for a read-only look: the decoded state
+// is shared between calls while the file's bytes are unchanged (one plan
+// asks each NIC's file half a dozen questions), so callers must not modify
+// it and getters hand out copies of its maps and slices. The file is read
+// every time: a change by anyone, this process or another, is seen.
+func (f *Files) view(ifname string) (*decoded, error) {
+	p, data, err := f.read(ifname)
+	if err != nil {
+		return nil, err
+	}
+	return decodeCached(p, data, func(err error) error {
+		return fmt.Errorf("read %s: %w", f.Root.HostPath(p), err)
+	})
+}
+
+func (f *Files) read(ifname string) (string, []byte, error) {
+	p := f.Path(ifname)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		if host.IsNotExist(err) {
+			return p, nil, fmt.Errorf("%s: no ethtool state for %s under this root (%s is written by 'nettune snapshot'): %w", ifname, ifname, f.Root.HostPath(p), ErrNotSupported)
+		}
+		return p, nil, err
+	}
+	return p, data, nil
 }
 
 func (f *Files) store(ifname string, s *State) error {
@@ -165,47 +198,47 @@ func invalid(format string, args ...any) error {
 
 // Stats implements Interface.
 func (f *Files) Stats(ifname string) (map[string]uint64, error) {
-	s, err := f.load(ifname)
+	d, err := f.view(ifname)
 	if err != nil {
 		return nil, err
 	}
-	if s.Stats == nil {
+	if d.s.Stats == nil {
 		return nil, unsupported("get statistics", ifname)
 	}
-	return s.Stats, nil
+	return d.stats(), nil
 }
 
 // Driver implements Interface.
 func (f *Files) Driver(ifname string) (string, error) {
-	s, err := f.load(ifname)
+	d, err := f.view(ifname)
 	if err != nil {
 		return "", err
 	}
-	if s.Driver == "" {
+	if d.s.Driver == "" {
 		return "", unsupported("get driver", ifname)
 	}
-	return s.Driver, nil
+	return d.s.Driver, nil
 }
 
 // PermAddr implements Interface.
 func (f *Files) PermAddr(ifname string) (string, error) {
-	s, err := f.load(ifname)
+	d, err := f.view(ifname)
 	if err != nil {
 		return "", err
 	}
-	return s.PermAddr, nil
+	return d.s.PermAddr, nil
 }
 
 // Rings implements Interface.
 func (f *Files) Rings(ifname string) (Rings, error) {
-	s, err := f.load(ifname)
+	d, err := f.view(ifname)
 	if err != nil {
 		return Rings{}, err
 	}
-	if s.Rings == nil {
+	if d.s.Rings == nil {
 		return Rings{}, unsupported("get ring parameters", ifname)
 	}
-	return *s.Rings, nil
+	return *d.s.Rings, nil
 }
 
 // SetRings implements Interface.
@@ -226,14 +259,14 @@ func (f *Files) SetRings(ifname string, rx, tx uint32) error {
 
 // Channels implements Interface.
 func (f *Files) Channels(ifname string) (Channels, error) {
-	s, err := f.load(ifname)
+	d, err := f.view(ifname)
 	if err != nil {
 		return Channels{}, err
 	}
-	if s.Channels == nil {
+	if d.s.Channels == nil {
 		return Channels{}, unsupported("get channels", ifname)
 	}
-	return *s.Channels, nil
+	return *d.s.Channels, nil
 }
 
 // SetChannels implements Interface.
@@ -269,14 +302,14 @@ func (f *Files) SetChannels(ifname string, c Channels) error {
 
 // Coalesce implements Interface.
 func (f *Files) Coalesce(ifname string) (Coalesce, error) {
-	s, err := f.load(ifname)
+	d, err := f.view(ifname)
 	if err != nil {
 		return Coalesce{}, err
 	}
-	if s.Coalesce == nil {
+	if d.s.Coalesce == nil {
 		return Coalesce{}, unsupported("get coalescing", ifname)
 	}
-	return *s.Coalesce, nil
+	return d.coalesce(), nil
 }
 
 // SetCoalesce implements Interface.
@@ -309,14 +342,14 @@ func (f *Files) SetCoalesce(ifname string, c Coalesce) error {
 
 // Features implements Interface.
 func (f *Files) Features(ifname string) (map[string]Feature, error) {
-	s, err := f.load(ifname)
+	d, err := f.view(ifname)
 	if err != nil {
 		return nil, err
 	}
-	if s.Features == nil {
+	if d.s.Features == nil {
 		return nil, unsupported("get features", ifname)
 	}
-	return s.Features, nil
+	return d.features(), nil
 }
 
 // SetFeatures implements Interface.
@@ -346,14 +379,14 @@ func (f *Files) SetFeatures(ifname string, want map[string]bool) error {
 
 // Indir implements Interface.
 func (f *Files) Indir(ifname string) ([]uint32, error) {
-	s, err := f.load(ifname)
+	d, err := f.view(ifname)
 	if err != nil {
 		return nil, err
 	}
-	if s.Indir == "" {
+	if d.s.Indir == "" {
 		return nil, unsupported("get RSS indirection table", ifname)
 	}
-	return ParseIndir(s.Indir)
+	return d.table(), nil
 }
 
 // SetIndir implements Interface.
