@@ -18,7 +18,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -70,10 +69,28 @@ func (q IRQ) Total() uint64 {
 	return n
 }
 
-// flowRe matches the hwirq-and-flow column of current kernels
-// ("524288-edge", "2-fasteoi") and the combined chip-and-flow column of old
-// ones ("IO-APIC-edge", "PCI-MSI-edge").
-var flowRe = regexp.MustCompile(`^\S*-(edge|level|fasteoi|simple|percpu|percpu_devid|untouched|none|eoi|bad)$`)
+// flows are the flow handlers' names the kernel prints after a "-": the
+// hwirq-and-flow column of current kernels ("524288-edge", "2-fasteoi")
+// and the combined chip-and-flow column of old ones ("IO-APIC-edge",
+// "PCI-MSI-edge").
+var flows = map[string]bool{"edge": true, "level": true, "fasteoi": true, "simple": true, "percpu": true, "percpu_devid": true, "untouched": true, "none": true, "eoi": true, "bad": true}
+
+// isFlow reports whether a field ends with "-" and a flow's name.
+func isFlow(s string) bool {
+	i := strings.LastIndexByte(s, '-')
+	return i >= 0 && flows[s[i+1:]]
+}
+
+// isDecimal reports whether s is a non-empty run of ASCII digits (the
+// hwirq column; Hyper-V prints 13 digits).
+func isDecimal(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // ParseInterrupts reads /proc/interrupts. Only numbered IRQ lines are
 // returned; the architecture's summary lines (NMI, LOC, ERR...) are
@@ -147,14 +164,19 @@ func ParseInterruptTable(rd io.Reader) ([]IRQ, map[string]map[int]uint64, error)
 		}
 		q := IRQ{Number: n, CPUs: cpus, Counts: backing[:len(cpus):len(cpus)]}
 		backing = backing[len(cpus):]
-		for i := range cpus {
-			f, next := nextField(b, pos)
-			c, ok := parseCount(f)
-			if !ok {
-				break
+		if end, ok := fixedCounts(b, pos, q.Counts); ok {
+			pos = end
+		} else {
+			clear(q.Counts)
+			for i := range cpus {
+				f, next := nextField(b, pos)
+				c, ok := parseCount(f)
+				if !ok {
+					break
+				}
+				q.Counts[i] = c
+				pos = next
 			}
-			q.Counts[i] = c
-			pos = next
 		}
 		q.Chip, q.Trigger, q.Names = splitDescription(strings.Fields(string(b[pos:])))
 		out = append(out, q)
@@ -166,6 +188,47 @@ func ParseInterruptTable(rd io.Reader) ([]IRQ, map[string]map[int]uint64, error)
 		return nil, nil, fmt.Errorf("/proc/interrupts: no CPU header")
 	}
 	return out, summary, nil
+}
+
+// countWidth is the width of a count column as the kernel prints it
+// (show_interrupts: " %10u", seq_put_decimal_ull_width(p, " ", n, 10)): a
+// space, then the number right-aligned in ten characters.
+const countWidth = 11
+
+// fixedCounts reads the counts of one line laid out as the kernel prints
+// them, one column of countWidth bytes per CPU from pos, straight from
+// their offsets; false when any column is not a space, optional spaces and
+// digits to its end, or the columns are not followed by white space or
+// the end of the line. The general parser then reads the line field by
+// field, and both read the same numbers from any line this one accepts.
+func fixedCounts(b []byte, pos int, counts []uint32) (int, bool) {
+	end := pos + countWidth*len(counts)
+	if end > len(b) || (end < len(b) && !isSpace(b[end])) {
+		return 0, false
+	}
+	for i := range counts {
+		col := b[pos+countWidth*i : pos+countWidth*(i+1)]
+		if col[0] != ' ' {
+			return 0, false
+		}
+		j := 1
+		for j < countWidth && col[j] == ' ' {
+			j++
+		}
+		if j == countWidth {
+			return 0, false
+		}
+		var v uint32
+		for ; j < countWidth; j++ {
+			c := col[j] - '0'
+			if c > 9 {
+				return 0, false
+			}
+			v = v*10 + uint32(c)
+		}
+		counts[i] = v
+	}
+	return end, true
 }
 
 // parseCount reads a per-CPU count: decimal digits, which the kernel
@@ -203,13 +266,9 @@ func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
-// levelRe matches the trigger column of kernels built with
-// GENERIC_IRQ_SHOW_LEVEL (arm64, arm, riscv...), printed after the chip and
-// its hwirq: "ITS-MSI 524289 Edge eth1-0", "GICv3  27 Level arch_timer".
-var levelRe = regexp.MustCompile(`^(Edge|Level)$`)
-
-// hwirqRe is the hwirq column (decimal; Hyper-V prints 13 digits).
-var hwirqRe = regexp.MustCompile(`^\d+$`)
+// The trigger column of kernels built with GENERIC_IRQ_SHOW_LEVEL (arm64,
+// arm, riscv...) is "Edge" or "Level", printed after the chip and its
+// hwirq: "ITS-MSI 524289 Edge eth1-0", "GICv3  27 Level arch_timer".
 
 // splitDescription splits what follows the counts: chip, flow, then the
 // action names separated by ", ". The kernel prints (show_interrupts) the
@@ -226,13 +285,13 @@ var hwirqRe = regexp.MustCompile(`^\d+$`)
 func splitDescription(f []string) (chip, trigger string, names []string) {
 	start, end := -1, -1
 	for i, s := range f {
-		if flowRe.MatchString(s) {
+		if isFlow(s) {
 			start, end = i, i+1
 			break
 		}
-		if levelRe.MatchString(s) && i > 0 {
+		if (s == "Edge" || s == "Level") && i > 0 {
 			start, end = i, i+1
-			if i > 1 && hwirqRe.MatchString(f[i-1]) {
+			if i > 1 && isDecimal(f[i-1]) {
 				start = i - 1
 			}
 			if end < len(f) && strings.HasPrefix(f[end], "-") && len(f[end]) > 1 {

@@ -92,18 +92,31 @@ func FuzzParseInterrupts(f *testing.F) {
 	for _, name := range []string{"arm64-gicv3-xen.txt", "arm64-thunderx.txt", "mana.txt", "gve.txt", "vmxnet3.txt", "mlx5-azure.txt"} {
 		f.Add(readCapture(f, name))
 	}
+	// Near misses of the kernel's fixed-width columns (fixedCounts): a
+	// number filling its column and the separator, a letter in a column,
+	// a column of spaces, counts glued to the chip.
+	f.Add("           CPU0       CPU1\n 24:123456789012          0  IO-APIC   5-edge      ACPI:Ged\n")
+	f.Add("           CPU0       CPU1\n 24:          1        1x0  IO-APIC   5-edge      ACPI:Ged\n")
+	f.Add("           CPU0       CPU1       CPU2\n 24:          1                     5  IO-APIC   5-edge      ACPI:Ged\n")
+	f.Add("           CPU0       CPU1\n 24:          1          7IO-APIC   5-edge      ACPI:Ged\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		irqs, err := ParseInterrupts(strings.NewReader(in))
 		if err != nil {
 			return
 		}
-		ref := referenceCounts(in)
+		ref, rest := referenceLines(in)
 		for i, q := range irqs {
 			if q.Number < 0 {
 				t.Fatalf("negative IRQ %d", q.Number)
 			}
 			if ref != nil && fmt.Sprint(q.Counts) != fmt.Sprint(ref[i]) {
 				t.Fatalf("IRQ %d: counts %v, strings.Fields reads %v", q.Number, q.Counts, ref[i])
+			}
+			if ref != nil {
+				chip, trig, names := splitDescription(rest[i])
+				if q.Chip != chip || q.Trigger != trig || fmt.Sprint(q.Names) != fmt.Sprint(names) {
+					t.Fatalf("IRQ %d: chip %q trigger %q names %q, strings.Fields reads %q %q %q", q.Number, q.Chip, q.Trigger, q.Names, chip, trig, names)
+				}
 			}
 			for _, n := range q.Names {
 				if n == "" || strings.TrimSpace(n) != n {
@@ -132,16 +145,18 @@ ERR:          5
 	}
 }
 
-// referenceCounts reads the per-CPU counts of every numbered line the
-// plain way (strings.Fields, strconv), for ASCII input (the parser splits
-// on ASCII white space only, as the kernel prints); nil otherwise.
-func referenceCounts(in string) [][]uint32 {
+// referenceLines reads the per-CPU counts of every numbered line the
+// plain way (strings.Fields, strconv), and the fields that follow them,
+// for ASCII input (the parser splits on ASCII white space only, as the
+// kernel prints); nil otherwise.
+func referenceLines(in string) ([][]uint32, [][]string) {
 	for i := 0; i < len(in); i++ {
 		if in[i] >= 0x80 {
-			return nil
+			return nil, nil
 		}
 	}
 	var out [][]uint32
+	var rest [][]string
 	ncpu := -1
 	for _, line := range strings.Split(in, "\n") {
 		f := strings.Fields(line)
@@ -156,15 +171,17 @@ func referenceCounts(in string) [][]uint32 {
 			continue
 		}
 		counts := make([]uint32, ncpu)
-		for i := 0; i < ncpu && i+1 < len(f); i++ {
-			s := f[i+1]
+		n := 0
+		for ; n < ncpu && n+1 < len(f); n++ {
+			s := f[n+1]
 			if len(s) > 19 || strings.TrimLeft(s, "0123456789") != "" {
 				break
 			}
 			v, _ := strconv.ParseUint(s, 10, 64)
-			counts[i] = uint32(v)
+			counts[n] = uint32(v)
 		}
 		out = append(out, counts)
+		rest = append(rest, f[1+n:])
 	}
-	return out
+	return out, rest
 }
