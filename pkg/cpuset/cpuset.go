@@ -274,9 +274,16 @@ func (s Set) Mask(nbits int) string {
 	for _, c := range s.cpus {
 		words[c/32] |= 1 << (c % 32)
 	}
-	parts := make([]string, n)
-	for i := range words {
-		parts[n-1-i] = fmt.Sprintf("%08x", words[i])
+	const hex = "0123456789abcdef"
+	b := make([]byte, 0, 9*n)
+	for i := n - 1; i >= 0; i-- {
+		w := words[i]
+		for shift := 28; shift >= 0; shift -= 4 {
+			b = append(b, hex[(w>>shift)&0xf])
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
 	}
-	return strings.Join(parts, ",")
+	return string(b)
 }

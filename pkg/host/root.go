@@ -81,10 +81,38 @@ func (r *Root) Live() bool { return r.Prefix == "/" }
 
 // Path maps an absolute host path to the path under the root.
 func (r *Root) Path(abs string) string {
+	if isCleanAbs(abs) && abs != "/" && (r.Prefix == "/" || isCleanAbs(r.Prefix)) {
+		// The common case, tens of thousands of times a plan on a big
+		// host: nothing to clean, the joined path is the concatenation.
+		if r.Prefix == "/" {
+			return abs
+		}
+		return r.Prefix + abs
+	}
 	if r.Prefix == "/" {
 		return filepath.Clean("/" + abs)
 	}
 	return filepath.Join(r.Prefix, filepath.Clean("/"+abs))
+}
+
+// isCleanAbs reports whether p is absolute and filepath.Clean leaves it
+// as it is: no empty, "." or ".." element, no trailing slash.
+func isCleanAbs(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	start := 1 // of the current element
+	for i := 1; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			continue
+		}
+		switch p[start:i] {
+		case "", ".", "..":
+			return p == "/"
+		}
+		start = i + 1
+	}
+	return true
 }
 
 // HostPath maps a path under the root back to the host path it stands for,

@@ -530,18 +530,20 @@ func (p *planner) planAffinity(label string, n NIC, a *profile.NICIRQAffinity, q
 		if !ok {
 			continue
 		}
-		object := fmt.Sprintf("%s/%s (irq %d)", n.Name, q.Label, q.IRQ)
+		irq := strconv.Itoa(q.IRQ)
+		object := n.Name + "/" + q.Label + " (irq " + irq + ")"
 		cur, err := affs[k], errs[k]
 		k++
 		if err != nil {
 			p.errorf(object, "", "%v", err)
 			continue
 		}
+		ws, hp := want.String(), irqaffinity.ListPath(q.IRQ)
 		c := plan.Change{
 			Module: "nics", Object: object, Attribute: attrAffinity, Action: plan.Set,
-			Before: cur.Raw, After: want.String(), When: plan.Live, Path: irqaffinity.ListPath(q.IRQ),
-			Reason:  fmt.Sprintf("pin %s queue %s to CPU %s", n.Name, q.Label, want),
-			Command: fmt.Sprintf("echo %s > %s", want, host.ShellQuote(p.r.Path(irqaffinity.ListPath(q.IRQ)))),
+			Before: cur.Raw, After: ws, When: plan.Live, Path: hp,
+			Reason:  "pin " + n.Name + " queue " + q.Label + " to CPU " + ws,
+			Command: "echo " + ws + " > " + host.ShellQuote(p.r.Path(hp)),
 		}
 		it := plan.Item{Change: c, Status: plan.OK}
 		switch {
@@ -596,13 +598,23 @@ func (p *planner) planSteering(label string, n NIC, q *profile.QueueCPUs, qs que
 	}
 	queues = p.limitQueues(n, key, queues, qs.changes, after)
 	sets := netqueue.Spread(len(queues), cpus, q.Spread)
-	paths := make([]string, len(queues))
+	hps, paths := make([]string, len(queues)), make([]string, len(queues))
 	for i, qn := range queues {
-		paths[i] = p.r.Path(path(n.Name, qn))
+		hps[i] = path(n.Name, qn)
+		paths[i] = p.r.Path(hps[i])
 	}
 	reads := p.r.ReadStrings(paths)
+	dir := "rx"
+	if !rx {
+		dir = "tx"
+	}
+	what := strings.ToUpper(key) + " of " + dir + " queue "
+	// Spread gives runs of equal sets (every queue on the same CPUs, or
+	// each on its own): their mask and list are formatted once a run.
+	var mask, onCPUs string
+	var maskOf cpuset.Set
 	for i, qn := range queues {
-		hp := path(n.Name, qn)
+		hp := hps[i]
 		raw, cur, err := netqueue.ParseMask(hp, reads[i].S, reads[i].Err)
 		if err != nil && !rx && host.IsNotExist(err) && p.r.Exists(p.r.Path(hp)) {
 			// The kernel refuses xps_cpus of a device with a single
@@ -614,15 +626,14 @@ func (p *planner) planSteering(label string, n NIC, q *profile.QueueCPUs, qs que
 			p.errorf(n.Name, "", "%v", err)
 			continue
 		}
-		mask := netqueue.Mask(sets[i], p.nbits)
-		dir := "rx"
-		if !rx {
-			dir = "tx"
+		if mask == "" || !sets[i].Equal(maskOf) {
+			mask, onCPUs, maskOf = netqueue.Mask(sets[i], p.nbits), cpuList(sets[i]), sets[i]
 		}
+		q := strconv.Itoa(qn)
 		p.add(plan.Change{
-			Object: fmt.Sprintf("%s/%s-%d", n.Name, dir, qn), Attribute: attr, Before: raw, After: mask, Path: hp,
-			Reason:  fmt.Sprintf("%s of %s queue %d on CPUs %s", strings.ToUpper(key), dir, qn, cpuList(sets[i])),
-			Command: fmt.Sprintf("echo %s > %s", mask, host.ShellQuote(p.r.Path(hp))),
+			Object: n.Name + "/" + dir + "-" + q, Attribute: attr, Before: raw, After: mask, Path: hp,
+			Reason:  what + q + " on CPUs " + onCPUs,
+			Command: "echo " + mask + " > " + host.ShellQuote(paths[i]),
 		}, cur.Equal(sets[i]), "")
 	}
 }
@@ -659,6 +670,8 @@ func (p *planner) planFlowCounts(n NIC, entries int, qs queueState) {
 		queues = p.limitQueues(n, "rfs", queues, true, nrx)
 	}
 	want := netqueue.FlowCount(entries, nrx)
+	w := strconv.Itoa(want)
+	why := fmt.Sprintf(": %d entries / %d queues, rounded up to a power of two as the kernel does", entries, nrx)
 	paths := make([]string, len(queues))
 	for i, qn := range queues {
 		paths[i] = p.r.Path(netqueue.FlowCntPath(n.Name, qn))
@@ -671,10 +684,11 @@ func (p *planner) planFlowCounts(n NIC, entries int, qs queueState) {
 			p.errorf(n.Name, "", "read %s: %v", hp, err)
 			continue
 		}
+		q := strconv.Itoa(qn)
 		p.add(plan.Change{
-			Object: fmt.Sprintf("%s/rx-%d", n.Name, qn), Attribute: attrFlowCnt, Before: raw, After: strconv.Itoa(want), Path: hp,
-			Reason:  fmt.Sprintf("RFS flow table of rx queue %d: %d entries / %d queues, rounded up to a power of two as the kernel does", qn, entries, nrx),
-			Command: fmt.Sprintf("echo %d > %s", want, host.ShellQuote(p.r.Path(hp))),
+			Object: n.Name + "/rx-" + q, Attribute: attrFlowCnt, Before: raw, After: w, Path: hp,
+			Reason:  "RFS flow table of rx queue " + q + why,
+			Command: "echo " + w + " > " + host.ShellQuote(paths[i]),
 		}, cur == want, "")
 	}
 }

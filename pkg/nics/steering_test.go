@@ -191,3 +191,40 @@ func TestLocalPlacementBalanced(t *testing.T) {
 		}
 	}
 }
+
+// TestSpreadMasksPerQueue: with spread, each queue gets its own CPU, and
+// the plan formats a mask once per run of equal sets: every queue's mask,
+// reason and command must still be its own (eth0 of multi.txtar has 4 rx
+// and 4 tx queues).
+func TestSpreadMasksPerQueue(t *testing.T) {
+	dir := fixture.Unpack(t, multiFixture)
+	e := newEngine(t, dir, nil)
+	p := inlineProfile(t, "  nics:\n    - match: {name: eth0}\n      rps: {cpus: 0-3, spread: true}\n      xps: {cpus: 0-1, spread: true}\n")
+	pr, err := e.Plan(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"eth0/rx-0 rps_cpus": "01", "eth0/rx-1 rps_cpus": "02", "eth0/rx-2 rps_cpus": "04", "eth0/rx-3 rps_cpus": "08",
+		"eth0/tx-0 xps_cpus": "01", "eth0/tx-1 xps_cpus": "02", "eth0/tx-2 xps_cpus": "01", "eth0/tx-3 xps_cpus": "02",
+	}
+	got := 0
+	for _, it := range pr.Items {
+		c := it.Change
+		w, ok := want[c.Object+" "+c.Attribute]
+		if !ok {
+			continue
+		}
+		got++
+		cpu := fmt.Sprint(map[string]int{"01": 0, "02": 1, "04": 2, "08": 3}[w])
+		if c.After != w || !strings.HasPrefix(c.Command, "echo "+w+" > ") || !strings.HasSuffix(c.Reason, " on CPUs "+cpu) {
+			t.Errorf("%s %s: after %q, command %q, reason %q; want mask %s on CPU %s", c.Object, c.Attribute, c.After, c.Command, c.Reason, w, cpu)
+		}
+		if !strings.HasSuffix(c.Command, "/queues/"+strings.TrimPrefix(c.Object, "eth0/")+"/"+c.Attribute) {
+			t.Errorf("%s: command %q writes another queue's file", c.Object, c.Command)
+		}
+	}
+	if got != len(want) {
+		t.Errorf("%d of %d queue items planned\n%s", got, len(want), renderPlan(pr))
+	}
+}
