@@ -93,11 +93,14 @@ func Run(ctx context.Context, r *host.Root, opt Options) ([]Finding, error) {
 	in := &Input{Root: r, Topo: topo, Spec: opt.Spec, Interval: opt.Interval}
 	// With no interval the one sample may be the /proc/interrupts the
 	// plan just read (module.Memo): the rules that use it compare it with
-	// the plan's view, not with a later sample.
+	// the plan's view, not with a later sample. Its counts are only ever
+	// compared with a second sample's, so without one they are not read.
 	read := func() (*irqaffinity.Table, error) { return irqaffinity.ReadInterruptTable(r) }
 	first := read
 	if opt.Interval <= 0 {
-		first = func() (*irqaffinity.Table, error) { return module.Memo(ctx, "/proc/interrupts", read) }
+		first = func() (*irqaffinity.Table, error) {
+			return module.Memo(ctx, irqaffinity.LinesMemoKey, func() (*irqaffinity.Table, error) { return irqaffinity.ReadInterruptLines(r) })
+		}
 	}
 	rates := opt.Interval > 0
 	if in.Before, err = takeSample(r, topo, first, rates); err != nil {

@@ -104,6 +104,19 @@ func FuzzParseInterrupts(f *testing.F) {
 		if err != nil {
 			return
 		}
+		lines, err := ParseInterruptLines(strings.NewReader(in))
+		if err != nil || len(lines) != len(irqs) {
+			t.Fatalf("without counts: %d lines, %v; with counts %d", len(lines), err, len(irqs))
+		}
+		for i, q := range lines {
+			w := irqs[i]
+			if q.Counts != nil || q.Number != w.Number || q.Chip != w.Chip || q.Trigger != w.Trigger || fmt.Sprint(q.Names) != fmt.Sprint(w.Names) {
+				t.Fatalf("without counts %+v, with counts %+v", q, w)
+			}
+			if q.Count(0) != 0 || q.Total() != 0 {
+				t.Fatalf("a line without counts counts %d", q.Total())
+			}
+		}
 		ref, rest := referenceLines(in)
 		for i, q := range irqs {
 			if q.Number < 0 {

@@ -237,6 +237,26 @@ type Table struct {
 	Summary map[string]map[int]uint64
 }
 
+// LinesMemoKey is the module.Memo key of ReadInterruptLines's table: the
+// planners and the diagnostics of one command share it.
+const LinesMemoKey = "/proc/interrupts without counts"
+
+// ReadInterruptLines reads the numbered lines of /proc/interrupts under
+// the root without their counts (ParseInterruptLines): a Table whose IRQs
+// have nil Counts and whose Summary is nil.
+func ReadInterruptLines(r *host.Root) (*Table, error) {
+	f, err := r.OpenFile(r.Proc("interrupts"), os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	irqs, err := ParseInterruptLines(f)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", r.HostPath(r.Proc("interrupts")), err)
+	}
+	return &Table{IRQs: irqs}, nil
+}
+
 // ReadInterruptTable reads and parses /proc/interrupts under the root.
 func ReadInterruptTable(r *host.Root) (*Table, error) {
 	f, err := r.OpenFile(r.Proc("interrupts"), os.O_RDONLY, 0)

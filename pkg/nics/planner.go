@@ -498,7 +498,7 @@ func (p *planner) planAffinity(label string, n NIC, a *profile.NICIRQAffinity, q
 		return
 	}
 	if p.irqs == nil {
-		t, err := module.Memo(p.ctx, "/proc/interrupts", func() (*irqaffinity.Table, error) { return irqaffinity.ReadInterruptTable(p.r) })
+		t, err := module.Memo(p.ctx, irqaffinity.LinesMemoKey, func() (*irqaffinity.Table, error) { return irqaffinity.ReadInterruptLines(p.r) })
 		if err != nil {
 			p.errorf(n.Name, "", "%v", err)
 			return
