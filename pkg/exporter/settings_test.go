@@ -281,3 +281,24 @@ func TestProfileHashSeesEveryField(t *testing.T) {
 		t.Errorf("hashed only %v", keys)
 	}
 }
+
+// TestUnreadableJournal: a journal directory that cannot be listed makes
+// the scrape incomplete and leaves nettune_journal_generation out, rather
+// than serving 0 (no apply) for a host that was applied.
+func TestUnreadableJournal(t *testing.T) {
+	c := testCollector(t)
+	state := filepath.Join(c.Engine.Env.Root.Prefix, "var/lib/nettune")
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(state, "generations"), []byte("not a directory\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fams := scrape(t, c)
+	if _, ok := fams["nettune_journal_generation"]; ok {
+		t.Error("nettune_journal_generation served for a journal that cannot be read")
+	}
+	if v, _ := value(fams["nettune_scrape_success"], nil); v != 0 {
+		t.Errorf("nettune_scrape_success %v with an unreadable journal", v)
+	}
+}
