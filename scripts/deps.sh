@@ -86,6 +86,27 @@ qemu_backports() {
 }
 qemu_backports
 
+# promtool, which go test ./deploy/prometheus runs on the example alert rules
+# (promtool check rules, promtool test rules): taken from Debian's prometheus
+# package without installing the package, so that no Prometheus server is set
+# up or started on the machine.
+install_promtool() {
+  command -v promtool >/dev/null 2>&1 && return 0
+  local tmp
+  tmp=$(mktemp -d)
+  if ! (cd "$tmp" && apt-get download -qq prometheus 2>/dev/null); then
+    $SUDO apt-get update -qq || true
+    (cd "$tmp" && apt-get download -qq prometheus) || true
+  fi
+  if ls "$tmp"/prometheus_*.deb >/dev/null 2>&1 && dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"; then
+    $SUDO install -m 0755 "$tmp/x/usr/bin/promtool" /usr/local/bin/promtool
+  else
+    echo "deps: could not get promtool from Debian's prometheus package: the alert rule tests (deploy/prometheus) fail in CI" >&2
+  fi
+  rm -rf "$tmp"
+}
+install_promtool
+
 # install_go puts Go $GO_VERSION in $GO_DEST: from go.dev, or, where only the
 # Go module proxy is reachable, from the golang.org/toolchain module there
 # (the same archive the go command fetches for GOTOOLCHAIN).

@@ -64,6 +64,8 @@ func newObject(apiVersion, kind string) (any, error) {
 		return &appsv1.DaemonSet{}, nil
 	case "monitoring.coreos.com/v1 ServiceMonitor":
 		return &serviceMonitor{}, nil
+	case "monitoring.coreos.com/v1 PrometheusRule":
+		return &prometheusRule{}, nil
 	case "kustomize.config.k8s.io/v1beta1 Kustomization":
 		return &types.Kustomization{}, nil
 	}
@@ -302,6 +304,9 @@ func TestOverlaysRender(t *testing.T) {
 			}
 			if !slices.Contains(r.sm.Spec.Endpoints[0].Relabelings[0].SourceLabels, "__meta_kubernetes_pod_node_name") {
 				t.Errorf("ServiceMonitor does not label series with the node")
+			}
+			if rl := r.sm.Spec.Endpoints[0].Relabelings; len(rl) < 2 || !slices.Equal(rl[1].SourceLabels, []string{"__meta_kubernetes_pod_label_nettune_io_role"}) || rl[1].TargetLabel != "role" || tc.role != "" && ds.Spec.Template.Labels["nettune.io/role"] != tc.role {
+				t.Errorf("ServiceMonitor relabelings %+v, pod labels %v: the series must carry the pod's nettune.io/role as role (NettuneProfileDiffersInRole)", rl, ds.Spec.Template.Labels)
 			}
 		})
 	}

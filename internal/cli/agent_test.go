@@ -192,11 +192,16 @@ func TestAgentAppliesOnStartAndOnConfigMapChange(t *testing.T) {
 		`nettune_profile_in_sync{profile="agent-test"} 1`,
 		"nettune_agent_ready 1", "nettune_agent_applies_total 1", "nettune_agent_generation 1",
 		"nettune_agent_reboot_required 0", `nettune_agent_profile_info{profile="agent-test",sha256="`,
+		`nettune_setting_in_sync{attribute="value",module="sysctl",object="net.core.somaxconn"} 1`,
+		`nettune_profile_info{hash="`, "nettune_journal_generation 1",
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, metrics)
 		}
 	}
+
+	profileHash := regexp.MustCompile(`nettune_profile_info\{hash="([0-9a-f]{64})",profile="agent-test"\} 1`)
+	hash1 := profileHash.FindStringSubmatch(metrics)
 
 	cm.swap(t, sysctlProfile("4096"))
 	ra.waitFor(t, "re-applied after the ConfigMap changed", func() bool { return readTrim(t, somaxconn) == "4096" })
@@ -204,6 +209,11 @@ func TestAgentAppliesOnStartAndOnConfigMapChange(t *testing.T) {
 		_, m := ra.get(t, "/metrics")
 		return strings.Contains(m, "nettune_agent_applies_total 2") && strings.Contains(m, "nettune_agent_generation 2") && strings.Contains(m, "nettune_agent_ready 1")
 	})
+	// The exporter's profile identity follows the new content.
+	_, m := ra.get(t, "/metrics")
+	if hash2 := profileHash.FindStringSubmatch(m); hash1 == nil || hash2 == nil || hash1[1] == hash2[1] || !strings.Contains(m, "nettune_journal_generation 2") {
+		t.Errorf("nettune_profile_info %v, then %v; /metrics:\n%s", hash1, hash2, m)
+	}
 
 	cm.swap(t, sysctlProfile("not-a-number"))
 	ra.waitFor(t, "unready with a profile that does not load", func() bool {
@@ -228,6 +238,11 @@ func TestAgentAppliesOnStartAndOnConfigMapChange(t *testing.T) {
 	})
 	if got := readTrim(t, somaxconn); got != "128" {
 		t.Errorf("the agent re-applied on drift: somaxconn = %s", got)
+	}
+	// The drift is on the one setting's series; the others stay in sync.
+	if _, m := ra.get(t, "/metrics"); !strings.Contains(m, `nettune_setting_in_sync{attribute="value",module="sysctl",object="net.core.somaxconn"} 0`) ||
+		!strings.Contains(m, `nettune_setting_in_sync{attribute="value",module="sysctl",object="net.core.netdev_max_backlog"} 1`) {
+		t.Errorf("after drift, /metrics:\n%s", m)
 	}
 	if code := ra.stop(t); code != ExitOK {
 		t.Errorf("agent exit %d after cancel:\n%s", code, ra.stderr)

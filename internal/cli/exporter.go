@@ -21,9 +21,11 @@ func (a *app) exporterCommand() *cobra.Command {
 		Use:   "exporter [PROFILE]",
 		Short: "Serve drift, diagnostics and packet counters as Prometheus metrics",
 		Long: `Serve Prometheus metrics on --listen at /metrics: with PROFILE, the number of
-settings per module and status and whether the host is in sync; the
-diagnostic findings; softnet_stat and NIC counters; the counters of a running
-'nettune run'. The host is read at every scrape, and PROFILE is reloaded
+settings per module and status, whether the host is in sync, whether each
+setting is (nettune_setting_in_sync; a NIC's queues and queue IRQs are one
+series per NIC and attribute) and the profile's name and content hash; the
+journal's newest generation; the diagnostic findings; softnet_stat and NIC
+counters; the counters of a running 'nettune run'. The host is read at every scrape, and PROFILE is reloaded
 when its file changes (a profile that no longer loads keeps the last good
 one and makes nettune_scrape_success 0). /healthz answers "ok" while the
 server runs; / links both. See docs/metrics.md.`,

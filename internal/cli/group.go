@@ -32,7 +32,8 @@ func groupItems(items []plan.Item) []checkRow {
 	groups := map[string]*group{}
 	for _, it := range items {
 		row := checkRow{it.Status, it.Module, it.Object, it.Attribute, it.Before, it.After, it.Detail}
-		nic, kind, ok := queueObject(it.Object)
+		qg, ok := plan.QueueGroupOf(it.Object)
+		nic, kind := qg.NIC, qg.Kind
 		if !ok || it.Orphan {
 			order = append(order, &group{row: row, n: 1})
 			continue
@@ -66,23 +67,6 @@ func shared(vals map[string]bool, first, what string) string {
 		return first
 	}
 	return fmt.Sprintf("(%d %s)", len(vals), what)
-}
-
-// queueObject splits a per-queue object ("ens3f0/rx-12") or queue IRQ
-// ("ens3f0/TxRx-3 (irq 215)") into the NIC and what the group counts.
-func queueObject(object string) (nic, kind string, ok bool) {
-	nic, rest, ok := strings.Cut(object, "/")
-	switch {
-	case !ok || nic == "":
-		return "", "", false
-	case strings.HasSuffix(rest, ")") && strings.Contains(rest, " (irq "):
-		return nic, "IRQs", true
-	case strings.HasPrefix(rest, "rx-"):
-		return nic, "rx queues", true
-	case strings.HasPrefix(rest, "tx-"):
-		return nic, "tx queues", true
-	}
-	return "", "", false
 }
 
 // checkRows are the table rows of check: every item with verbose, else

@@ -1,5 +1,6 @@
 // Package exporter serves nettune's view of a host as Prometheus metrics:
-// drift per module (when a profile is given), the diagnostic findings, the
+// drift per module and per setting (when a profile is given), the
+// profile's identity and the journal's generation, the diagnostic findings, the
 // softnet and NIC counters the diagnostics read, and the statistics of a
 // running forwarder. Everything is read at scrape time; counters are
 // exported as counters so that Prometheus computes the rates.
@@ -62,14 +63,15 @@ var severities = []diagnose.Severity{diagnose.Error, diagnose.Warning, diagnose.
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descItems, descInSync, descCheckError, descLoadSuccess, descLoadedAt, descLoadErrors, descFinding, descSoftnetProcessed, descSoftnetDropped, descSoftnetSqueezed, descSoftnetFlowLimit, descNIC, descFwd, descFwdB, descFwdErr, descFwdX, descFwdUp, descFwdUpdated, descUp} {
+	for _, d := range []*prometheus.Desc{descItems, descInSync, descCheckError, descLoadSuccess, descLoadedAt, descLoadErrors, descFinding, descSoftnetProcessed, descSoftnetDropped, descSoftnetSqueezed, descSoftnetFlowLimit, descNIC, descFwd, descFwdB, descFwdErr, descFwdX, descFwdUp, descFwdUpdated, descUp, descSetting, descProfileInfo, descGeneration} {
 		ch <- d
 	}
 }
 
 // Collect implements prometheus.Collector. nettune_scrape_success is 0
 // when a part of the scrape could not be done: the profile's last reload
-// failed, the host's CPU topology or softnet_stat could not be read, the
+// failed, the journal's directory or the host's CPU topology or
+// softnet_stat could not be read, the
 // diagnostics failed, the profile's check returned no result, or the
 // forwarder's statistics are unreadable.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
@@ -83,6 +85,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ok = st.collect(ch)
 		ok = c.collectDrift(ctx, scrapeEngine(c.Engine), st.profile, ch) && ok
 	}
+	ok = c.collectGeneration(r, ch) && ok
 	ok = c.collectFindings(ctx, r, spec, ch) && ok
 	ok = c.collectCounters(r, ch) && ok
 	ok = c.collectForwarder(r, ch) && ok
@@ -91,6 +94,18 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		up = 1
 	}
 	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up)
+}
+
+// collectGeneration exports the newest generation of the journal; false
+// when the journal's directory cannot be read.
+func (c *Collector) collectGeneration(r *host.Root, ch chan<- prometheus.Metric) bool {
+	n, err := engine.LatestGeneration(r)
+	if err != nil {
+		c.Log.Warn("cannot read the journal", "dir", r.State("generations"), "err", err)
+		return false
+	}
+	ch <- prometheus.MustNewConstMetric(descGeneration, prometheus.GaugeValue, float64(n))
+	return true
 }
 
 // collectFindings runs the diagnostic rules that need one sample.
@@ -190,6 +205,7 @@ func (c *Collector) collectDrift(ctx context.Context, eng *engine.Engine, p *pro
 	for k, v := range counts {
 		ch <- prometheus.MustNewConstMetric(descItems, prometheus.GaugeValue, float64(v), name, k[0], k[1])
 	}
+	collectSettings(pr.Items, ch)
 	inSync := 0.0
 	if err == nil && pr.Count(plan.Drift) == 0 && pr.Count(plan.PendingReboot) == 0 {
 		inSync = 1

@@ -33,6 +33,7 @@ type ProfileWatcher struct {
 	// cur is the last profile that loaded; it is never modified, so a
 	// scrape that got it keeps a whole profile whatever reloads happen.
 	cur      *profile.Profile
+	hash     string // profileHash(cur)
 	loadedAt time.Time
 	// files are the files a change of which makes a reload, and seen
 	// their stamps when last loaded (or tried).
@@ -60,6 +61,7 @@ func NewProfileWatcher(ref string, log *slog.Logger) (*ProfileWatcher, error) {
 // loading it went.
 type profileState struct {
 	profile  *profile.Profile
+	hash     string
 	loadedAt time.Time
 	lastErr  error
 	errors   int
@@ -82,12 +84,12 @@ func (w *ProfileWatcher) current() profileState {
 			w.log.Info("profile reloaded", "profile", w.ref, "name", p.Metadata.Name)
 		}
 	}
-	return profileState{profile: w.cur, loadedAt: w.loadedAt, lastErr: w.lastErr, errors: w.errors}
+	return profileState{profile: w.cur, hash: w.hash, loadedAt: w.loadedAt, lastErr: w.lastErr, errors: w.errors}
 }
 
 // loaded makes p the profile to check.
 func (w *ProfileWatcher) loaded(p *profile.Profile) {
-	w.cur, w.loadedAt, w.lastErr = p, time.Now(), nil
+	w.cur, w.hash, w.loadedAt, w.lastErr = p, profileHash(p), time.Now(), nil
 	w.files = watchedFiles(w.ref, p)
 	w.seen = stamps(w.files)
 }
@@ -101,6 +103,7 @@ func (s profileState) collect(ch chan<- prometheus.Metric) bool {
 	ch <- prometheus.MustNewConstMetric(descLoadSuccess, prometheus.GaugeValue, ok)
 	ch <- prometheus.MustNewConstMetric(descLoadedAt, prometheus.GaugeValue, float64(s.loadedAt.UnixNano())/1e9)
 	ch <- prometheus.MustNewConstMetric(descLoadErrors, prometheus.CounterValue, float64(s.errors))
+	ch <- prometheus.MustNewConstMetric(descProfileInfo, prometheus.GaugeValue, 1, s.profile.Metadata.Name, s.hash)
 	return s.lastErr == nil
 }
 
