@@ -28,16 +28,23 @@ func ParseAliases(rd io.Reader) ([]Alias, error) {
 	sc := bufio.NewScanner(rd)
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	for sc.Scan() {
-		if b := bytes.TrimLeftFunc(sc.Bytes(), unicode.IsSpace); !bytes.HasPrefix(b, []byte("alias")) || !bytes.Contains(b, []byte("pci:")) {
-			continue
+		if a, ok := parseAliasLine(sc.Bytes()); ok {
+			out = append(out, a)
 		}
-		f := strings.Fields(sc.Text())
-		if len(f) != 3 || f[0] != "alias" || !strings.HasPrefix(f[1], "pci:") {
-			continue
-		}
-		out = append(out, Alias{Pattern: f[1], Module: f[2]})
 	}
 	return out, sc.Err()
+}
+
+// parseAliasLine reads one line of modules.alias: a PCI alias, or false.
+func parseAliasLine(line []byte) (Alias, bool) {
+	if b := bytes.TrimLeftFunc(line, unicode.IsSpace); !bytes.HasPrefix(b, []byte("alias")) || !bytes.Contains(b, []byte("pci:")) {
+		return Alias{}, false
+	}
+	f := strings.Fields(string(line))
+	if len(f) != 3 || f[0] != "alias" || !strings.HasPrefix(f[1], "pci:") {
+		return Alias{}, false
+	}
+	return Alias{Pattern: f[1], Module: f[2]}, true
 }
 
 // MatchModules returns the modules whose aliases match a device's modalias
@@ -58,28 +65,6 @@ func MatchModules(aliases []Alias, modalias string) []string {
 	return out
 }
 
-// aliasIndex groups aliases by the vendor their pattern names ("pci:v" and
-// 8 hex digits without a wildcard): a device's modalias can only match
-// those of its own vendor and the few whose vendor field is a pattern.
-// MatchModules over every alias of a kernel (8,000 path.Match calls per
-// device) was most of 'nettune devices' in a guest.
-type aliasIndex struct {
-	byVendor map[string][]Alias
-	other    []Alias
-}
-
-func indexAliases(as []Alias) aliasIndex {
-	ix := aliasIndex{byVendor: map[string][]Alias{}}
-	for _, a := range as {
-		if v, ok := aliasVendor(a.Pattern); ok && !strings.ContainsAny(v, "*?[\\") {
-			ix.byVendor[v] = append(ix.byVendor[v], a)
-			continue
-		}
-		ix.other = append(ix.other, a)
-	}
-	return ix
-}
-
 // aliasVendor is the 8-character vendor field of a PCI modalias or alias
 // pattern ("pci:v00008086d...").
 func aliasVendor(s string) (string, bool) {
@@ -87,23 +72,6 @@ func aliasVendor(s string) (string, bool) {
 		return "", false
 	}
 	return s[5:13], true
-}
-
-// match is MatchModules over the aliases that can match modalias.
-func (ix aliasIndex) match(modalias string) []string {
-	v, ok := aliasVendor(modalias)
-	if !ok || strings.ContainsAny(v, "*?[\\") {
-		return MatchModules(append(ix.all(), ix.other...), modalias)
-	}
-	return MatchModules(append(append([]Alias(nil), ix.byVendor[v]...), ix.other...), modalias)
-}
-
-func (ix aliasIndex) all() []Alias {
-	var out []Alias
-	for _, as := range ix.byVendor {
-		out = append(out, as...)
-	}
-	return out
 }
 
 // ParseModuleList reads module names from modules.dep ("kernel/.../x.ko.xz:
@@ -114,19 +82,27 @@ func ParseModuleList(rd io.Reader) (map[string]bool, error) {
 	sc := bufio.NewScanner(rd)
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	for sc.Scan() {
-		file, _, _ := strings.Cut(sc.Text(), ":")
-		file = strings.TrimSpace(file)
-		if file == "" {
-			continue
+		if name, ok := moduleOfLine(sc.Text()); ok {
+			out[name] = true
 		}
-		base := filepath.Base(file)
-		i := strings.Index(base, ".ko")
-		if i <= 0 {
-			continue
-		}
-		out[ModuleName(base[:i])] = true
 	}
 	return out, sc.Err()
+}
+
+// moduleOfLine is the module a line of modules.dep or modules.builtin
+// names, in canonical spelling.
+func moduleOfLine(line string) (string, bool) {
+	file, _, _ := strings.Cut(line, ":")
+	file = strings.TrimSpace(file)
+	if file == "" {
+		return "", false
+	}
+	base := filepath.Base(file)
+	i := strings.Index(base, ".ko")
+	if i <= 0 {
+		return "", false
+	}
+	return ModuleName(base[:i]), true
 }
 
 // ModuleName is the canonical spelling of a module name: modprobe treats
@@ -141,16 +117,54 @@ func SameDriver(a, b string) bool { return ModuleName(a) == ModuleName(b) }
 // kernel's modules. Known is false when the directory is missing (a kernel
 // without modules, or a snapshot without them): nettune then only knows the
 // drivers that are loaded.
+//
+// The files are kept as read and looked at only for what is asked (the
+// vendors of the devices there are, two or three module names): parsing
+// all of modules.alias and modules.dep was most of 'nettune devices' in a
+// nested guest, where each parsed line costs twenty times what it costs on
+// hardware.
 type kernelModules struct {
-	Known     bool
-	Aliases   aliasIndex
-	Available map[string]bool
+	Known   bool
+	Aliases *lazyAliases
+	lists   [][]byte // modules.dep and modules.builtin, '-' read as '_'
+	raw     [][]byte // the same, as read
+}
+
+// Available reports whether a module of that name is listed.
+func (km *kernelModules) Available(name string) bool {
+	want := ModuleName(name)
+	needle := []byte(want + ".ko")
+	for i, norm := range km.lists {
+		for off := 0; ; {
+			k := bytes.Index(norm[off:], needle)
+			if k < 0 {
+				break
+			}
+			pos := off + k
+			start := bytes.LastIndexByte(norm[:pos], '\n') + 1
+			end := bytes.IndexByte(norm[pos:], '\n')
+			if end < 0 {
+				end = len(norm)
+			} else {
+				end += pos
+			}
+			line := strings.TrimSuffix(string(km.raw[i][start:end]), "\r")
+			if m, ok := moduleOfLine(line); ok && m == want {
+				return true
+			}
+			off = end
+			if off >= len(norm) {
+				break
+			}
+		}
+	}
+	return false
 }
 
 // readKernelModules reads modules.alias, modules.dep and modules.builtin of
 // the root's running kernel (/proc/sys/kernel/osrelease).
 func readKernelModules(r *host.Root) kernelModules {
-	km := kernelModules{Available: map[string]bool{}}
+	km := kernelModules{Aliases: newLazyAliases(nil)}
 	rel, err := r.ReadString(r.Proc("sys/kernel/osrelease"))
 	if err != nil || strings.TrimSpace(rel) == "" {
 		return km
@@ -159,8 +173,7 @@ func readKernelModules(r *host.Root) kernelModules {
 	// Each file is read whole (one read of its size: over 9p or NFS a
 	// bufio.Scanner's 4 KiB reads are as many round trips).
 	if b, err := r.ReadFile(filepath.Join(dir, "modules.alias")); err == nil {
-		as, _ := ParseAliases(bytes.NewReader(b))
-		km.Aliases = indexAliases(as)
+		km.Aliases = newLazyAliases(b)
 		km.Known = true
 	}
 	for _, name := range []string{"modules.dep", "modules.builtin"} {
@@ -168,10 +181,8 @@ func readKernelModules(r *host.Root) kernelModules {
 		if err != nil {
 			continue
 		}
-		set, _ := ParseModuleList(bytes.NewReader(b))
-		for m := range set {
-			km.Available[m] = true
-		}
+		km.raw = append(km.raw, b)
+		km.lists = append(km.lists, bytes.ReplaceAll(b, []byte("-"), []byte("_")))
 		km.Known = true
 	}
 	return km

@@ -329,7 +329,7 @@ func (inv *Inventory) Available(name string) bool {
 	if _, ok := inv.LoadedDriver(name); ok {
 		return true
 	}
-	return inv.modules.Available[ModuleName(name)]
+	return inv.modules.Available(name)
 }
 
 // ModulesKnown reports whether the kernel's module lists were found.
