@@ -390,14 +390,6 @@ func atoiOr(rd host.Read, def int) int {
 	return v
 }
 
-func readString(p string) string {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
-}
-
 // readMeminfoKey returns one "Key: value kB" number of a meminfo file.
 func readMeminfoKey(p, key string) uint64 {
 	f, err := os.Open(p)
