@@ -26,6 +26,7 @@ func Rules() []Rule {
 		{"NT104", "listen-drops", "TCP connection attempts dropped at listening sockets (TcpExt ListenOverflows, ListenDrops in /proc/net/netstat): a full accept queue.", ruleListenDrops, true},
 		{"NT105", "udp-receive-errors", "UDP datagrams dropped on receive (Udp/Udp6 InErrors, RcvbufErrors, MemErrors in /proc/net/snmp and snmp6): full socket receive buffers or udp_mem pressure.", ruleUDPErrors, true},
 		{"NT106", "softirq-hot", "CPUs spending more than half their time in softirq (/proc/stat softirq column), with their NET_RX/NET_TX softirq rates (/proc/softirqs): ksoftirqd takes over and competes with tasks.", ruleSoftirqHot, true},
+		{"NT107", "qdisc-drops", "An interface's root qdisc dropped packets or requeued them to a busy driver (netlink qdisc statistics, what tc -s qdisc show prints; the running host only).", ruleQdiscDrops, true},
 		{"NT201", "nic-drops", "The NIC dropped packets because its receive ring or FIFO was full.", ruleNICDrops, true},
 		{"NT202", "pcie-link-downgraded", "A NIC's PCIe link runs below the card's maximum speed or width (current_link_speed/width vs max_link_speed/width in sysfs); the upstream port's maximum tells a slot that cannot do more from a link that trained down.", rulePCIeLink, false},
 		{"NT203", "ring-below-max", "A NIC drops packets on ring-full while its receive ring is below the maximum the hardware allows (ethtool -g).", ruleRingBelowMax, true},

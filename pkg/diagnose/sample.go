@@ -30,6 +30,9 @@ type Sample struct {
 	// rules read them (nil otherwise).
 	MIB     map[string]uint64
 	CPUTime map[int]cpuTime
+	// Qdiscs are the root qdisc counters by interface, read through
+	// netlink on the running host for the rate rules (nil otherwise).
+	Qdiscs map[string]qdiscCounters
 }
 
 // ringFullStats are the driver statistics (ethtool -S) that count packets

@@ -51,6 +51,7 @@ func readKernelCounters(r *host.Root, s *Sample) {
 	if b, err := os.ReadFile(r.Proc("stat")); err == nil {
 		parseStatCPUs(b, s.CPUTime)
 	}
+	readQdiscs(r, s)
 }
 
 // parseMIBPairs reads the header/value line pairs of /proc/net/netstat
