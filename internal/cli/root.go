@@ -75,6 +75,9 @@ type app struct {
 	g       globals
 	log     *slog.Logger
 	printer *output.Printer
+	// process: the app is the nettune process (Main), not a test's
+	// in-process Run; process-wide settings (tuneGC) are its to make.
+	process bool
 }
 
 // Main runs nettune with the process's arguments and returns the exit code.
@@ -91,13 +94,15 @@ func Main() int {
 			stdio.Width = w
 		}
 	}
-	return Run(ctx, os.Args[1:], stdio)
+	return runApp(ctx, os.Args[1:], stdio, true)
 }
 
 // Run runs nettune with args and returns the exit code. Tests call it
 // in-process.
-func Run(ctx context.Context, args []string, stdio IO) int {
-	a := &app{io: stdio}
+func Run(ctx context.Context, args []string, stdio IO) int { return runApp(ctx, args, stdio, false) }
+
+func runApp(ctx context.Context, args []string, stdio IO, process bool) int {
+	a := &app{io: stdio, process: process}
 	cmd := a.rootCommand()
 	cmd.SetArgs(args)
 	cmd.SetIn(stdio.In)
@@ -127,6 +132,9 @@ and reverts kernel settings.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if a.process {
+				tuneGC(cmd)
+			}
 			if err := a.setup(); err != nil {
 				return err
 			}
