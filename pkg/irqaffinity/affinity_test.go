@@ -159,3 +159,31 @@ func TestPending(t *testing.T) {
 		}
 	}
 }
+
+// TestReadRequested: effective_affinity_list is read for the IRQs the
+// caller asks it for, from their requested CPUs, and only for them; an IRQ
+// whose list cannot be read is an error at its index.
+func TestReadRequested(t *testing.T) {
+	r := irqRoot(t)
+	d := filepath.Join(r.Prefix, "proc/irq/46")
+	os.MkdirAll(d, 0o755)
+	os.WriteFile(filepath.Join(d, "smp_affinity_list"), []byte("2\n"), 0o644)
+	os.WriteFile(filepath.Join(d, "effective_affinity_list"), []byte("2\n"), 0o444)
+	var asked []string
+	affs, errs := ReadRequested(r, []int{45, 46, 47}, func(i int, req cpuset.Set) bool {
+		asked = append(asked, fmt.Sprint(i, ":", req))
+		return req.Equal(cpuset.MustParse("0-7"))
+	})
+	if fmt.Sprint(asked) != "[0:0-7 1:2]" {
+		t.Errorf("asked for %v", asked)
+	}
+	if errs[0] != nil || affs[0].Raw != "0-7" || affs[0].Effective.String() != "3" {
+		t.Errorf("IRQ 45: %+v, %v", affs[0], errs[0])
+	}
+	if errs[1] != nil || affs[1].Requested.String() != "2" || !affs[1].Effective.IsEmpty() {
+		t.Errorf("IRQ 46: %+v, %v (effective not asked for)", affs[1], errs[1])
+	}
+	if errs[2] == nil {
+		t.Errorf("IRQ 47 has no files: %+v", affs[2])
+	}
+}

@@ -523,7 +523,9 @@ func (p *planner) planAffinity(label string, n NIC, a *profile.NICIRQAffinity, q
 			irqs = append(irqs, q.IRQ)
 		}
 	}
-	affs, errs := irqaffinity.ReadMany(p.r, irqs)
+	// Where an IRQ is delivered only matters for one already pinned
+	// where the plan wants it (a move the kernel has yet to make).
+	affs, errs := irqaffinity.ReadRequested(p.r, irqs, func(i int, req cpuset.Set) bool { return req.Equal(assign[irqs[i]]) })
 	k := 0
 	for _, q := range qlist {
 		want, ok := assign[q.IRQ]
