@@ -77,6 +77,11 @@ bench:
 bench-bighost:
 	./scripts/bench-bighost.sh $(RUNS)
 
+## bench-kernel-vs-bypass: the kernel's IPv4 forwarding against the forwarder on AF_PACKET and AF_XDP over veths in namespaces, with the generator's ceiling and net_null as bounds (root; ROUNDS, DURATION; docs/kernel-vs-bypass.md)
+.PHONY: bench-kernel-vs-bypass
+bench-kernel-vs-bypass:
+	./scripts/bench-kernel-vs-bypass.sh
+
 ## bench-dataplane: nettune's forwarder against dpdk-testpmd on the same vdevs and cores (ROUNDS, DURATION; see the script)
 bench-dataplane:
 	./scripts/bench-dataplane.sh $(SCENARIOS)

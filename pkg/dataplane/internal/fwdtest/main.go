@@ -2,7 +2,7 @@
 // part of nettune's CLI.
 //
 //	fwdtest run  -vdev net_null0 -vdev net_null1 -workers 1 -main 0 -duration 5s [-mode mac] [-json FILE]
-//	fwdtest send -iface veth0 -count 1000 [-pps 20000]   (AF_PACKET sender)
+//	fwdtest send -iface veth0 -count 1000 [-pps 20000] [-ip SRC,DST]   (AF_PACKET sender)
 //	fwdtest count -iface veth1 -want 1000 -timeout 10s   (AF_PACKET counter)
 //
 // run prints one line of per-port rates per -interval, "rate: X Mpps" lines
@@ -220,6 +220,7 @@ func send(args []string) error {
 	size := fs.Int("size", 60, "frame size without fcs")
 	pps := fs.Int("pps", 0, "rate limit (0: as fast as possible)")
 	dst := fs.String("dst", "ff:ff:ff:ff:ff:ff", "destination mac")
+	ip := fs.String("ip", "", "SRC,DST: send IPv4/UDP frames (port 9) between these addresses, which a kernel can route, instead of test frames")
 	fs.Parse(args)
 	fd, err := packetSocket(*iface, etherType)
 	if err != nil {
@@ -235,10 +236,16 @@ func send(args []string) error {
 	copy(frame, d)
 	copy(frame[6:], ifi.HardwareAddr)
 	binary.BigEndian.PutUint16(frame[12:], etherType)
+	seq := 14 // where each frame's number goes
+	if *ip != "" {
+		if seq, err = udpFrame(frame, *ip); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
 	sent := 0
 	for i := 0; i < *n; i++ {
-		binary.BigEndian.PutUint32(frame[14:], uint32(i))
+		binary.BigEndian.PutUint32(frame[seq:], uint32(i))
 		if *pps > 0 {
 			if d := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(*pps))); d > 0 {
 				time.Sleep(d)
@@ -266,6 +273,41 @@ func send(args []string) error {
 	el := time.Since(start)
 	fmt.Printf("sent %d in %.3fs (%.3f Mpps)\n", sent, el.Seconds(), float64(sent)/el.Seconds()/1e6)
 	return nil
+}
+
+// udpFrame fills frame (its Ethernet addresses set) with an IPv4/UDP
+// datagram from SRC to DST ("SRC,DST") to port 9 (discard), TTL 64, and
+// returns the payload offset. The IPv4 checksum covers the header only,
+// which stays the same; the UDP checksum is 0 (none, allowed over IPv4).
+func udpFrame(frame []byte, spec string) (int, error) {
+	a, b, ok := strings.Cut(spec, ",")
+	src, dst := net.ParseIP(a).To4(), net.ParseIP(b).To4()
+	if !ok || src == nil || dst == nil {
+		return 0, fmt.Errorf("-ip %q: want two IPv4 addresses, SRC,DST", spec)
+	}
+	if len(frame) < 14+20+8+4 {
+		return 0, fmt.Errorf("-size %d: too small for IPv4/UDP", len(frame))
+	}
+	binary.BigEndian.PutUint16(frame[12:], 0x0800)
+	h := frame[14:34]
+	h[0], h[1] = 0x45, 0
+	binary.BigEndian.PutUint16(h[2:], uint16(len(frame)-14))
+	h[8], h[9] = 64, 17 // TTL, UDP
+	copy(h[12:], src)
+	copy(h[16:], dst)
+	var sum uint32
+	for i := 0; i < 20; i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(h[i:]))
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	binary.BigEndian.PutUint16(h[10:], ^uint16(sum))
+	u := frame[34:42]
+	binary.BigEndian.PutUint16(u[0:], 9)
+	binary.BigEndian.PutUint16(u[2:], 9)
+	binary.BigEndian.PutUint16(u[4:], uint16(len(frame)-34))
+	return 42, nil
 }
 
 func count(args []string) error {
