@@ -38,7 +38,11 @@ import (
 )
 
 // Module implements module.Module for spec.cpu.runtime.
-type Module struct{}
+type Module struct {
+	// Sched sets kthread priorities; nil: the system calls on the live
+	// host (tests give a model of the kernel's).
+	Sched Scheduler
+}
 
 // Name implements module.Module.
 func (Module) Name() string { return "housekeeping" }
@@ -160,6 +164,14 @@ func (m Module) Plan(ctx context.Context, env *module.Env, spec *profile.Spec) (
 		}
 		res.Items = append(res.Items, it)
 	}
+	if rt.KthreadPriority != nil {
+		items, problems, err := m.kthreadItems(r, iso.Isolated, *rt.KthreadPriority)
+		if err != nil {
+			return nil, err
+		}
+		res.Items = append(res.Items, items...)
+		res.Problems = append(res.Problems, problems...)
+	}
 	return res, nil
 }
 
@@ -171,18 +183,27 @@ func unsupported(mod string, s setting, detail string) plan.Item {
 }
 
 // Apply implements module.Module.
-func (Module) Apply(_ context.Context, env *module.Env, c plan.Change) error {
+func (m Module) Apply(_ context.Context, env *module.Env, c plan.Change) error {
+	if c.Attribute == attrSched {
+		return m.setKthread(env.Root, c.Object, c.After)
+	}
 	return write(env.Root, c.Attribute, c.Path, c.After)
 }
 
 // Revert implements module.Module: the value read before apply goes back,
 // compared by meaning (a mask reads back in the kernel's width).
-func (Module) Revert(_ context.Context, env *module.Env, c plan.Change) error {
+func (m Module) Revert(_ context.Context, env *module.Env, c plan.Change) error {
+	if c.Attribute == attrSched {
+		return m.setKthread(env.Root, c.Object, c.Before)
+	}
 	return write(env.Root, c.Attribute, c.Path, c.Before)
 }
 
 // Current implements module.Observer.
-func (Module) Current(_ context.Context, env *module.Env, c plan.Change) (string, bool, error) {
+func (m Module) Current(_ context.Context, env *module.Env, c plan.Change) (string, bool, error) {
+	if c.Attribute == attrSched {
+		return m.currentKthread(env.Root, c.Object)
+	}
 	v, err := env.Root.ReadString(env.Root.Path(c.Path))
 	if err != nil {
 		return "", false, fmt.Errorf("read %s: %w", c.Path, err)

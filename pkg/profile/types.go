@@ -63,9 +63,10 @@ type CPU struct {
 
 // CPURuntime is spec.cpu.runtime.
 type CPURuntime struct {
-	Workqueues     bool   `yaml:"workqueues" doc:"Put unbound workqueues and the writeback workqueue on the housekeeping CPUs (/sys/devices/virtual/workqueue/cpumask, /sys/bus/workqueue/devices/writeback/cpumask)."`
-	TimerMigration *bool  `yaml:"timerMigration" doc:"kernel.timer_migration: false keeps timers on the CPU that armed them instead of moving them to busy CPUs."`
-	Watchdog       string `yaml:"watchdog" enum:"housekeeping,off" doc:"housekeeping: run the soft/hard lockup watchdogs only on the housekeeping CPUs (kernel.watchdog_cpumask); off: also stop the NMI watchdog (kernel.nmi_watchdog=0)."`
+	Workqueues      bool   `yaml:"workqueues" doc:"Put unbound workqueues and the writeback workqueue on the housekeeping CPUs (/sys/devices/virtual/workqueue/cpumask, /sys/bus/workqueue/devices/writeback/cpumask)."`
+	TimerMigration  *bool  `yaml:"timerMigration" doc:"kernel.timer_migration: false keeps timers on the CPU that armed them instead of moving them to busy CPUs."`
+	Watchdog        string `yaml:"watchdog" enum:"housekeeping,off" doc:"housekeeping: run the soft/hard lockup watchdogs only on the housekeeping CPUs (kernel.watchdog_cpumask); off: also stop the NMI watchdog (kernel.nmi_watchdog=0)."`
+	KthreadPriority *int   `yaml:"kthreadPriority" min:"1" max:"99" doc:"SCHED_FIFO priority for the per-CPU kthreads ksoftirqd/N, rcuc/N and ktimers/N of the isolated CPUs (sched_setattr), so softirq and RCU work preempts a busy-polling task there; the NTO uses 11."`
 }
 
 // Power is spec.cpu.power.
