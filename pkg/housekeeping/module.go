@@ -287,3 +287,9 @@ func KernelMask(s cpuset.Set, nbits int) string {
 	width := (first + 3) / 4
 	return full[8-width:]
 }
+
+// PlansEveryObject implements module.Complete: for a profile, Plan names
+// every object the module manages, so a setting an earlier apply made and
+// the profile no longer asks for (runtime.watchdog removed, or the whole
+// runtime block) is an orphan the engine gives back.
+func (Module) PlansEveryObject() bool { return true }

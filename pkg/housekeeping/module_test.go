@@ -419,3 +419,28 @@ func TestPrivilegedRuntime(t *testing.T) {
 		}
 	}
 }
+
+// TestDroppedSettingIsGivenBack: a profile that drops spec.cpu.runtime's
+// watchdog after an apply gets the watchdog settings back to what they
+// were; the others stay.
+func TestDroppedSettingIsGivenBack(t *testing.T) {
+	r := newRoot(t)
+	e := eng(r)
+	if _, err := e.Apply(context.Background(), parse(t, full), nil); err != nil {
+		t.Fatal(err)
+	}
+	less := parse(t, "  cpu:\n    housekeeping: 0-3,16-19\n    runtime: {workqueues: true, timerMigration: false}\n")
+	if _, err := e.Apply(context.Background(), less, nil); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"/proc/sys/kernel/watchdog_cpumask": "0-31",
+		"/proc/sys/kernel/nmi_watchdog":     "1",
+		"/proc/sys/kernel/timer_migration":  "0",
+		housekeeping.UnboundMask:            "000f000f",
+	} {
+		if got := read(t, r, path); got != want {
+			t.Errorf("%s = %q, want %q", path, got, want)
+		}
+	}
+}
