@@ -4,6 +4,7 @@ import (
 	"github.com/nettune/nettune/pkg/dataplane"
 	"github.com/nettune/nettune/pkg/devbind"
 	"github.com/nettune/nettune/pkg/engine"
+	"github.com/nettune/nettune/pkg/housekeeping"
 	"github.com/nettune/nettune/pkg/hugepages"
 	"github.com/nettune/nettune/pkg/isolcpu"
 	"github.com/nettune/nettune/pkg/module"
@@ -20,6 +21,7 @@ func Modules() []module.Module {
 	return []module.Module{
 		sysctl.Module{},
 		isolcpu.Module{},
+		housekeeping.Module{},
 		hugepages.Module{},
 		nics.Module{}, nics.IRQBalance{},
 		devbind.Module{Journal: engine.JournalChanges},

@@ -54,7 +54,11 @@ The forwarder is a separate program, nettune-forwarder, the only one that
 links DPDK: nettune looks for it next to its own binary, then in
 /usr/lib/nettune, then in PATH, runs it and forwards SIGINT, SIGTERM (and SIGHUP, as SIGTERM) to
 it; its exit code becomes nettune's. Without it (or without DPDK's
-libraries) nettune run says which package to install and exits 1.`,
+libraries) nettune run says which package to install and exits 1.
+
+With spec.cpu.power.cpuDmaLatency, nettune run holds that PM QoS CPU
+latency limit (microseconds) on /dev/cpu_dma_latency from before the
+forwarder starts until it has exited.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := profile.Load(args[0])
@@ -97,7 +101,7 @@ libraries) nettune run says which package to install and exits 1.`,
 			if statsPeriod < 0 {
 				return fmt.Errorf("--stats-period %d: want seconds >= 0", statsPeriod)
 			}
-			return a.superviseForwarder(cmd.Context(), prog, cfg, duration, metricsListen, time.Duration(statsPeriod)*time.Second, r)
+			return a.runForwarder(cmd.Context(), prog, cfg, duration, metricsListen, time.Duration(statsPeriod)*time.Second, r, dmaLatency(&p.Spec))
 		},
 	}
 	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this long (default: until SIGINT/SIGTERM)")

@@ -160,6 +160,13 @@ func (e *Engine) Plan(ctx context.Context, p *profile.Profile) (*PlanResult, err
 			if pos, ok := p.Where(m.Name(), pb.Object); ok && pb.Where == "" {
 				pb.Where = pos.String()
 			}
+			// A module that plans part of another module's section
+			// (housekeeping plans spec.cpu.runtime) points into it.
+			if s, ok := m.(interface{ Section() string }); ok && pb.Where == "" {
+				if pos, ok := p.Where(s.Section(), pb.Object); ok {
+					pb.Where = pos.String()
+				}
+			}
 			res.Problems = append(res.Problems, pb)
 		}
 	}

@@ -49,6 +49,9 @@ func Resolve(c *profile.CPU, online cpuset.Set) Isolation {
 	flags := c.IsolcpusFlags
 	if flags == nil {
 		flags = DefaultFlags
+		if c.Preset == PresetNTO {
+			flags = ntoDefaultFlags
+		}
 	}
 	for _, f := range flagOrder {
 		if slices.Contains(flags, f) {
@@ -69,7 +72,10 @@ func KernelArgs(c *profile.CPU, iso Isolation) (names, args []string) {
 			args = append(args, arg)
 		}
 	}
-	if !iso.Isolated.IsEmpty() {
+	if !iso.Isolated.IsEmpty() && c.Preset == PresetNTO {
+		n, a := ntoArgs(iso, c.IRQAffinity != nil)
+		names, args = append(names, n...), append(args, a...)
+	} else if !iso.Isolated.IsEmpty() {
 		list := iso.Isolated.String()
 		add("isolcpus", true, "isolcpus="+strings.Join(append(slices.Clone(iso.Flags), list), ","))
 		add("nohz_full", iso.NohzFull, "nohz_full="+list)
@@ -131,8 +137,12 @@ func canonical(args []string) []string {
 		a := bootloader.ParseArg(raw)
 		v := a.Value
 		switch a.Name {
-		case "nohz_full", "rcu_nocbs", "irqaffinity":
+		case "nohz_full", "rcu_nocbs", "irqaffinity", "systemd.cpu_affinity":
 			if s, err := cpuset.Parse(v); err == nil {
+				v = s.String()
+			}
+		case "tuned.non_isolcpus":
+			if s, err := cpuset.ParseMask(v); err == nil {
 				v = s.String()
 			}
 		case "isolcpus":

@@ -46,6 +46,7 @@ func (m Module) Plan(ctx context.Context, env *module.Env, spec *profile.Spec) (
 	}
 	iso := Resolve(c, topo.Online)
 	res.Problems = append(res.Problems, validate(m.Name(), c, iso, topo)...)
+	res.Problems = append(res.Problems, vendorWarnings(m.Name(), c, topo.CPUInfo)...)
 
 	names, args := KernelArgs(c, iso)
 	for _, e := range checkKernelArgs(c, names[:len(names)-len(c.KernelArgs)]) {
@@ -69,8 +70,20 @@ func (m Module) Plan(ctx context.Context, env *module.Env, spec *profile.Spec) (
 			}
 		}
 	}
+	modeChange := false
+	if c.Power != nil && c.Power.AmdPstate != "" {
+		it, problems, err := amdPstateItem(r, c.Power.AmdPstate)
+		if err != nil {
+			return nil, err
+		}
+		res.Items = append(res.Items, it)
+		res.Problems = append(res.Problems, problems...)
+		// The governors the driver offers change with its mode: check
+		// them after the switch, at apply.
+		modeChange = it.Status == plan.Drift
+	}
 	if c.Power != nil && c.Power.Governor != "" {
-		items, problems := governorItems(r, topo, c.Power.Governor, iso.Isolated)
+		items, problems := governorItems(r, topo, c.Power.Governor, iso.Isolated, modeChange)
 		res.Items = append(res.Items, items...)
 		res.Problems = append(res.Problems, problems...)
 	}
@@ -98,7 +111,7 @@ func (m Module) Apply(ctx context.Context, env *module.Env, c plan.Change) error
 	switch {
 	case c.Object == bootloader.Object:
 		return bootloader.Apply(ctx, env, c)
-	case c.Attribute == attrGovernor:
+	case c.Attribute == attrGovernor, c.Attribute == attrAmdPstate:
 		return writeGovernor(env.Root, c.Path, c.After)
 	}
 	return fmt.Errorf("unknown cpu change %s %s in journal", c.Object, c.Attribute)
@@ -109,7 +122,7 @@ func (m Module) Revert(ctx context.Context, env *module.Env, c plan.Change) erro
 	switch {
 	case c.Object == bootloader.Object:
 		return bootloader.Revert(ctx, env, c)
-	case c.Attribute == attrGovernor:
+	case c.Attribute == attrGovernor, c.Attribute == attrAmdPstate:
 		return writeGovernor(env.Root, c.Path, c.Before)
 	}
 	return fmt.Errorf("unknown cpu change %s %s in journal", c.Object, c.Attribute)
@@ -166,10 +179,6 @@ func validate(mod string, c *profile.CPU, iso Isolation, topo *numa.Topology) []
 	if iso.NohzFull && !topo.NohzFullSupported {
 		warn("nohzFull", "use a kernel built with CONFIG_NO_HZ_FULL (most distribution kernels are), or set nohzFull: false",
 			"the running kernel has no /sys/devices/system/cpu/nohz_full: it was built without NO_HZ_FULL and would ignore nohz_full=")
-	}
-	if p := c.Power; p != nil && p.IntelPstate != "" && topo.CPUInfo.Vendor != "" && topo.CPUInfo.Vendor != "GenuineIntel" {
-		warn("power.intelPstate", "use amd_pstate= in kernelArgs on AMD CPUs",
-			"intel_pstate= has no effect on %s CPUs", topo.CPUInfo.Vendor)
 	}
 	return out
 }

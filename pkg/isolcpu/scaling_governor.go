@@ -20,7 +20,12 @@ const attrGovernor = "scaling_governor"
 // isolated CPUs, or every online CPU when none are isolated. CPUs without
 // cpufreq (virtual machines, no driver loaded) give one unsupported item;
 // a governor the driver does not offer is an error.
-func governorItems(r *host.Root, topo *numa.Topology, want string, isolated cpuset.Set) ([]plan.Item, []plan.Problem) {
+//
+// modeChange says the plan also switches the driver's mode (amd_pstate
+// active to passive), which changes what it offers: the governor is then
+// not checked against what the driver offers now, and apply's read-back
+// checks it after the switch.
+func governorItems(r *host.Root, topo *numa.Topology, want string, isolated cpuset.Set, modeChange bool) ([]plan.Item, []plan.Problem) {
 	cpus := isolated
 	if cpus.IsEmpty() {
 		cpus = topo.Online
@@ -38,7 +43,7 @@ func governorItems(r *host.Root, topo *numa.Topology, want string, isolated cpus
 		}
 		driver, _ := r.ReadString(filepath.Join(dir, "scaling_driver"))
 		avail, _ := r.ReadString(filepath.Join(dir, "scaling_available_governors"))
-		if avail != "" && !slices.Contains(strings.Fields(avail), want) {
+		if avail != "" && !modeChange && !slices.Contains(strings.Fields(avail), want) {
 			key := fmt.Sprintf("%s offers %s", driver, strings.Join(strings.Fields(avail), ", "))
 			refused[key] = append(refused[key], cpu)
 			continue
@@ -52,6 +57,12 @@ func governorItems(r *host.Root, topo *numa.Topology, want string, isolated cpus
 		}, Status: plan.OK}
 		if cur != want {
 			it.Status = plan.Drift
+		}
+		if modeChange {
+			// Switching the driver's mode re-creates the cpufreq
+			// policies with the mode's default governor: write it after.
+			it.Status = plan.Drift
+			it.Reason += "; written again after the amd_pstate mode switch"
 		}
 		items = append(items, it)
 	}

@@ -235,6 +235,7 @@ var tmpl = template.Must(template.New("profile").Funcs(template.FuncMap{
 	// Replaced in Render, where the topology is known.
 	"housekeeping": func(*Plan, int) string { return "" },
 	"pairs":        func(*Plan) [][2]string { return nil },
+	"vendor":       func() string { return "" },
 	"nodes": func(m map[int]int) []int {
 		var out []int
 		for k := range m {
@@ -268,10 +269,22 @@ spec:
     kernelArgs:
       - skew_tick=1       # spread timer ticks so CPUs do not contend for jiffies_lock
       - iommu=pt          # passthrough for host devices, translation only for vfio
-      - intel_iommu=on    # vfio-pci needs the IOMMU (harmless on AMD, where it is on by default)
+{{- if ne (vendor) "AuthenticAMD"}}
+      - intel_iommu=on    # vfio-pci needs the IOMMU, which Intel kernels leave off
+{{- else}}
+      # (no intel_iommu=on: the AMD IOMMU is on by default and amd_iommu reads no "on")
+{{- end}}
     power:
       governor: performance  # no frequency ramps under a poll loop
       maxCState: 1           # wake-up latency of deep C-states is tens of microseconds
+      # Held by 'nettune run' while the forwarder runs (PM QoS, /dev/cpu_dma_latency):
+      # without a reboot, no CPU enters an idle state slower than 10 us to leave.
+      cpuDmaLatency: 10
+    # Kernel work that isolcpus= does not move, moved at runtime (module housekeeping):
+    runtime:
+      workqueues: true       # unbound kworkers and writeback flushers only on housekeeping CPUs
+      timerMigration: false  # timers stay on the CPU that armed them (as TuneD cpu-partitioning)
+      watchdog: housekeeping # lockup detectors' per-CPU timers and NMIs only on housekeeping CPUs
   hugepages:
 {{- if .DefaultSize}}
     defaultSize: {{.PageSize}}
@@ -324,6 +337,7 @@ func (p *Plan) Render(topo *numa.Topology) ([]byte, error) {
 		return nil, err
 	}
 	t.Funcs(template.FuncMap{
+		"vendor": func() string { return topo.CPUInfo.Vendor },
 		"housekeeping": func(pl *Plan, node int) string {
 			return pl.Housekeeping.Intersect(topo.CPUsOfNode(node)).String()
 		},

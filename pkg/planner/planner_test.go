@@ -197,3 +197,24 @@ func TestRuntime2MNeedsNoBootArgument(t *testing.T) {
 		t.Errorf("1G pool: %v\n%s", err, out)
 	}
 }
+
+// TestAMDHost: on an AMD CPU the generated profile has no intel_iommu=on,
+// which only Intel's IOMMU driver reads (nettune would warn about it).
+func TestAMDHost(t *testing.T) {
+	topo := topology(t, "topo-1node-8cpu")
+	if len(topo.NICs) == 0 {
+		t.Skip("fixture has no NIC")
+	}
+	topo.CPUInfo.Vendor = "AuthenticAMD"
+	p, err := Make(topo, Request{NICs: []string{topo.NICs[0].Name}, Cores: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := p.Render(topo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(out); strings.Contains(s, "- intel_iommu=on") || !strings.Contains(s, "the AMD IOMMU is on by default") || !strings.Contains(s, "workqueues: true") {
+		t.Errorf("AMD profile:\n%s", s)
+	}
+}

@@ -48,15 +48,25 @@ type Spec struct {
 
 // CPU is spec.cpu.
 type CPU struct {
-	Isolated      cpuset.Set `yaml:"isolated" doc:"CPUs taken away from the scheduler and kernel housekeeping (isolcpus=)."`
-	Housekeeping  cpuset.Set `yaml:"housekeeping" doc:"CPUs that keep kernel work and IRQs; default: every online CPU that is not isolated."`
-	NohzFull      *bool      `yaml:"nohzFull" doc:"Stop the scheduler tick on isolated CPUs (nohz_full=). Default true when CPUs are isolated."`
-	RcuNocbs      *bool      `yaml:"rcuNocbs" doc:"Offload RCU callbacks from isolated CPUs (rcu_nocbs=). Default true when CPUs are isolated."`
-	IsolcpusFlags []string   `yaml:"isolcpusFlags" enum:"managed_irq,domain,nohz" doc:"Flags for isolcpus=; default [managed_irq, domain]."`
-	IRQAffinity   *bool      `yaml:"irqAffinity" doc:"Set irqaffinity= to the housekeeping CPUs. Default true when CPUs are isolated."`
-	AllowCPU0     bool       `yaml:"allowIsolatingCPU0" doc:"Permit isolating CPU 0, which normally stays housekeeping."`
-	KernelArgs    []string   `yaml:"kernelArgs" doc:"Further kernel arguments nettune owns, for example skew_tick=1, iommu=pt, intel_iommu=on."`
-	Power         *Power     `yaml:"power" doc:"Power management for latency."`
+	Isolated      cpuset.Set  `yaml:"isolated" doc:"CPUs taken away from the scheduler and kernel housekeeping (isolcpus=)."`
+	Housekeeping  cpuset.Set  `yaml:"housekeeping" doc:"CPUs that keep kernel work and IRQs; default: every online CPU that is not isolated."`
+	NohzFull      *bool       `yaml:"nohzFull" doc:"Stop the scheduler tick on isolated CPUs (nohz_full=). Default true when CPUs are isolated."`
+	RcuNocbs      *bool       `yaml:"rcuNocbs" doc:"Offload RCU callbacks from isolated CPUs (rcu_nocbs=). Default true when CPUs are isolated."`
+	IsolcpusFlags []string    `yaml:"isolcpusFlags" enum:"managed_irq,domain,nohz" doc:"Flags for isolcpus=; default [managed_irq, domain]."`
+	IRQAffinity   *bool       `yaml:"irqAffinity" doc:"Set irqaffinity= to the housekeeping CPUs. Default true when CPUs are isolated."`
+	AllowCPU0     bool        `yaml:"allowIsolatingCPU0" doc:"Permit isolating CPU 0, which normally stays housekeeping."`
+	KernelArgs    []string    `yaml:"kernelArgs" doc:"Further kernel arguments nettune owns, for example skew_tick=1, iommu=pt, intel_iommu=on."`
+	Power         *Power      `yaml:"power" doc:"Power management for latency."`
+	Preset        string      `yaml:"preset" enum:"nto" doc:"nto: render the isolation boot arguments the OpenShift Node Tuning Operator renders for the same reserved/isolated split (docs/cpu.md)."`
+	Runtime       *CPURuntime `yaml:"runtime" doc:"Runtime isolation the boot arguments cannot do: unbound workqueues, writeback, timer migration, watchdogs (set live, module housekeeping)."`
+}
+
+// CPURuntime is spec.cpu.runtime.
+type CPURuntime struct {
+	Workqueues      bool   `yaml:"workqueues" doc:"Put unbound workqueues and the writeback workqueue on the housekeeping CPUs (/sys/devices/virtual/workqueue/cpumask, /sys/bus/workqueue/devices/writeback/cpumask)."`
+	TimerMigration  *bool  `yaml:"timerMigration" doc:"kernel.timer_migration: false keeps timers on the CPU that armed them instead of moving them to busy CPUs."`
+	Watchdog        string `yaml:"watchdog" enum:"housekeeping,off" doc:"housekeeping: run the soft/hard lockup watchdogs only on the housekeeping CPUs (kernel.watchdog_cpumask); off: also stop the NMI watchdog (kernel.nmi_watchdog=0)."`
+	KthreadPriority *int   `yaml:"kthreadPriority" min:"1" max:"99" doc:"SCHED_FIFO priority for the per-CPU kthreads ksoftirqd/N, rcuc/N and ktimers/N of the isolated CPUs (sched_setattr), so softirq and RCU work preempts a busy-polling task there; the NTO uses 11."`
 }
 
 // Power is spec.cpu.power.
@@ -65,6 +75,8 @@ type Power struct {
 	MaxCState   *int   `yaml:"maxCState" min:"0" max:"10" doc:"Deepest C-state allowed: intel_idle.max_cstate= and processor.max_cstate= (boot)."`
 	IdlePoll    bool   `yaml:"idlePoll" doc:"idle=poll (boot): never enter a C-state; burns power for the lowest wake-up latency."`
 	IntelPstate string `yaml:"intelPstate" enum:"active,passive,disable" doc:"intel_pstate= (boot)."`
+	AmdPstate   string `yaml:"amdPstate" enum:"active,passive,guided" doc:"amd_pstate operating mode, set live (/sys/devices/system/cpu/amd_pstate/status)."`
+	DMALatency  *int   `yaml:"cpuDmaLatency" min:"0" max:"2000000000" doc:"PM QoS CPU latency limit in microseconds, held on /dev/cpu_dma_latency while nettune run runs the forwarder (0: no C-state exits)."`
 }
 
 // Hugepages is spec.hugepages.

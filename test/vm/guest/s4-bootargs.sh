@@ -56,3 +56,50 @@ check "check of the booted profile" check -file "$W/check.json" -status ok -modu
 nt check-other.json check --diagnostics=false -o json "$PROFILES/cpu-other.yaml"
 [ "$NT_RC" -eq 2 ] || [ "$NT_RC" -eq 3 ] || fail "nettune check of a profile isolating other CPUs exited $NT_RC, want 2 or 3"
 check "check of a profile isolating other CPUs" check -file "$W/check-other.json" -status drift,pending-reboot -module cpu -items not-ok
+
+# Runtime isolation (spec.cpu.runtime, module housekeeping) on the kernel
+# that isolated CPU 1: apply moves unbound workqueues, writeback and the
+# lockup detectors to CPU 0, stops timer migration and gives ksoftirqd/1
+# SCHED_FIFO 11 (read back from /proc/PID/stat); check is ok; revert puts
+# every value back.
+revert_all_on_exit
+rt_files="/sys/devices/virtual/workqueue/cpumask /sys/bus/workqueue/devices/writeback/cpumask /proc/sys/kernel/timer_migration /proc/sys/kernel/watchdog_cpumask"
+rt_values() {
+	local f v out=
+	for f in $rt_files; do
+		read -r v <"$f"
+		out+="$v "
+	done
+	printf '%s' "$out"
+}
+ksoftirqd1_sched() {
+	local d comm
+	for d in /proc/[0-9]*; do
+		read -r comm <"$d/comm" 2>/dev/null || continue
+		if [ "$comm" = ksoftirqd/1 ]; then
+			local -a st
+			read -r -a st <"$d/stat"
+			# rt_priority and policy are fields 40 and 41.
+			printf '%s:%s' "${st[40]}" "${st[39]}"
+			return
+		fi
+	done
+}
+rt_before=$(rt_values)
+sched_before=$(ksoftirqd1_sched)
+log "before: $rt_before; ksoftirqd/1 policy:priority $sched_before"
+nt apply-rt.json apply --yes -o json "$PROFILES/cpu-runtime.yaml"
+want_rc 0 "nettune apply of the runtime isolation"
+rt_after=$(rt_values)
+[ "$rt_after" = "1 1 0 0 " ] || fail "after apply: $rt_after, want the masks 1 1, timer_migration 0, watchdog_cpumask 0"
+sched_after=$(ksoftirqd1_sched)
+[ "$sched_after" = "1:11" ] || fail "ksoftirqd/1 policy:priority is $sched_after after apply, want 1:11 (SCHED_FIFO 11)"
+log "ok: after apply $rt_after; ksoftirqd/1 $sched_after"
+nt check-rt.json check --diagnostics=false -o json "$PROFILES/cpu-runtime.yaml"
+want_rc 0 "nettune check of the applied runtime isolation"
+check "check of the runtime isolation" check -file "$W/check-rt.json" -status ok -module housekeeping -items ok
+nt revert-rt.json revert --yes -o json
+want_rc 0 "nettune revert of the runtime isolation"
+[ "$(rt_values)" = "$rt_before" ] || fail "after revert: $(rt_values), want $rt_before"
+[ "$(ksoftirqd1_sched)" = "$sched_before" ] || fail "ksoftirqd/1 is $(ksoftirqd1_sched) after revert, want $sched_before"
+log "ok: revert restored $rt_before and ksoftirqd/1 $sched_before"
