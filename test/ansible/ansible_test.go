@@ -133,7 +133,7 @@ func TestAnsibleRoleOnSnapshot(t *testing.T) {
 		t.Fatalf("nettune snapshot: %v\n%s", err, out)
 	}
 	for p, c := range map[string]string{
-		"etc/default/grub":  "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\nGRUB_CMDLINE_LINUX=\"\"\n",
+		"etc/default/grub":   "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\nGRUB_CMDLINE_LINUX=\"\"\n",
 		"boot/grub/grub.cfg": "# minimal grub.cfg\n",
 	} {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {

@@ -82,6 +82,8 @@ die() {
 
 # shellcheck source=kernel.sh
 . "$VM/kernel.sh"
+# shellcheck source=ansible.sh
+. "$VM/ansible.sh"
 
 preflight() {
 	[ "$(id -u)" -eq 0 ] || die "run as root: the guest's root is the host's / exported over 9p"
@@ -581,6 +583,14 @@ main() {
 		else
 			HOST_SKIPS+=("s5-noiommu|SKIP nettune bind not available in this build (boot noiommu not started)")
 		fi
+	fi
+
+	# Boots fleet1 and fleet2 (s16-ansible): two guests at once, driven by
+	# ansible-playbook over SSH (ansible.sh).
+	if [ -z "${E2E_VM_SCENARIOS:-}" ] || wanted s16-ansible; then
+		rc=0
+		ansible_fleet || rc=$?
+		[ "$status" = 0 ] && [ "$rc" != 0 ] && status=$rc
 	fi
 
 	if [ -z "${E2E_VM_SCENARIOS:-}" ] || wanted s13-install || wanted s13-boot; then
