@@ -27,7 +27,7 @@ FLEET_MEM=1024
 fleet_ssh() {
 	local n=$1
 	shift
-	ssh -n -p "${FLEET_PORTS[$((n - 1))]}" -i "$FA/id" -o IdentitiesOnly=yes -o BatchMode=yes \
+	ssh -n -F /dev/null -p "${FLEET_PORTS[$((n - 1))]}" -i "$FA/id" -o IdentitiesOnly=yes -o BatchMode=yes \
 		-o UserKnownHostsFile="$FA/known_hosts" -o StrictHostKeyChecking=yes -o ConnectTimeout=30 \
 		root@127.0.0.1 "$@"
 }
@@ -42,7 +42,7 @@ fleet_play() {
 	(cd "$REPO/ansible" && ANSIBLE_NOCOLOR=1 ANSIBLE_NOCOWS=1 ANSIBLE_PIPELINING=1 ANSIBLE_HOME="$FA/home" \
 		ANSIBLE_LOCAL_TEMP="$FA/tmp" ANSIBLE_RETRY_FILES_ENABLED=0 ANSIBLE_PRIVATE_KEY_FILE="$FA/id" \
 		ANSIBLE_TIMEOUT=60 \
-		ANSIBLE_SSH_ARGS="-o ControlMaster=auto -o ControlPersist=300s -o IdentitiesOnly=yes -o UserKnownHostsFile=$FA/known_hosts -o StrictHostKeyChecking=yes" \
+		ANSIBLE_SSH_ARGS="-F /dev/null -o ControlMaster=auto -o ControlPersist=60s -o IdentitiesOnly=yes -o UserKnownHostsFile=$FA/known_hosts -o StrictHostKeyChecking=yes" \
 		ansible-playbook -i "$FA/inventory.ini" site.yml -e nettune_serial=1 "$@") >"$FA/$name.out" 2>&1 || FLEET_RC=$?
 	FLEET_RECAP=$(grep -E '^fleet[12] +:' "$FA/$name.out" || true)
 	echo "[$name] ansible-playbook $* -> exit $FLEET_RC in $(($(date +%s) - t0)) s"
