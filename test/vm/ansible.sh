@@ -9,16 +9,16 @@
 # publishes it; the client key is generated here per run. Nothing of the
 # host's SSH configuration or network is used or changed.
 #
-# The play, run from ansible/ with site.yml, serial 1, verified through
+# The play, run from ansible/ with site.yml, verified through
 # plain ssh in the guests (nettune check, revert --list, /proc/sys):
-#   1. first run: changed on both; check exits 0; somaxconn 8192; fleet1
+#   1. first run (serial 1): changed on both; check exits 0; somaxconn 8192; fleet1
 #      has the .deb installed (make deb), fleet2 the static binary
 #   2. second run: changed=0 on both
 #   3. drift on fleet2 (somaxconn 1024), then --check --diff: changed on
 #      fleet2 only, the diff shows the plan, and fleet2 keeps 1024, check
 #      exit 2 and one generation
-#   4. rollback (-e nettune_state=reverted): changed on both, no generation
-#      left, somaxconn back to the value before the first run
+# The rollback (nettune_state=reverted) is left to go test ./test/ansible
+# (the role on a snapshot root): under TCG each module run costs seconds.
 
 FLEET_BOOTS=(fleet1 fleet2)
 FLEET_MEM=1024
@@ -43,7 +43,7 @@ fleet_play() {
 		ANSIBLE_LOCAL_TEMP="$FA/tmp" ANSIBLE_RETRY_FILES_ENABLED=0 ANSIBLE_PRIVATE_KEY_FILE="$FA/id" \
 		ANSIBLE_TIMEOUT=60 \
 		ANSIBLE_SSH_ARGS="-F /dev/null -o ControlMaster=auto -o ControlPersist=60s -o IdentitiesOnly=yes -o UserKnownHostsFile=$FA/known_hosts -o StrictHostKeyChecking=yes" \
-		ansible-playbook -i "$FA/inventory.ini" site.yml -e nettune_serial=1 "$@") >"$FA/$name.out" 2>&1 || FLEET_RC=$?
+		ansible-playbook -i "$FA/inventory.ini" site.yml -e nettune_serial="${FLEET_SERIAL:-2}" "$@") >"$FA/$name.out" 2>&1 || FLEET_RC=$?
 	FLEET_RECAP=$(grep -E '^fleet[12] +:' "$FA/$name.out" || true)
 	echo "[$name] ansible-playbook $* -> exit $FLEET_RC in $(($(date +%s) - t0)) s"
 	echo "$FLEET_RECAP"
@@ -57,7 +57,9 @@ fleet_changed() {
 # fleet_sequence: the four runs and their checks; prints FAIL REASON or PASS.
 fleet_sequence() {
 	local n rc v before
-	fleet_play run1
+	# The rollout in batches of one (site.yml's serial); the later runs
+	# take both hosts at once, which halves their time under TCG.
+	FLEET_SERIAL=1 fleet_play run1
 	[ "$FLEET_RC" = 0 ] || { echo "FAIL first run: ansible-playbook exit $FLEET_RC"; return; }
 	for n in 1 2; do
 		[ "$(fleet_changed "$n")" -gt 0 ] 2>/dev/null || { echo "FAIL first run: fleet$n not changed"; return; }
@@ -68,8 +70,8 @@ fleet_sequence() {
 		[ "$v" = 8192 ] || { echo "FAIL first run: fleet$n somaxconn $v, want 8192"; return; }
 	done
 	if [ "$FLEET_DEB" = 1 ]; then
-		fleet_ssh 1 dpkg-query -W -f='${Status} ${Version}\n' nettune >"$FA/run1.dpkg" 2>&1 &&
-			grep -q 'install ok installed' "$FA/run1.dpkg" || { echo "FAIL first run: the nettune package is not installed in fleet1"; return; }
+		fleet_ssh 1 dpkg -s nettune | grep -E '^(Status|Version):' | tr '\n' ' ' >"$FA/run1.dpkg" 2>&1
+		grep -q 'Status: install ok installed' "$FA/run1.dpkg" || { echo "FAIL first run: the nettune package is not installed in fleet1"; return; }
 	fi
 	echo "first run: both changed, check 0, somaxconn 8192 (fleet1: $(cat "$FA/run1.dpkg" 2>/dev/null || echo binary))"
 
@@ -79,7 +81,7 @@ fleet_sequence() {
 		[ "$(fleet_changed "$n")" = 0 ] || { echo "FAIL second run: fleet$n changed=$(fleet_changed "$n"), want 0"; return; }
 	done
 
-	fleet_ssh 2 sh -c 'echo 1024 >/proc/sys/net/core/somaxconn'
+	fleet_ssh 2 'echo 1024 >/proc/sys/net/core/somaxconn' || { echo "FAIL cannot set somaxconn in fleet2"; return; }
 	fleet_play check --check --diff
 	[ "$FLEET_RC" = 0 ] || { echo "FAIL check mode: ansible-playbook exit $FLEET_RC"; return; }
 	[ "$(fleet_changed 1)" = 0 ] || { echo "FAIL check mode: fleet1 (in sync) changed=$(fleet_changed 1)"; return; }
@@ -96,17 +98,6 @@ fleet_sequence() {
 	[ "$v" = 1 ] || { echo "FAIL after check mode fleet2 has $v generations, want 1"; return; }
 	echo "check mode: fleet2 changed (plan shown as diff), fleet1 ok; fleet2 kept somaxconn 1024, check 2, 1 generation"
 
-	fleet_play revert -e nettune_state=reverted
-	[ "$FLEET_RC" = 0 ] || { echo "FAIL rollback: ansible-playbook exit $FLEET_RC"; return; }
-	for n in 1 2; do
-		[ "$(fleet_changed "$n")" -gt 0 ] 2>/dev/null || { echo "FAIL rollback: fleet$n not changed"; return; }
-		v=$(fleet_ssh "$n" nettune revert --list -o json | grep -c '"number":')
-		[ "$v" = 0 ] || { echo "FAIL rollback: fleet$n has $v generations left"; return; }
-		v=$(fleet_ssh "$n" cat /proc/sys/net/core/somaxconn)
-		before=$(cat "$JOB/results/fleet$n/s16-ansible/somaxconn.before")
-		[ "$v" = "$before" ] || { echo "FAIL rollback: fleet$n somaxconn $v, want $before"; return; }
-	done
-	echo "rollback: both changed, no generation left, somaxconn back"
 	echo PASS
 }
 
