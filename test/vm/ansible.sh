@@ -157,6 +157,8 @@ ansible_fleet() {
 		{
 			echo "IOMMU=0"
 			echo "FLEET_MAC=52:54:00:e2:ea:0$n"
+			# Each module run of the play costs seconds under TCG.
+			echo "SCENARIO_TIMEOUT=${E2E_VM_ANSIBLE_TIMEOUT:-1500}"
 		} >"$JOB/boots/$name.env"
 		rm -rf "$JOB/results/$name"
 		mkdir -p "$JOB/results/$name"
@@ -166,7 +168,7 @@ ansible_fleet() {
 			-device "virtio-net-pci,netdev=ssh0,mac=52:54:00:e2:ea:0$n,romfile=,addr=0x3")
 		printf '%q ' qemu-system-x86_64 "${QEMU_ARGS[@]}" >"$JOB/$name.qemu.cmd"
 		log "boot $name (with fleet$((3 - n))): s16-ansible, ssh on 127.0.0.1:${FLEET_PORTS[$((n - 1))]}"
-		timeout -k 10 "$TIMEOUT" qemu-system-x86_64 "${QEMU_ARGS[@]}" >"$JOB/$name.qemu.log" 2>&1 &
+		timeout -k 10 "$((${E2E_VM_ANSIBLE_TIMEOUT:-1500} + 120))" qemu-system-x86_64 "${QEMU_ARGS[@]}" >"$JOB/$name.qemu.log" 2>&1 &
 		pids+=($!)
 	done
 	# Both guests' sshd up, or one of them gone.
