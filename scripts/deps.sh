@@ -14,6 +14,12 @@ pkgs=(build-essential pkg-config git ca-certificates curl unzip iproute2 procps 
 # The nested-VM end-to-end tests (make e2e-vm, test/vm): QEMU, the guest's
 # initramfs, vmlinux extraction, and the tools the guest scenarios run.
 pkgs+=(qemu-system-x86 busybox-static cpio xz-utils pciutils ethtool)
+# The Ansible role in ansible/ (docs/ansible.md): ansible-playbook and
+# ansible-lint for its tests (test/ansible), python3-apt for its apt task,
+# and sshd, which the nested guests of scenario s16-ansible start from the
+# host's root with their own configuration (on a host with systemd the
+# package also starts the host's ssh.service).
+pkgs+=(ansible-core ansible-lint python3-apt openssh-server)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -73,6 +73,9 @@ SD_TIMEOUT=${E2E_VM_SD_TIMEOUT:-360}
 # Benchmarks, not tests: run only when E2E_VM_SCENARIOS names them
 # (s12-speed: nettune devices against dpdk-devbind.py in the guest).
 OPT_IN=(s12-speed)
+# s16-ansible (boots fleet1 and fleet2, ansible.sh): 10+ minutes under TCG,
+# over the CI budget; run it with E2E_VM_SCENARIOS=s16.
+OPT_IN+=(s16-ansible)
 
 log() { printf 'e2e-vm: %s\n' "$*" >&2; }
 die() {
@@ -82,6 +85,8 @@ die() {
 
 # shellcheck source=kernel.sh
 . "$VM/kernel.sh"
+# shellcheck source=ansible.sh
+. "$VM/ansible.sh"
 
 preflight() {
 	[ "$(id -u)" -eq 0 ] || die "run as root: the guest's root is the host's / exported over 9p"
@@ -581,6 +586,14 @@ main() {
 		else
 			HOST_SKIPS+=("s5-noiommu|SKIP nettune bind not available in this build (boot noiommu not started)")
 		fi
+	fi
+
+	# Boots fleet1 and fleet2 (s16-ansible): two guests at once, driven by
+	# ansible-playbook over SSH (ansible.sh).
+	if wanted s16-ansible; then
+		rc=0
+		ansible_fleet || rc=$?
+		[ "$status" = 0 ] && [ "$rc" != 0 ] && status=$rc
 	fi
 
 	if [ -z "${E2E_VM_SCENARIOS:-}" ] || wanted s13-install || wanted s13-boot; then
