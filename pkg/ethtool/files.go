@@ -40,6 +40,8 @@ type State struct {
 	// Stats are driver statistics (ethtool -S). Snapshots do not capture
 	// them (they are counters, not state); fixtures may carry them.
 	Stats map[string]uint64 `json:"stats,omitempty"`
+	// Steering is the flow steering and RSS hash state (rxnfc_files.go).
+	SteeringState
 }
 
 // Encode renders a state in its canonical form (indented JSON, keys in a
@@ -66,6 +68,9 @@ func DecodeState(data []byte) (*State, error) {
 		if _, err := ParseIndir(s.Indir); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.SteeringState.check(); err != nil {
+		return nil, err
 	}
 	if c := s.Coalesce; c != nil && c.Supported != nil {
 		if len(c.Supported) == 0 {
