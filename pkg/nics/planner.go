@@ -194,7 +194,7 @@ func (p *planner) planNIC(label string, n NIC, e profile.NIC) queueState {
 		qs = queueState{rx: int(c.RXQueues()), tx: int(c.TXQueues()), curRX: int(c.RXQueues())}
 	}
 	if e.RSS != nil && (e.RSS.Queues > 0 || len(e.RSS.Weights) > 0) {
-		if it, ok := p.rssItem(n, e.RSS, qs); ok {
+		if it, ok := p.rssItem(label, n, e.RSS, qs); ok {
 			rssItem = &it
 		}
 	} else if qs.changes && qs.rx > 0 {
@@ -348,7 +348,7 @@ func ethtoolArgs(v kv, pairs ...string) string {
 	return strings.Join(out, " ")
 }
 
-func (p *planner) rssItem(n NIC, r *profile.RSS, qs queueState) (plan.Item, bool) {
+func (p *planner) rssItem(label string, n NIC, r *profile.RSS, qs queueState) (plan.Item, bool) {
 	t, err := p.eth.Indir(n.Name)
 	if err != nil {
 		p.ethtoolProblem(n, "an RSS indirection table (ethtool -X)", "rss", err)
@@ -360,13 +360,13 @@ func (p *planner) rssItem(n NIC, r *profile.RSS, qs queueState) (plan.Item, bool
 		if queues > 0 && r.StartQueue == 0 {
 			p.errorf(n.Name, fmt.Sprintf("use at most %d, or raise channels", qs.rx), "rss.queues %d is more than the %d rx queues %s has after the plan", queues, qs.rx, n.Name)
 		} else {
-			p.errorf(n.Name, fmt.Sprintf("use queues below %d, or raise channels", qs.rx), "rss (%s) uses queue %d, beyond the %d rx queues %s has after the plan", after, top, qs.rx, n.Name)
+			p.errorf(label+"/rss", fmt.Sprintf("use queues below %d, or raise channels", qs.rx), "rss (%s) uses queue %d, beyond the %d rx queues %s has after the plan", after, top, qs.rx, n.Name)
 		}
 		return plan.Item{}, false
 	}
 	want, err := parseIndir(after, len(t))
 	if err != nil {
-		p.errorf(n.Name, "", "rss: %v", err)
+		p.errorf(label+"/rss", "", "rss: %v", err)
 		return plan.Item{}, false
 	}
 	before := formatIndir(t)

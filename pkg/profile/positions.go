@@ -37,7 +37,7 @@ func positions(files map[*yaml.Node]string, root *yaml.Node) map[string]Position
 		case yaml.SequenceNode:
 			for j, item := range val.Content {
 				at(fmt.Sprintf("%s[%d]", name, j), item)
-				below(at, fmt.Sprintf("%s[%d]", name, j), item, 2)
+				below(at, fmt.Sprintf("%s[%d]", name, j), item, 3)
 			}
 		case yaml.MappingNode:
 			for k := 0; k+1 < len(val.Content); k += 2 {
@@ -93,7 +93,7 @@ func (p *Profile) Where(section, object string) (Position, bool) {
 }
 
 // below records the keys and list items under a list item
-// ("nics[0]/ntuple[1]", "nics[0]/rss/hashKey"), depth levels down.
+// ("nics[0]/ntuple[1]", "nics[0]/rss/flowHash/udp4"), depth levels down.
 func below(at func(string, *yaml.Node), prefix string, n *yaml.Node, depth int) {
 	if depth == 0 || n == nil {
 		return
