@@ -252,6 +252,11 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 	if p.Masked() != p {
 		return p, fmt.Errorf("host bits set: the network is %s", p.Masked())
 	}
+	if p.Bits() == 0 {
+		// A mask of zero bits matches nothing: the rule would read back
+		// without the address.
+		return p, fmt.Errorf("a /0 prefix matches every address: leave the address out")
+	}
 	return p, nil
 }
 

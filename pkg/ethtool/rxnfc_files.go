@@ -33,7 +33,7 @@ type RSSHashState struct {
 	// others with EOPNOTSUPP).
 	Funcs []string `json:"funcs,omitempty"`
 	// Key is FormatKey's spelling; KeySize the driver's fixed key length,
-	// 0 when it has no key to set (igb: a key is refused with EOPNOTSUPP).
+	// 0 when it has no key to set (igb: a key is refused with EINVAL).
 	Key     string `json:"key,omitempty"`
 	KeySize int    `json:"keySize,omitempty"`
 }
@@ -162,9 +162,8 @@ func (f *Files) SetRSSHash(ifname, hfunc string, key []byte) error {
 		return einval("set RSS hash of %s: nothing to change", ifname)
 	}
 	if key != nil && len(key) != h.KeySize {
-		if h.KeySize == 0 {
-			return unsupported("set RSS hash key", ifname)
-		}
+		// ethtool_set_rxfh: a key_size other than the driver's (0 for a
+		// driver without a key, as igb) is EINVAL.
 		return einval("set RSS hash key of %s: %d bytes for a key of %d", ifname, len(key), h.KeySize)
 	}
 	if hfunc != "" {

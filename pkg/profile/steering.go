@@ -82,6 +82,9 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	if p.Masked() != p {
 		return p, fmt.Errorf("%q has host bits set under the /%d mask (the network is %s)", s, p.Bits(), p.Masked())
 	}
+	if p.Bits() == 0 {
+		return p, fmt.Errorf("%q matches every address: leave it out", s)
+	}
 	return p, nil
 }
 
