@@ -122,6 +122,9 @@ func Capture(e Interface, ifname string) (*State, error) {
 	if t, e2 := e.Indir(ifname); keep(e2) {
 		s.Indir = FormatIndir(t)
 	}
+	if st := OpenSteering(e); st != nil {
+		captureSteering(st, ifname, s)
+	}
 	return s, err
 }
 

@@ -285,3 +285,34 @@ func (f *Files) DeleteRule(ifname string, loc uint32) error {
 	}
 	return fmt.Errorf("delete ntuple rule %d of %s: %w", loc, ifname, syscall.ENOENT)
 }
+
+// captureSteering adds what a snapshot can learn of flow steering: the
+// hash fields of the flow types the driver answers for, the hash function
+// and key (the functions the driver would also take are not reported by
+// the kernel: only the current one is listed), and the rule table without
+// the rules nettune cannot represent. Errors leave a section out.
+func captureSteering(st Steering, ifname string, s *State) {
+	for _, ft := range FlowHashFlowTypes {
+		if v, err := st.FlowHash(ifname, ft); err == nil {
+			if s.FlowHash == nil {
+				s.FlowHash = map[string]string{}
+			}
+			s.FlowHash[ft] = v
+		}
+	}
+	if h, err := st.RSSHash(ifname); err == nil && s.Indir != "" {
+		s.RSSHash = &RSSHashState{Func: h.Func, KeySize: h.KeySize}
+		if h.Func != "" {
+			s.RSSHash.Funcs = []string{h.Func}
+		}
+		if len(h.Key) == h.KeySize && h.KeySize > 0 {
+			s.RSSHash.Key = FormatKey(h.Key)
+		}
+	}
+	if t, err := st.Rules(ifname); err == nil {
+		s.NTuple = &NTupleState{Size: t.Size, Special: t.Special}
+		for _, r := range t.Rules {
+			s.NTuple.Rules = append(s.NTuple.Rules, r.String())
+		}
+	}
+}
