@@ -395,13 +395,9 @@ func ethtoolRuleArgs(r ethtool.Rule) string {
 		}
 		parts = append(parts, k, pf.Addr().String())
 		if pf.Bits() < pf.Addr().BitLen() {
-			m := pf.Addr().AsSlice()
-			full := netip.PrefixFrom(pf.Addr(), pf.Bits())
-			for i := range m {
-				m[i] = 0
-			}
-			// Host bits set: the ignored part.
-			for i := full.Bits(); i < len(m)*8; i++ {
+			// ethtool's "m" sets the bits it ignores: the host part.
+			m := make([]byte, pf.Addr().BitLen()/8)
+			for i := pf.Bits(); i < len(m)*8; i++ {
 				m[i/8] |= 0x80 >> (i % 8)
 			}
 			a, _ := netip.AddrFromSlice(m)
@@ -513,7 +509,7 @@ func setFlowHash(eth ethtool.Interface, ifname, flowType, value string) error {
 
 // setNTuple brings the rule of a location to value: the rule, or none
 // ("", on revert), and reads the table back.
-func setNTuple(eth ethtool.Interface, ifname, attr, value string, revert bool) error {
+func setNTuple(eth ethtool.Interface, ifname, attr, value string) error {
 	st, err := steeringOf(eth)
 	if err != nil {
 		return err
@@ -584,6 +580,5 @@ func setNTuple(eth ethtool.Interface, ifname, attr, value string, revert bool) e
 		}
 		return verify("%s: inserted ntuple rule %s at %d, reads back %s", ifname, want, loc, got)
 	}
-	_ = revert
 	return nil
 }

@@ -82,6 +82,20 @@ func TestSteeringRoundTrip(t *testing.T) {
 			t.Errorf("plan lacks %s:\n%s", want, out)
 		}
 	}
+	cmds := map[string]string{}
+	for _, it := range pr.Items {
+		cmds[it.Attribute] = it.Command
+	}
+	for attr, want := range map[string]string{
+		"ntuple:0":          "ethtool -N eth0 flow-type udp4 dst-ip 10.0.0.0 m 0.0.0.255 dst-port 4789 action 2 loc 0",
+		"ntuple:1":          "ethtool -N eth0 flow-type ether dst 02:00:00:00:00:01 vlan 100 m 0xf000 action -1 loc 1",
+		"rx-flow-hash:udp4": "ethtool -N eth0 rx-flow-hash udp4 sdfn",
+		"rss":               "ethtool -X eth0 weight 2 1 1 start 1",
+	} {
+		if !strings.HasSuffix(cmds[attr], ": "+want) {
+			t.Errorf("%s: command %q, want %q", attr, cmds[attr], want)
+		}
+	}
 	if strings.Index(out, "feature:rx-ntuple-filter") > strings.Index(out, "ntuple:0") {
 		t.Errorf("the feature is turned on after the rules:\n%s", out)
 	}

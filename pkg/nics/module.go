@@ -194,7 +194,7 @@ func (m Module) set(ctx context.Context, env *module.Env, c plan.Change, value s
 	case strings.HasPrefix(c.Attribute, attrFlowHash):
 		return setFlowHash(eth, ifname, strings.TrimPrefix(c.Attribute, attrFlowHash), value)
 	case strings.HasPrefix(c.Attribute, attrNTuple):
-		return setNTuple(eth, ifname, c.Attribute, value, revert)
+		return setNTuple(eth, ifname, c.Attribute, value)
 	}
 	return fmt.Errorf("unknown nics attribute %q in journal", c.Attribute)
 }
