@@ -51,7 +51,10 @@ func (s *SteeringState) check() error {
 		if _, ok := FlowTypeID(ft); !ok {
 			return fmt.Errorf("rxFlowHash: unknown flow type %q", ft)
 		}
-		if _, err := ParseHashFields(v); err != nil {
+		// "" is a driver that hashes the flow type on no field (virtio_net
+		// answers ETHTOOL_GRXFH with 0 for the types its device does not
+		// hash).
+		if _, err := ParseHashFields(v); err != nil && v != "" {
 			return fmt.Errorf("rxFlowHash %s: %w", ft, err)
 		}
 	}
@@ -90,6 +93,9 @@ func (f *Files) FlowHash(ifname, flowType string) (string, error) {
 	v, ok := s.FlowHash[flowType]
 	if !ok {
 		return "", einval("get rx-flow-hash %s of %s", flowType, ifname)
+	}
+	if v == "" {
+		return "", nil
 	}
 	return NormHashFields(v)
 }
