@@ -40,6 +40,8 @@ type State struct {
 	// Stats are driver statistics (ethtool -S). Snapshots do not capture
 	// them (they are counters, not state); fixtures may carry them.
 	Stats map[string]uint64 `json:"stats,omitempty"`
+	// Steering is the flow steering and RSS hash state (rxnfc_files.go).
+	SteeringState
 }
 
 // Encode renders a state in its canonical form (indented JSON, keys in a
@@ -74,6 +76,9 @@ func decodeState(data []byte) (*State, []uint32, error) {
 		if table, err = ParseIndir(s.Indir); err != nil {
 			return nil, nil, err
 		}
+	}
+	if err := s.SteeringState.check(); err != nil {
+		return nil, err
 	}
 	if c := s.Coalesce; c != nil && c.Supported != nil {
 		if len(c.Supported) == 0 {
@@ -124,6 +129,9 @@ func Capture(e Interface, ifname string) (*State, error) {
 	}
 	if t, e2 := e.Indir(ifname); keep(e2) {
 		s.Indir = FormatIndir(t)
+	}
+	if st := OpenSteering(e); st != nil {
+		captureSteering(st, ifname, s)
 	}
 	return s, err
 }

@@ -19,6 +19,8 @@ type Live struct {
 	// fd is a second socket for the RSS indirection ioctls, which the
 	// library implements with a fixed 256-entry buffer (see rxfh.go).
 	fd int
+	// IoctlSteering is flow steering and RSS control (rxnfc_live.go) on fd.
+	IoctlSteering
 }
 
 func openLive() (*Live, error) {
@@ -31,7 +33,7 @@ func openLive() (*Live, error) {
 		e.Close()
 		return nil, fmt.Errorf("open ethtool socket: %w", err)
 	}
-	return &Live{e: e, fd: fd}, nil
+	return &Live{e: e, fd: fd, IoctlSteering: IoctlSteering{Ioctl: sockIoctl(fd)}}, nil
 }
 
 // wrap names the operation and turns EOPNOTSUPP into ErrNotSupported.

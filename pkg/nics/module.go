@@ -95,7 +95,8 @@ func (m Module) runPlanner(ctx context.Context, env *module.Env, spec *profile.S
 		p.items[i].Device = pci[name]
 		switch a := p.items[i].Attribute; {
 		case p.items[i].Command == "":
-		case a == attrQueues, a == attrRSS, a == attrCoalesce, a == attrTxQLen, strings.HasPrefix(a, attrFeature):
+		case a == attrQueues, a == attrRSS, a == attrCoalesce, a == attrTxQLen, strings.HasPrefix(a, attrFeature),
+			a == attrRSSHash, strings.HasPrefix(a, attrFlowHash), strings.HasPrefix(a, attrNTuple):
 			// Under --root apply changes nettune's emulation of the
 			// interface (ethtool.Files), which no command reproduces.
 			p.items[i].Command = liveOnly(env.Root, "", p.items[i].Command)
@@ -188,6 +189,12 @@ func (m Module) set(ctx context.Context, env *module.Env, c plan.Change, value s
 		return setFeature(eth, ifname, strings.TrimPrefix(c.Attribute, attrFeature), value)
 	case c.Attribute == attrTxQLen:
 		return setTxQueueLen(eth, ifname, value)
+	case c.Attribute == attrRSSHash:
+		return setRSSHash(eth, ifname, value)
+	case strings.HasPrefix(c.Attribute, attrFlowHash):
+		return setFlowHash(eth, ifname, strings.TrimPrefix(c.Attribute, attrFlowHash), value)
+	case strings.HasPrefix(c.Attribute, attrNTuple):
+		return setNTuple(eth, ifname, c.Attribute, value)
 	}
 	return fmt.Errorf("unknown nics attribute %q in journal", c.Attribute)
 }

@@ -193,8 +193,8 @@ func (p *planner) planNIC(label string, n NIC, e profile.NIC) queueState {
 	} else if c, err := p.eth.Channels(n.Name); err == nil {
 		qs = queueState{rx: int(c.RXQueues()), tx: int(c.TXQueues()), curRX: int(c.RXQueues())}
 	}
-	if e.RSS != nil {
-		if it, ok := p.rssItem(n, e.RSS.Queues, qs); ok {
+	if e.RSS != nil && (e.RSS.Queues > 0 || len(e.RSS.Weights) > 0) {
+		if it, ok := p.rssItem(label, n, e.RSS, qs); ok {
 			rssItem = &it
 		}
 	} else if qs.changes && qs.rx > 0 {
@@ -223,6 +223,13 @@ func (p *planner) planNIC(label string, n NIC, e profile.NIC) queueState {
 	}
 	if e.TxQueueLen != nil {
 		p.planTxQueueLen(n, *e.TxQueueLen)
+	}
+	if e.RSS != nil {
+		p.planRSSHash(label, n, e.RSS)
+		p.planFlowHash(label, n, e.RSS.FlowHash)
+	}
+	if len(e.NTuple) > 0 {
+		p.planNTuple(label, n, e, qs)
 	}
 	if e.IRQAffinity != nil {
 		p.planAffinity(label, n, e.IRQAffinity, qs)
@@ -341,25 +348,40 @@ func ethtoolArgs(v kv, pairs ...string) string {
 	return strings.Join(out, " ")
 }
 
-func (p *planner) rssItem(n NIC, queues int, qs queueState) (plan.Item, bool) {
+func (p *planner) rssItem(label string, n NIC, r *profile.RSS, qs queueState) (plan.Item, bool) {
 	t, err := p.eth.Indir(n.Name)
 	if err != nil {
 		p.ethtoolProblem(n, "an RSS indirection table (ethtool -X)", "rss", err)
 		return plan.Item{}, false
 	}
-	if qs.rx > 0 && queues > qs.rx {
-		p.errorf(n.Name, fmt.Sprintf("use at most %d, or raise channels", qs.rx), "rss.queues %d is more than the %d rx queues %s has after the plan", queues, qs.rx, n.Name)
+	queues := r.Queues
+	after, top := rssIndirValue(r)
+	if qs.rx > 0 && top >= qs.rx {
+		if queues > 0 && r.StartQueue == 0 {
+			p.errorf(n.Name, fmt.Sprintf("use at most %d, or raise channels", qs.rx), "rss.queues %d is more than the %d rx queues %s has after the plan", queues, qs.rx, n.Name)
+		} else {
+			p.errorf(label+"/rss", fmt.Sprintf("use queues below %d, or raise channels", qs.rx), "rss (%s) uses queue %d, beyond the %d rx queues %s has after the plan", after, top, qs.rx, n.Name)
+		}
 		return plan.Item{}, false
 	}
-	after := "even:" + strconv.Itoa(queues)
+	want, err := parseIndir(after, len(t))
+	if err != nil {
+		p.errorf(label+"/rss", "", "rss: %v", err)
+		return plan.Item{}, false
+	}
 	before := formatIndir(t)
+	reason := fmt.Sprintf("spread the %d-entry indirection table over the first %d rx queues", len(t), queues)
+	cmd := fmt.Sprintf("ethtool -X %s equal %d", n.Name, queues)
+	if !strings.HasPrefix(after, "even:") {
+		reason = fmt.Sprintf("spread the %d-entry indirection table: %s", len(t), after)
+		cmd = "ethtool -X " + n.Name + " " + after
+	}
 	it := plan.Item{Change: plan.Change{
 		Module: "nics", Object: n.Name, Attribute: attrRSS, Action: plan.Set,
 		Before: before, After: after, When: plan.Live,
-		Reason:  fmt.Sprintf("spread the %d-entry indirection table over the first %d rx queues", len(t), queues),
-		Command: fmt.Sprintf("ethtool -X %s equal %d", n.Name, queues),
+		Reason: reason, Command: cmd,
 	}, Status: plan.OK}
-	if before != after {
+	if ethtool.FormatIndir(t) != ethtool.FormatIndir(want) {
 		it.Status = plan.Drift
 	}
 	return it, true

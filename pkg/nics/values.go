@@ -264,6 +264,9 @@ func formatIndir(t []uint32) string {
 
 // parseIndir turns an RSS value into a table of size entries.
 func parseIndir(s string, size int) ([]uint32, error) {
+	if t, ok, err := weightedIndir(s, size); ok {
+		return t, err
+	}
 	if n, ok := strings.CutPrefix(s, "even:"); ok {
 		q, err := strconv.Atoi(n)
 		if err != nil || q < 1 {

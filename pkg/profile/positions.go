@@ -37,6 +37,7 @@ func positions(files map[*yaml.Node]string, root *yaml.Node) map[string]Position
 		case yaml.SequenceNode:
 			for j, item := range val.Content {
 				at(fmt.Sprintf("%s[%d]", name, j), item)
+				below(at, fmt.Sprintf("%s[%d]", name, j), item, 3)
 			}
 		case yaml.MappingNode:
 			for k := 0; k+1 < len(val.Content); k += 2 {
@@ -89,4 +90,26 @@ func (p *Profile) Where(section, object string) (Position, bool) {
 		}
 	}
 	return Position{}, false
+}
+
+// below records the keys and list items under a list item
+// ("nics[0]/ntuple[1]", "nics[0]/rss/flowHash/udp4"), depth levels down.
+func below(at func(string, *yaml.Node), prefix string, n *yaml.Node, depth int) {
+	if depth == 0 || n == nil {
+		return
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for k := 0; k+1 < len(n.Content); k += 2 {
+			key := prefix + "/" + n.Content[k].Value
+			at(key, n.Content[k])
+			below(at, key, n.Content[k+1], depth-1)
+		}
+	case yaml.SequenceNode:
+		for j, item := range n.Content {
+			key := fmt.Sprintf("%s[%d]", prefix, j)
+			at(key, item)
+			below(at, key, item, depth-1)
+		}
+	}
 }

@@ -117,6 +117,7 @@ type NIC struct {
 	RFS         *RFS            `yaml:"rfs" doc:"Receive Flow Steering (rps_flow_cnt, net.core.rps_sock_flow_entries)."`
 	XPS         *QueueCPUs      `yaml:"xps" doc:"Transmit Packet Steering: CPUs that use each tx queue (xps_cpus)."`
 	TxQueueLen  *int            `yaml:"txqueuelen" min:"0" max:"4294967295" doc:"Length of the transmit queue (ip link set txqueuelen; an unsigned int in the kernel)."`
+	NTuple      []NTupleRule    `yaml:"ntuple" doc:"Flow steering rules (ethtool -N flow-type …; ETHTOOL_SRXCLSRLINS). Turns rx-ntuple-filter on while they are in place."`
 }
 
 // NICMatch selects NICs. Every field given must match.
@@ -153,7 +154,14 @@ type Coalesce struct {
 
 // RSS is spec.nics[].rss.
 type RSS struct {
-	Queues int `yaml:"queues" required:"true" min:"1" max:"4294967295" doc:"Spread the indirection table evenly over the first N rx queues."`
+	Queues int `yaml:"queues" min:"1" max:"4294967295" doc:"Spread the indirection table evenly over N rx queues, from startQueue (ethtool -X equal N)."`
+	// The fields below are the rest of ethtool -X and -N rx-flow-hash
+	// (steering.go validates them).
+	Weights      []int             `yaml:"weights" doc:"Spread the indirection table over queues startQueue, startQueue+1, … in proportion to these weights (ethtool -X weight …; ETHTOOL_SRXFHINDIR). Exclusive with queues."`
+	StartQueue   int               `yaml:"startQueue" min:"0" max:"4294967295" doc:"First queue of queues or weights (ethtool -X … start N)."`
+	HashKey      string            `yaml:"hashKey" doc:"RSS hash key as colon-separated hex bytes, of the NIC's key size (ethtool -X hkey; ETHTOOL_SRSSH)."`
+	HashFunction string            `yaml:"hashFunction" enum:"toeplitz,xor,crc32" doc:"RSS hash function (ethtool -X hfunc; ETHTOOL_SRSSH); the driver refuses one it does not offer."`
+	FlowHash     map[string]string `yaml:"flowHash" doc:"Header fields hashed per flow type, ethtool's letters: tcp4/udp4/tcp6/udp6 → e.g. sdfn (ethtool -N IF rx-flow-hash udp4 sdfn; ETHTOOL_SRXFH)."`
 }
 
 // NICIRQAffinity is spec.nics[].irqAffinity.
@@ -215,4 +223,17 @@ type DataplanePort struct {
 	PCI     string `yaml:"pci" doc:"PCI device bound by spec.devices."`
 	Vdev    string `yaml:"vdev" doc:"A DPDK virtual device: net_null0, net_ring0, net_af_packet0,iface=veth0, net_af_xdp0,iface=veth0, net_tap0."`
 	PeerMAC string `yaml:"peerMAC" doc:"Destination MAC in mac mode."`
+}
+
+// NTupleRule is one entry of spec.nics[].ntuple: an ethtool -N rule.
+type NTupleRule struct {
+	FlowType string `yaml:"flowType" required:"true" enum:"tcp4,udp4,tcp6,udp6,ether" doc:"flow-type of ethtool -N."`
+	Src      string `yaml:"src" doc:"Source IP address, optionally /prefix for a mask (IP flow types); source MAC address (ether)."`
+	Dst      string `yaml:"dst" doc:"Destination IP address, optionally /prefix; destination MAC address (ether)."`
+	SrcPort  *int   `yaml:"srcPort" min:"0" max:"65535" doc:"Source port (tcp/udp flow types)."`
+	DstPort  *int   `yaml:"dstPort" min:"0" max:"65535" doc:"Destination port (tcp/udp flow types)."`
+	VLAN     *int   `yaml:"vlan" min:"0" max:"4095" doc:"VLAN ID (the 12 VID bits of the tag)."`
+	Queue    *int   `yaml:"queue" min:"0" max:"4294967295" doc:"Receive queue for matching packets (action N). One of queue or drop."`
+	Drop     bool   `yaml:"drop" doc:"Drop matching packets (action -1)."`
+	Location *int   `yaml:"location" min:"0" max:"2147483647" doc:"Index in the NIC's rule table (loc N); default: the lowest free one, or the driver's choice when it picks locations itself."`
 }

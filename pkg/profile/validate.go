@@ -179,6 +179,7 @@ func (p *Profile) validate(files map[*yaml.Node]string, root *yaml.Node, src str
 		if n.IRQAffinity != nil && n.IRQAffinity.Strategy == "cpus" && n.IRQAffinity.CPUs.IsEmpty() {
 			v.fail(append(segs, "irqAffinity", "cpus"), "strategy cpus needs a CPU list")
 		}
+		v.validateSteering(segs, n)
 	}
 	seenDev := map[string]int{}
 	for i, d := range s.Devices {

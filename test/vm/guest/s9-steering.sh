@@ -7,8 +7,104 @@
 # exits 0, every rx queue's rps_cpus holds CPU 0 and not the isolated CPU 1,
 # every tx queue's xps_cpus reads back what nettune says it set (check exits
 # 0), and revert restores every rps_cpus and xps_cpus.
+#
+# Before that, on the igb (82576: ntuple-filters: off [fixed], an RSS
+# table of 128 entries, rx-flow-hash for udp4/udp6 either sd or sdfn):
+# - a profile with an ntuple rule is refused at PLAN time with "this NIC
+#   has no ntuple filters" and the profile's file:line:col, the NIC
+#   untouched;
+# - rss: {weights: [3, 1], hashFunction: toeplitz, flowHash: {udp4: sdfn,
+#   udp6: sdfn}} plans, applies (ethtool -x shows 96 entries on queue 0 and
+#   32 on queue 1, ethtool -n rx-flow-hash udp4 names the L4 ports), check
+#   exits 0, and revert gives ethtool -x and rx-flow-hash back as before
+#   (with the igb up: see below).
 . /job/guest/lib.sh
 need_cmd plan apply check revert
+
+ig=$(ifaces "${NICS[0]}")
+[ -n "$ig" ] || fail "no interface on the igb ${NICS[0]}"
+ethtool -k "$ig" | grep -q '^ntuple-filters: off \[fixed\]' ||
+	fail "igb: ethtool -k does not show 'ntuple-filters: off [fixed]': $(ethtool -k "$ig" | grep ntuple)"
+# Up, as in s8: igb fills its RSS table when the interface opens
+# (igb_setup_mrqc); while it is down ethtool -x shows a table of zeros,
+# which a revert cannot give back (the driver's default spreads over the rx
+# queues).
+log "+ ip link set $ig up"
+ip link set "$ig" up || fail "cannot set $ig up"
+trap 'nettune revert --all --yes >/dev/null 2>&1; ip link set "$ig" down' EXIT
+# igb_state: the igb's RSS table, hash function and hash fields as ethtool
+# shows them.
+igb_state() {
+	ethtool -x "$ig" | grep -vi 'hash key' | grep -vE '^ *([0-9a-f]{2}:)+[0-9a-f]{2} *$'
+	ethtool -n "$ig" rx-flow-hash udp4
+	ethtool -n "$ig" rx-flow-hash udp6
+	ethtool -n "$ig" rx-flow-hash tcp4
+}
+igb_state >"$W/igb-before.txt"
+indent '  | ' "$W/igb-before.txt"
+
+cat >"$W/ntuple.yaml" <<PROFILE
+apiVersion: nettune/v1
+kind: Profile
+metadata:
+  name: e2e-ntuple
+spec:
+  nics:
+    - match:
+        pci: "${NICS[0]}"
+      ntuple:
+        - flowType: udp4
+          dst: 10.0.0.1
+          dstPort: 4789
+          queue: 1
+PROFILE
+nt ntuple-plan.txt plan "$W/ntuple.yaml"
+[ "$NT_RC" -ne 0 ] || fail "plan of an ntuple rule on the igb (ntuple-filters: off [fixed]) exited 0"
+grep -q 'this NIC has no ntuple filters' "$W/ntuple-plan.txt" "$W/ntuple-plan.txt.err" ||
+	fail "plan of an ntuple rule on the igb did not say 'this NIC has no ntuple filters': $(tail -n2 "$W/ntuple-plan.txt.err")"
+grep -q "ntuple.yaml:[0-9]*:[0-9]" "$W/ntuple-plan.txt" "$W/ntuple-plan.txt.err" ||
+	fail "the refusal does not point at the profile's file:line:col: $(tail -n2 "$W/ntuple-plan.txt.err")"
+igb_state | diff -u "$W/igb-before.txt" - >/dev/null || fail "a refused plan changed the igb"
+log "ok: plan refused the ntuple rule on the igb: $(grep -h 'no ntuple filters' "$W/ntuple-plan.txt" "$W/ntuple-plan.txt.err" | head -n1)"
+
+cat >"$W/rss.yaml" <<PROFILE
+apiVersion: nettune/v1
+kind: Profile
+metadata:
+  name: e2e-rss
+spec:
+  nics:
+    - match:
+        pci: "${NICS[0]}"
+      rss:
+        weights: [3, 1]
+        hashFunction: toeplitz
+        flowHash:
+          udp4: sdfn
+          udp6: sdfn
+PROFILE
+nt rss-plan.json plan -o json "$W/rss.yaml"
+want_rc 0 "plan of igb rss weights, hash function and rx-flow-hash"
+nt rss-apply.json apply --yes -o json "$W/rss.yaml"
+want_rc 0 "apply of igb rss weights, hash function and rx-flow-hash"
+ethtool -x "$ig" >"$W/igb-x.txt"
+q0=$(awk '/^ +[0-9]+:/ {for (i = 2; i <= NF; i++) if ($i == 0) n++} END {print n + 0}' "$W/igb-x.txt")
+q1=$(awk '/^ +[0-9]+:/ {for (i = 2; i <= NF; i++) if ($i == 1) n++} END {print n + 0}' "$W/igb-x.txt")
+[ "$q0" = 96 ] && [ "$q1" = 32 ] || fail "after apply of weights 3 1: ethtool -x has $q0 entries on queue 0 and $q1 on queue 1, want 96 and 32"
+ethtool -n "$ig" rx-flow-hash udp4 | grep -q 'L4 bytes 0 & 1' ||
+	fail "after apply of udp4 sdfn: ethtool -n $ig rx-flow-hash udp4 does not hash the ports: $(ethtool -n "$ig" rx-flow-hash udp4 | tr '\n' ' ')"
+log "ok: igb table 96/32 on queues 0/1, udp4 hashes the L4 ports"
+nt rss-check.json check --diagnostics=false -o json "$W/rss.yaml"
+want_rc 0 "nettune check after apply of igb rss"
+check "check after igb rss apply" check -file "$W/rss-check.json" -status ok
+nt rss-revert.json revert --all --yes -o json
+want_rc 0 "nettune revert --all of igb rss"
+igb_state >"$W/igb-after.txt"
+diff -u "$W/igb-before.txt" "$W/igb-after.txt" >"$W/igb-diff.txt" ||
+	fail "after revert: the igb's RSS table or rx-flow-hash differ: $(grep '^[-+][^-+]' "$W/igb-diff.txt" | head -n 4 | tr '\n' ' ')"
+log "ok: igb ethtool -x and rx-flow-hash udp4/udp6/tcp4 as before apply"
+ip link set "$ig" down || fail "cannot set $ig down"
+trap - EXIT
 
 [ "$(cat /sys/devices/system/cpu/isolated)" = 1 ] ||
 	fail "the guest was not booted with CPU 1 isolated (isolated: '$(cat /sys/devices/system/cpu/isolated)')"
