@@ -78,7 +78,7 @@ func decodeState(data []byte) (*State, []uint32, error) {
 		}
 	}
 	if err := s.SteeringState.check(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if c := s.Coalesce; c != nil && c.Supported != nil {
 		if len(c.Supported) == 0 {
