@@ -22,7 +22,7 @@ type lazyAliases struct {
 	other    []span
 
 	mu     sync.Mutex
-	parsed map[[8]byte][]Alias
+	parsed map[[8]byte]*vendorAliases
 	others []Alias
 	all    []Alias
 	done   bool // others parsed
@@ -114,12 +114,59 @@ func (la *lazyAliases) match(modalias string) []string {
 	var key [8]byte
 	copy(key[:], v)
 	if la.parsed == nil {
-		la.parsed = map[[8]byte][]Alias{}
+		la.parsed = map[[8]byte]*vendorAliases{}
 	}
-	as, seen := la.parsed[key]
+	va, seen := la.parsed[key]
 	if !seen {
-		as = la.parse(la.byVendor[key])
-		la.parsed[key] = as
+		va = byDevice(la.parse(la.byVendor[key]))
+		la.parsed[key] = va
 	}
-	return MatchModules(append(append([]Alias(nil), as...), la.others...), modalias)
+	var as []Alias
+	if d, ok := plainField(modalias, 13, 'd'); ok {
+		as = append(append(as, va.byDev[d]...), va.wild...)
+	} else {
+		as = append(as, va.all...)
+	}
+	return MatchModules(append(as, la.others...), modalias)
+}
+
+// vendorAliases are one vendor's aliases, those that name a device (the
+// 8 characters after "d", none a pattern character) by that device: such
+// a pattern can only match a modalias with the same device field, as
+// nothing before it is a pattern. The intel block is thousands of
+// aliases; a device needs the few of its own.
+type vendorAliases struct {
+	all   []Alias
+	byDev map[[8]byte][]Alias
+	wild  []Alias // device field a pattern, or too short
+}
+
+func byDevice(as []Alias) *vendorAliases {
+	va := &vendorAliases{all: as, byDev: map[[8]byte][]Alias{}}
+	for _, a := range as {
+		if d, ok := plainField(a.Pattern, 13, 'd'); ok {
+			va.byDev[d] = append(va.byDev[d], a)
+		} else {
+			va.wild = append(va.wild, a)
+		}
+	}
+	return va
+}
+
+// plainField is the 8-character field of s after the letter tag at i
+// ("pci:v00008086d000010FB...": 'd' at 13), when no character of it is a
+// pattern character or outside printable ASCII.
+func plainField(s string, i int, tag byte) ([8]byte, bool) {
+	var f [8]byte
+	if len(s) < i+9 || s[i] != tag {
+		return f, false
+	}
+	for k := 0; k < 8; k++ {
+		c := s[i+1+k]
+		if c <= ' ' || c >= 0x7f || c == '*' || c == '?' || c == '[' || c == '\\' {
+			return f, false
+		}
+		f[k] = c
+	}
+	return f, true
 }

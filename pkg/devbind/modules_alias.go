@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/nettune/nettune/pkg/host"
@@ -128,11 +129,29 @@ type kernelModules struct {
 	Aliases *lazyAliases
 	lists   [][]byte // modules.dep and modules.builtin, '-' read as '_'
 	raw     [][]byte // the same, as read
+
+	mu    sync.Mutex
+	known map[string]bool // Available's answers: asked once per device
 }
 
 // Available reports whether a module of that name is listed.
 func (km *kernelModules) Available(name string) bool {
 	want := ModuleName(name)
+	km.mu.Lock()
+	defer km.mu.Unlock()
+	if v, ok := km.known[want]; ok {
+		return v
+	}
+	v := km.find(want)
+	if km.known == nil {
+		km.known = map[string]bool{}
+	}
+	km.known[want] = v
+	return v
+}
+
+// find searches the lists for a module of canonical name want.
+func (km *kernelModules) find(want string) bool {
 	needle := []byte(want + ".ko")
 	for i, norm := range km.lists {
 		for off := 0; ; {
@@ -163,8 +182,8 @@ func (km *kernelModules) Available(name string) bool {
 
 // readKernelModules reads modules.alias, modules.dep and modules.builtin of
 // the root's running kernel (/proc/sys/kernel/osrelease).
-func readKernelModules(r *host.Root) kernelModules {
-	km := kernelModules{Aliases: newLazyAliases(nil)}
+func readKernelModules(r *host.Root) *kernelModules {
+	km := &kernelModules{Aliases: newLazyAliases(nil)}
 	rel, err := r.ReadString(r.Proc("sys/kernel/osrelease"))
 	if err != nil || strings.TrimSpace(rel) == "" {
 		return km

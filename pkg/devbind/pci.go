@@ -96,7 +96,7 @@ type Inventory struct {
 	// module ("" for built-in drivers).
 	Loaded map[string]string `json:"-"`
 
-	modules kernelModules
+	modules *kernelModules
 	byAddr  map[string]*Device
 }
 
@@ -329,15 +329,18 @@ func (inv *Inventory) Available(name string) bool {
 	if _, ok := inv.LoadedDriver(name); ok {
 		return true
 	}
-	return inv.modules.Available(name)
+	return inv.modules != nil && inv.modules.Available(name)
 }
 
 // ModulesKnown reports whether the kernel's module lists were found.
-func (inv *Inventory) ModulesKnown() bool { return inv.modules.Known }
+func (inv *Inventory) ModulesKnown() bool { return inv.modules != nil && inv.modules.Known }
 
 // KernelDrivers returns the kernel drivers whose ID tables match the
 // device (by modalias), userspace drivers left out.
 func (inv *Inventory) KernelDrivers(d *Device) []string {
+	if inv.modules == nil {
+		return nil
+	}
 	var out []string
 	for _, m := range inv.modules.Aliases.match(d.Modalias) {
 		if UserspaceDriver(m) {

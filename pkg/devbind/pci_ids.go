@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"strconv"
+	"sync"
 
 	"github.com/nettune/nettune/pkg/host"
 )
@@ -25,6 +26,13 @@ type IDs struct {
 	data    []byte
 	vendors map[uint16][]int // offsets of each vendor line, in file order
 	classes map[uint8][]int
+
+	// The names of a vendor's devices or a class's subclasses, read in
+	// one walk of its blocks at its first lookup: Intel's block alone is
+	// ten thousand lines, and a host has many Intel functions.
+	mu      sync.Mutex
+	devices map[uint16]map[uint64]string
+	subs    map[uint8]map[uint64]string
 }
 
 // LoadIDs reads the first PCI ID database found under the root. A missing
@@ -125,11 +133,11 @@ func (ids *IDs) header(off, skip int) string {
 	return string(name)
 }
 
-// member finds the last line of the blocks that start at offs (the lines
-// after each header up to the next header) with a one-tab id of idLen hex
-// digits equal to want.
-func (ids *IDs) member(offs []int, idLen int, want uint64) string {
-	found := ""
+// members reads the blocks that start at offs (the lines after each
+// header up to the next header): the name of each one-tab id of idLen hex
+// digits, the last one when an id is named twice.
+func (ids *IDs) members(offs []int, idLen int) map[uint64]string {
+	found := map[uint64]string{}
 	for _, off := range offs {
 		_, off = idsLine(ids.data, off)
 		for off < len(ids.data) {
@@ -145,8 +153,8 @@ func (ids *IDs) member(offs []int, idLen int, want uint64) string {
 			if !ok || len(id) != idLen {
 				continue
 			}
-			if v, err := strconv.ParseUint(string(id), 16, 4*idLen); err == nil && v == want {
-				found = string(name)
+			if v, err := strconv.ParseUint(string(id), 16, 4*idLen); err == nil {
+				found[v] = string(name)
 			}
 		}
 	}
@@ -167,7 +175,17 @@ func (ids *IDs) Device(v, d uint16) string {
 	if ids == nil {
 		return ""
 	}
-	return ids.member(ids.vendors[v], 4, uint64(d))
+	ids.mu.Lock()
+	defer ids.mu.Unlock()
+	m, ok := ids.devices[v]
+	if !ok {
+		if ids.devices == nil {
+			ids.devices = map[uint16]map[uint64]string{}
+		}
+		m = ids.members(ids.vendors[v], 4)
+		ids.devices[v] = m
+	}
+	return m[uint64(d)]
 }
 
 // Class returns the name of a 24-bit class code (class, subclass, prog-if):
@@ -177,7 +195,17 @@ func (ids *IDs) Class(code uint32) string {
 		return ""
 	}
 	offs := ids.classes[uint8(code>>16)]
-	if n := ids.member(offs, 2, uint64(code>>8&0xff)); n != "" {
+	ids.mu.Lock()
+	m, ok := ids.subs[uint8(code>>16)]
+	if !ok {
+		if ids.subs == nil {
+			ids.subs = map[uint8]map[uint64]string{}
+		}
+		m = ids.members(offs, 2)
+		ids.subs[uint8(code>>16)] = m
+	}
+	ids.mu.Unlock()
+	if n := m[uint64(code>>8&0xff)]; n != "" {
 		return n
 	}
 	if len(offs) == 0 {
