@@ -8,6 +8,7 @@ import (
 	"github.com/nettune/nettune/pkg/isolcpu"
 	"github.com/nettune/nettune/pkg/module"
 	"github.com/nettune/nettune/pkg/nics"
+	"github.com/nettune/nettune/pkg/sriov"
 	"github.com/nettune/nettune/pkg/sysctl"
 )
 
@@ -22,6 +23,8 @@ func Modules() []module.Module {
 		isolcpu.Module{},
 		hugepages.Module{},
 		nics.Module{}, nics.IRQBalance{},
+		// SR-IOV before devices: VFs exist before spec.devices binds them.
+		sriov.Module{},
 		devbind.Module{Journal: engine.JournalChanges},
 		dataplane.Module{},
 	}

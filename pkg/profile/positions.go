@@ -37,6 +37,13 @@ func positions(files map[*yaml.Node]string, root *yaml.Node) map[string]Position
 		case yaml.SequenceNode:
 			for j, item := range val.Content {
 				at(fmt.Sprintf("%s[%d]", name, j), item)
+				// The keys of a list item (sriov[0]/numVFs), so that
+				// a problem with one value points at that value.
+				if item.Kind == yaml.MappingNode {
+					for k := 0; k+1 < len(item.Content); k += 2 {
+						at(fmt.Sprintf("%s[%d]/%s", name, j, item.Content[k].Value), item.Content[k+1])
+					}
+				}
 			}
 		case yaml.MappingNode:
 			for k := 0; k+1 < len(val.Content); k += 2 {

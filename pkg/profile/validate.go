@@ -183,6 +183,15 @@ func (p *Profile) validate(files map[*yaml.Node]string, root *yaml.Node, src str
 	seenDev := map[string]int{}
 	for i, d := range s.Devices {
 		segs := []string{"spec", "devices", idx(i)}
+		if d.PF != "" || d.VF != nil {
+			if key, ok := v.validateVFDevice(segs, d); ok {
+				if j, dup := seenDev[key]; dup {
+					v.fail(append(segs, "vf"), "VF %s is already listed at devices[%d]", key, j)
+				}
+				seenDev[key] = i
+			}
+			continue
+		}
 		if !IsPCIAddress(d.PCI) && !ifnameRe.MatchString(d.PCI) {
 			v.fail(append(segs, "pci"), "%q is neither a PCI address nor an interface name", d.PCI)
 		}
@@ -198,6 +207,7 @@ func (p *Profile) validate(files map[*yaml.Node]string, root *yaml.Node, src str
 	if dp := s.Dataplane; dp != nil {
 		v.validateDataplane(dp)
 	}
+	v.validateSRIOV(s.SRIOV)
 	return v.errs
 }
 
