@@ -210,9 +210,9 @@ type DataplanePort struct {
 
 // SRIOV is one entry of spec.sriov: one physical function.
 type SRIOV struct {
-	PF               string   `yaml:"pf" required:"true" doc:"The physical function: PCI address (0000:00:04.0) or its interface name."`
-	NumVFs           int      `yaml:"numVFs" required:"true" min:"0" max:"65535" doc:"Number of VFs (/sys/bus/pci/devices/PF/sriov_numvfs), at most sriov_totalvfs. The kernel refuses to change a non-zero count to another non-zero one (EBUSY): nettune goes through 0, which destroys and recreates every VF, and refuses that while a VF is in use."`
-	DriversAutoprobe *bool    `yaml:"driversAutoprobe" doc:"Whether new VFs are bound to their kernel driver (igbvf, iavf, mlx5_core) when created (sriov_drivers_autoprobe). false leaves them unbound for spec.devices to bind."`
+	PF               string    `yaml:"pf" required:"true" doc:"The physical function: PCI address (0000:00:04.0) or its interface name."`
+	NumVFs           int       `yaml:"numVFs" required:"true" min:"0" max:"65535" doc:"Number of VFs (/sys/bus/pci/devices/PF/sriov_numvfs), at most sriov_totalvfs. The kernel refuses to change a non-zero count to another non-zero one (EBUSY): nettune goes through 0, which destroys and recreates every VF, and refuses that while a VF is in use."`
+	DriversAutoprobe *bool     `yaml:"driversAutoprobe" doc:"Whether new VFs are bound to their kernel driver (igbvf, iavf, mlx5_core) when created (sriov_drivers_autoprobe). false leaves them unbound for spec.devices to bind."`
 	VFs              []SRIOVVF `yaml:"vfs" doc:"Per-VF settings, through netlink on the PF (IFLA_VF_*; ip link set PF vf N ...). They need the PF on a kernel driver with a network interface."`
 }
 
