@@ -168,3 +168,23 @@ func unbindPendingVF(ctx context.Context, r *host.Root, c plan.Change) error {
 	}
 	return Transition(ctx, r, c.Object, State{})
 }
+
+// sriovRelations fills in a device's PF/VF links.
+func sriovRelations(r *host.Root, d *Device) {
+	if s, err := r.ReadString(r.Sys(pciDevices, d.Address, "sriov_totalvfs")); err == nil {
+		d.TotalVFs, _ = strconv.Atoi(strings.TrimSpace(s))
+		d.VirtFns = VirtFns(r, d.Address)
+	}
+	if pf := PhysFn(r, d.Address); pf != "" {
+		d.PhysFn = pf
+		for n := 0; ; n++ {
+			vf := VirtFn(r, pf, n)
+			if vf == "" {
+				break
+			}
+			if vf == d.Address {
+				d.VFIndex = n
+			}
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -396,4 +395,20 @@ func TestVFBindingPendingOnCreation(t *testing.T) {
 	}
 }
 
-var _ fs.FileMode
+// TestDevicesShowsPFVFRelations: the inventory of 'nettune devices' links
+// the PF to its VFs (virtfnN) and each VF to its PF (physfn).
+func TestDevicesShowsPFVFRelations(t *testing.T) {
+	r, _ := pfHost(t, 2)
+	inv, err := devbind.Scan(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf := inv.Get("0000:03:00.0")
+	if pf == nil || pf.TotalVFs != 7 || strings.Join(pf.VirtFns, ",") != "0000:03:10.0,0000:03:10.4" {
+		t.Fatalf("PF: %+v", pf)
+	}
+	vf := inv.Get("0000:03:10.4")
+	if vf == nil || vf.PhysFn != "0000:03:00.0" || vf.VFIndex != 1 {
+		t.Fatalf("VF: %+v", vf)
+	}
+}
