@@ -14,7 +14,7 @@ func TestParseErrors(t *testing.T) {
 		want     string // substring of the error, with file:line:col
 	}{
 		{"typo", header + "spec:\n  sysctl: {}\n  nicss: []\n", "p.yaml:7:3: spec.nicss: unknown field \"nicss\"; did you mean \"nics\"?"},
-		{"typo lists valid", header + "spec:\n  hugepage: {}\n", "(valid: sysctl, cpu, hugepages, nics, irqbalance, devices, dataplane)"},
+		{"typo lists valid", header + "spec:\n  hugepage: {}\n", "(valid: sysctl, cpu, hugepages, nics, irqbalance, devices, dataplane, sriov)"},
 		{"wrong type", header + "spec:\n  nics:\n    - match: {name: eth0}\n      rings: {rx: lots}\n", "p.yaml:8:19: spec.nics[0].rings.rx: expected an integer, got the string \"lots\""},
 		{"bool", header + "spec:\n  cpu:\n    nohzFull: yes please\n", "spec.cpu.nohzFull: expected true or false"},
 		{"enum", header + "spec:\n  hugepages:\n    transparent: sometimes\n", "p.yaml:7:18: spec.hugepages.transparent: invalid value \"sometimes\"; valid choices: always, madvise, never"},
