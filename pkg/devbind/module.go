@@ -122,6 +122,11 @@ func (Module) Revert(ctx context.Context, env *module.Env, c plan.Change) error 
 	if isPendingVF(c) {
 		return unbindPendingVF(ctx, env.Root, c)
 	}
+	if c.Attribute == AttrDriver {
+		if err := vfInUse(env.Root, c.Object); err != nil {
+			return err
+		}
+	}
 	return change(ctx, env.Root, c, true)
 }
 

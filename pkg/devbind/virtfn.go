@@ -166,6 +166,9 @@ func unbindPendingVF(ctx context.Context, r *host.Root, c plan.Change) error {
 	if !r.Exists(r.Sys(pciDevices, c.Object)) {
 		return nil
 	}
+	if err := vfInUse(r, c.Object); err != nil {
+		return err
+	}
 	return Transition(ctx, r, c.Object, State{})
 }
 

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/nettune/nettune/pkg/devbind"
@@ -24,7 +23,6 @@ func inUse(ctx context.Context, r *host.Root, net devbind.NetworkSource, pf stri
 		n       *devbind.Network
 		netErr  error
 		netRead bool
-		holders map[string][]string
 	)
 	for _, i := range indexes {
 		vf := devbind.VirtFn(r, pf, i)
@@ -32,32 +30,8 @@ func inUse(ctx context.Context, r *host.Root, net devbind.NetworkSource, pf stri
 			continue
 		}
 		dev := filepath.Join(pciDevices, vf)
-		driver := linkBase(r.Path(filepath.Join(dev, "driver")))
-		var nodes []string
-		switch {
-		case strings.HasPrefix(driver, "vfio"):
-			if g := linkBase(r.Path(filepath.Join(dev, "iommu_group"))); g != "" {
-				nodes = append(nodes, "/dev/vfio/"+g, "/dev/vfio/noiommu-"+g)
-			}
-			if ents, err := os.ReadDir(r.Path(filepath.Join(dev, "vfio-dev"))); err == nil {
-				for _, e := range ents {
-					nodes = append(nodes, "/dev/vfio/devices/"+e.Name())
-				}
-			}
-		case strings.HasPrefix(driver, "uio") || driver == "igb_uio":
-			if ents, err := os.ReadDir(r.Path(filepath.Join(dev, "uio"))); err == nil {
-				for _, e := range ents {
-					nodes = append(nodes, "/dev/"+e.Name())
-				}
-			}
-		}
-		if len(nodes) > 0 && holders == nil {
-			holders = openers(r)
-		}
-		for _, node := range nodes {
-			if pids := holders[node]; len(pids) > 0 {
-				out = append(out, fmt.Sprintf("VF %d (%s) is bound to %s and %s is held open by pid %s", i, vf, driver, node, strings.Join(pids, ", ")))
-			}
+		for _, h := range devbind.Holders(r, vf) {
+			out = append(out, fmt.Sprintf("VF %d (%s) is %s", i, vf, h))
 		}
 		ents, _ := os.ReadDir(r.Path(filepath.Join(dev, "net")))
 		for _, e := range ents {
@@ -101,34 +75,3 @@ func usedAddrs(n *devbind.Network, ifname string) []string {
 }
 
 func linkLocal(p netip.Prefix) bool { return p.Addr().Is6() && p.Addr().IsLinkLocalUnicast() }
-
-// openers maps each device node under /dev that a process holds open to
-// the pids holding it (from /proc/PID/fd).
-func openers(r *host.Root) map[string][]string {
-	out := map[string][]string{}
-	procs, _ := os.ReadDir(r.Path("/proc"))
-	for _, p := range procs {
-		if _, err := strconv.Atoi(p.Name()); err != nil {
-			continue
-		}
-		fds, _ := os.ReadDir(r.Path(filepath.Join("/proc", p.Name(), "fd")))
-		for _, fd := range fds {
-			t, err := os.Readlink(r.Path(filepath.Join("/proc", p.Name(), "fd", fd.Name())))
-			if err != nil || !strings.HasPrefix(t, "/dev/") {
-				continue
-			}
-			if l := out[t]; len(l) == 0 || l[len(l)-1] != p.Name() {
-				out[t] = append(out[t], p.Name())
-			}
-		}
-	}
-	return out
-}
-
-func linkBase(p string) string {
-	l, err := os.Readlink(p)
-	if err != nil {
-		return ""
-	}
-	return filepath.Base(l)
-}

@@ -412,3 +412,29 @@ func TestDevicesShowsPFVFRelations(t *testing.T) {
 		t.Fatalf("VF: %+v", vf)
 	}
 }
+
+// TestVFBindingRevertRefusedWhileHeld: the devices module does not unbind a
+// VF from vfio-pci while its group is held open (the kernel's unbind would
+// block until the holder lets go); it runs first in a revert, so this is
+// the refusal an operator sees.
+func TestVFBindingRevertRefusedWhileHeld(t *testing.T) {
+	r, _ := pfHost(t, 2)
+	release := holdVF(t, r, 1)
+	env := &module.Env{Root: r, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, c := range []plan.Change{
+		{Module: devbind.Name, Object: "0000:03:10.4", Attribute: devbind.AttrDriver, Action: plan.Create, After: "vfio-pci override=vfio-pci", Device: "0000:03:00.0/virtfn1"},
+		{Module: devbind.Name, Object: "0000:03:10.4", Attribute: devbind.AttrDriver, Action: plan.Set, Before: "none", After: "vfio-pci override=vfio-pci"},
+	} {
+		err := devbind.Module{}.Revert(context.Background(), env, c)
+		if err == nil || !strings.Contains(err.Error(), "VF 0000:03:10.4 of 0000:03:00.0 is in use: bound to vfio-pci and /dev/vfio/12 is held open by pid 4242") {
+			t.Fatalf("revert of %s: %v", c, err)
+		}
+	}
+	release()
+	// Released, the pending binding's revert goes on to the kernel, which
+	// this offline root does not emulate.
+	err := devbind.Module{}.Revert(context.Background(), env, plan.Change{Module: devbind.Name, Object: "0000:03:10.4", Attribute: devbind.AttrDriver, Action: plan.Create, After: "vfio-pci override=vfio-pci", Device: "0000:03:00.0/virtfn1"})
+	if err != nil && strings.Contains(err.Error(), "in use") {
+		t.Fatalf("still refused once released: %v", err)
+	}
+}
