@@ -85,6 +85,12 @@ func PredictVF(r *host.Root, pf string, n int) (string, error) {
 	if _, err := fmt.Sscanf(pf, "%x:%x:%x.%x", &dom, &bus, &dev, &fn); err != nil {
 		return "", fmt.Errorf("%q is not a PCI address: %w", pf, err)
 	}
+	if dom < 0 || dom > 0xffff || bus < 0 || bus > 0xff || dev < 0 || dev > 0x1f || fn < 0 || fn > 7 {
+		return "", fmt.Errorf("%q is not a PCI address", pf)
+	}
+	if n < 0 || offset < 0 || stride < 0 || offset > 0xffff || stride > 0xffff || n > 0xffff {
+		return "", fmt.Errorf("%s: cannot compute the address of VF %d from sriov_offset %d and sriov_stride %d", pf, n, offset, stride)
+	}
 	rid := bus<<8 | dev<<3 | fn
 	rid += offset + n*stride
 	if rid > 0xffff {
