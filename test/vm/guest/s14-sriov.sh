@@ -24,7 +24,8 @@ ig=$(ifaces "$pf")
 [ -n "$ig" ] || fail "the igb $pf has no interface"
 ip link set "$ig" up || fail "cannot set $ig up"
 auto0=$(<"$dev/sriov_drivers_autoprobe")
-trap 'nettune revert --all --yes >/dev/null 2>&1; echo 0 >"$dev/sriov_numvfs"; ip link set "$ig" down' EXIT
+runpid=""
+trap '[ -z "$runpid" ] || { kill "$runpid"; wait "$runpid"; } 2>/dev/null; nettune revert --all --yes >/dev/null 2>&1; echo 0 >"$dev/sriov_numvfs"; ip link set "$ig" down' EXIT
 
 prof=$W/sriov.yaml
 cat >"$prof" <<EOT
@@ -123,6 +124,7 @@ log "ok: revert refused while $node is open ($(grep -o 'held open by pid [0-9, ]
 if [ -n "$holder" ]; then
 	wait "$runpid"
 	rc=$?
+	runpid=""
 	indent '  | ' "$W/run.json"
 	indent '  ! ' "$W/run.json.err"
 	if [ "$rc" -eq 0 ]; then
@@ -135,6 +137,7 @@ else
 	if has_cmd run; then
 		wait "$runpid"
 		rc=$?
+		runpid=""
 		indent '  | ' "$W/run.json"
 		indent '  ! ' "$W/run.json.err"
 		subresult "$E2E_SCENARIO-run" "FAIL nettune run on VF $vf1 never opened $node (exit $rc): $(tail -n1 "$W/run.json.err")"
