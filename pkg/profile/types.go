@@ -204,6 +204,8 @@ type Dataplane struct {
 type DataplanePort struct {
 	Name    string `yaml:"name" required:"true"`
 	PCI     string `yaml:"pci" doc:"PCI device bound by spec.devices."`
+	PF      string `yaml:"pf" doc:"With vf: an SR-IOV VF as the port, named by its PF's PCI address (resolved through /sys/bus/pci/devices/PF/virtfnN when the forwarder starts)."`
+	VF      *int   `yaml:"vf" min:"0" max:"65534" doc:"With pf: the VF's index."`
 	Vdev    string `yaml:"vdev" doc:"A DPDK virtual device: net_null0, net_ring0, net_af_packet0,iface=veth0, net_af_xdp0,iface=veth0, net_tap0."`
 	PeerMAC string `yaml:"peerMAC" doc:"Destination MAC in mac mode."`
 }

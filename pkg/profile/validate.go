@@ -219,8 +219,20 @@ func (v *validator) validateDataplane(dp *Dataplane) {
 			v.fail(append(segs, "name"), "duplicate port name %q", p.Name)
 		}
 		names[p.Name] = true
-		if (p.PCI == "") == (p.Vdev == "") {
-			v.fail(segs, "a port needs exactly one of pci and vdev")
+		kinds := 0
+		for _, set := range []bool{p.PCI != "", p.Vdev != "", p.PF != "" || p.VF != nil} {
+			if set {
+				kinds++
+			}
+		}
+		if kinds != 1 {
+			v.fail(segs, "a port needs exactly one of pci, vdev, and pf with vf")
+		}
+		if (p.PF != "") != (p.VF != nil) {
+			v.fail(segs, "a VF port needs both pf and vf")
+		}
+		if p.PF != "" && !IsPCIAddress(p.PF) {
+			v.fail(append(segs, "pf"), "%q is not a PCI address", p.PF)
 		}
 		if p.PCI != "" && !IsPCIAddress(p.PCI) {
 			v.fail(append(segs, "pci"), "%q is not a PCI address", p.PCI)

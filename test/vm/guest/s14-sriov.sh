@@ -87,7 +87,8 @@ spec:
   dataplane:
     ports:
       - name: vf
-        pci: "$vf1"
+        pf: "$pf"
+        vf: 1
       - name: null
         vdev: net_null0
     pairs:
