@@ -438,3 +438,25 @@ func TestVFBindingRevertRefusedWhileHeld(t *testing.T) {
 		t.Fatalf("still refused once released: %v", err)
 	}
 }
+
+// TestVFWithAddressInUse: a VF whose interface is up with an address is in
+// use (a link-local IPv6 address alone is not: the kernel gives one to
+// every interface it brings up).
+func TestVFWithAddressInUse(t *testing.T) {
+	r, _ := pfHost(t, 2)
+	must(os.MkdirAll(r.Sys("bus/pci/devices/0000:03:10.4/net/eth5"), 0o755))
+	lower := sriovProfile(t, "  sriov:\n    - pf: eth1\n      numVFs: 1\n")
+	for _, tc := range []struct{ addrs, want string }{
+		{`[{"link":"eth5","prefix":"fe80::1/64"}]`, ""},
+		{`[{"link":"eth5","prefix":"fe80::1/64"},{"link":"eth5","prefix":"10.0.0.5/24"}]`, "VF 1 (0000:03:10.4) has interface eth5 up with address 10.0.0.5/24"},
+	} {
+		must(os.WriteFile(r.Path(devbind.NetworkFile), []byte(`{"links":[{"name":"eth1","index":3,"up":true},{"name":"eth5","index":9,"up":true}],"addresses":`+tc.addrs+`,"routes":[]}`), 0o644))
+		_, err := newEngine(r).Plan(context.Background(), lower)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Fatalf("link-local only: %v", err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Fatalf("with an address: %v", err)
+		}
+	}
+}
