@@ -68,7 +68,7 @@ vf0=$(basename "$(readlink "$dev/virtfn0")")
 line=$(ip link show "$ig" | grep -E '^\s+vf 1 ')
 log "ip link: $line"
 case $line in *02:00:00:00:0e:01*"vlan 100"*) ;; *) fail "VF 1 does not show MAC 02:00:00:00:0e:01 and vlan 100: $line" ;; esac
-nt check.out check "$prof"
+nt check.out check --diagnostics=false "$prof"
 want_rc 0 "check after apply"
 
 # The forwarder's PCI path on VF 1 (DPDK's net_e1000_igb_vf), paired with a
