@@ -47,9 +47,9 @@ spec:
       vf: 1
       driver: vfio-pci
 EOT
-nt plan.json plan "$prof" -o json
+nt plan.out plan "$prof"
 want_rc 0 "plan"
-grep -q "pending on creation: VF 1 of $pf" "$W/plan.json" || fail "plan does not show the VF binding as pending on creation"
+grep -q "^devices .* driver: pending on creation: VF 1 of $pf" "$W/plan.out" || fail "plan does not show the VF binding as pending on creation"
 
 nt apply.out apply "$prof" --yes
 want_rc 0 "apply"
