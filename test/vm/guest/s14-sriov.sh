@@ -89,10 +89,10 @@ spec:
       - name: vf
         pf: "$pf"
         vf: 1
-      - name: null
+      - name: sink
         vdev: net_null0
     pairs:
-      - [vf, null]
+      - [vf, sink]
     mode: io
     lcores: "1"
     rxDescriptors: 256
