@@ -137,6 +137,16 @@ func deviceNotes(inv *devbind.Inventory, devs []*devbind.Device) []string {
 		if len(d.GroupPeers) > 0 {
 			notes = append(notes, fmt.Sprintf("%s shares IOMMU group %s with %s", who, d.IOMMUGroup, strings.Join(peerNames(inv, d.GroupPeers), ", ")))
 		}
+		if d.TotalVFs > 0 {
+			vfs := "no VFs"
+			if len(d.VirtFns) > 0 {
+				vfs = "VFs " + strings.Join(d.VirtFns, ", ")
+			}
+			notes = append(notes, fmt.Sprintf("%s is an SR-IOV PF (%d of %d VFs): %s", who, len(d.VirtFns), d.TotalVFs, vfs))
+		}
+		if d.PhysFn != "" {
+			notes = append(notes, fmt.Sprintf("%s is VF %d of PF %s", who, d.VFIndex, d.PhysFn))
+		}
 		if devbind.Bifurcated(d.Driver) {
 			notes = append(notes, fmt.Sprintf("%s: %s is bifurcated; DPDK uses the device without unbinding it", who, d.Driver))
 		}

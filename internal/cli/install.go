@@ -114,7 +114,7 @@ func nonNilS(s []string) []string {
 }
 
 // sections are the spec sections --only can name.
-const sections = "sysctl, cpu, hugepages, nics, irqbalance, devices, dataplane"
+const sections = "sysctl, cpu, hugepages, nics, irqbalance, devices, dataplane, sriov"
 
 func onlyUsage(verb string) string {
 	return verb + " only these spec sections (comma-separated: " + sections + ")"
@@ -125,7 +125,7 @@ func onlyUsage(verb string) string {
 // whole, since a module may read another section (irqbalance's ban list
 // holds the IRQs spec.nics pins).
 func onlySections(_ *profile.Profile, only []string) error {
-	valid := map[string]bool{"sysctl": true, "cpu": true, "hugepages": true, "nics": true, "irqbalance": true, "devices": true, "dataplane": true}
+	valid := map[string]bool{"sysctl": true, "cpu": true, "hugepages": true, "nics": true, "irqbalance": true, "devices": true, "dataplane": true, "sriov": true}
 	for _, s := range only {
 		if !valid[s] {
 			return fmt.Errorf("--only: unknown section %q; valid choices: %s", s, sections)

@@ -9,6 +9,7 @@ import (
 	"github.com/nettune/nettune/pkg/isolcpu"
 	"github.com/nettune/nettune/pkg/module"
 	"github.com/nettune/nettune/pkg/nics"
+	"github.com/nettune/nettune/pkg/sriov"
 	"github.com/nettune/nettune/pkg/sysctl"
 )
 
@@ -24,6 +25,8 @@ func Modules() []module.Module {
 		housekeeping.Module{},
 		hugepages.Module{},
 		nics.Module{}, nics.IRQBalance{},
+		// SR-IOV before devices: VFs exist before spec.devices binds them.
+		sriov.Module{},
 		devbind.Module{Journal: engine.JournalChanges},
 		dataplane.Module{},
 	}

@@ -72,6 +72,7 @@ func (a *app) printPlan(pr *engine.PlanResult, withCommand bool) error {
 				t.Line("No plan: profile %q does not fit this host.", pr.Profile)
 			} else {
 				renderChanges(t, pr.Profile, body.Changes, withCommand, orphans(pr))
+				renderOrderNotes(t, pr)
 			}
 			renderProblems(t, pr.Problems)
 		},

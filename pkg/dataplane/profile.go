@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/nettune/nettune/pkg/cpuset"
+	"github.com/nettune/nettune/pkg/devbind"
 	"github.com/nettune/nettune/pkg/host"
 	"github.com/nettune/nettune/pkg/numa"
 	"github.com/nettune/nettune/pkg/profile"
@@ -36,6 +37,14 @@ func FromProfile(r *host.Root, spec *profile.Spec, topo *numa.Topology) (Config,
 		if p.PCI != "" {
 			port.PCI = profile.NormalizePCI(p.PCI)
 			port.Socket = pciNode(r, port.PCI)
+		}
+		if p.PF != "" && p.VF != nil {
+			vf, err := vfAddress(r, profile.NormalizePCI(p.PF), *p.VF)
+			if err != nil {
+				return Config{}, fmt.Errorf("port %s: %w", p.Name, err)
+			}
+			port.PCI = vf
+			port.Socket = pciNode(r, vf)
 		}
 		if p.PeerMAC != "" {
 			mac, err := net.ParseMAC(p.PeerMAC)
@@ -214,4 +223,17 @@ func freeHugeBytes(topo *numa.Topology, node int) uint64 {
 		}
 	}
 	return b
+}
+
+// vfAddress is the PCI address of VF n of pf: the virtfnN link when the VF
+// exists, else the address spec.sriov will create it at (plan runs before
+// apply has created it).
+func vfAddress(r *host.Root, pf string, n int) (string, error) {
+	if a := devbind.VirtFn(r, pf, n); a != "" {
+		return a, nil
+	}
+	if !r.Exists(r.Sys("bus/pci/devices", pf, "sriov_totalvfs")) {
+		return "", fmt.Errorf("%s is no SR-IOV physical function on this host (no sriov_totalvfs)", pf)
+	}
+	return devbind.PredictVF(r, pf, n)
 }

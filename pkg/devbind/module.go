@@ -49,9 +49,31 @@ func (m Module) Plan(ctx context.Context, env *module.Env, spec *profile.Spec) (
 	if err != nil {
 		return nil, err
 	}
-	var targets []Target
-	for _, d := range spec.Devices {
-		t := Target{Arg: d.PCI, Driver: d.Driver, NoIOMMU: d.UnsafeNoIOMMU, Reason: "profile binds " + d.PCI + " to " + d.Driver}
+	var (
+		targets []Target
+		pending []plan.Item
+		vfProbs []plan.Problem
+	)
+	for i, d := range spec.Devices {
+		arg := d.PCI
+		if d.PF != "" && d.VF != nil {
+			addr, wait, err := resolveVF(env.Root, d)
+			if err != nil {
+				vfProbs = append(vfProbs, plan.Problem{Severity: plan.Error, Module: Name, Object: fmt.Sprintf("devices[%d]/pf", i),
+					Message: err.Error(), Remedy: "name an SR-IOV capable PF ('nettune devices' shows sriov_totalvfs and the PF/VF links)"})
+				continue
+			}
+			if wait {
+				inv, err := Scan(env.Root, nil)
+				if err != nil {
+					return nil, err
+				}
+				pending = append(pending, pendingVF(inv, d, addr)...)
+				continue
+			}
+			arg = addr
+		}
+		t := Target{Arg: arg, Driver: d.Driver, NoIOMMU: d.UnsafeNoIOMMU, Reason: "profile binds " + arg + " to " + d.Driver}
 		if d.UID != nil || d.GID != nil {
 			o := Owner{}
 			if d.UID != nil {
@@ -68,7 +90,7 @@ func (m Module) Plan(ctx context.Context, env *module.Env, spec *profile.Spec) (
 	if err != nil {
 		return nil, err
 	}
-	res := &module.Result{Items: r.Items}
+	res := &module.Result{Items: mergePending(r.Items, pending), Problems: vfProbs}
 	for _, ref := range r.Refusals {
 		remedy := ref.Remedy
 		switch ref.Guard {
@@ -89,12 +111,51 @@ func (m Module) Plan(ctx context.Context, env *module.Env, spec *profile.Spec) (
 
 // Apply implements module.Module.
 func (Module) Apply(ctx context.Context, env *module.Env, c plan.Change) error {
+	if isPendingVF(c) {
+		return bindPendingVF(ctx, env.Root, c)
+	}
 	return change(ctx, env.Root, c, false)
 }
 
 // Revert implements module.Module.
 func (Module) Revert(ctx context.Context, env *module.Env, c plan.Change) error {
+	if isPendingVF(c) {
+		return unbindPendingVF(ctx, env.Root, c)
+	}
+	if c.Attribute == AttrDriver {
+		if err := vfInUse(env.Root, c.Object); err != nil {
+			return err
+		}
+	}
 	return change(ctx, env.Root, c, true)
+}
+
+// isPendingVF reports whether c binds a VF that did not exist when it was
+// planned.
+func isPendingVF(c plan.Change) bool {
+	return c.Attribute == AttrDriver && c.Action == plan.Create && strings.Contains(c.Device, "/virtfn")
+}
+
+// mergePending puts the pending VF bindings among the planned items:
+// module loads first (without duplicates), then every binding.
+func mergePending(items, pending []plan.Item) []plan.Item {
+	if len(pending) == 0 {
+		return items
+	}
+	loaded := map[string]bool{}
+	var mods, rest []plan.Item
+	for _, it := range append(append([]plan.Item{}, items...), pending...) {
+		if it.Attribute == AttrModule {
+			if loaded[it.Object] {
+				continue
+			}
+			loaded[it.Object] = true
+			mods = append(mods, it)
+			continue
+		}
+		rest = append(rest, it)
+	}
+	return append(mods, rest...)
 }
 
 // Current implements module.Observer: the binding of a device (the
@@ -103,6 +164,9 @@ func (Module) Revert(ctx context.Context, env *module.Env, c plan.Change) error 
 // loaded, vfio's no-IOMMU switch, and the owner and mode of a group node.
 func (Module) Current(_ context.Context, env *module.Env, c plan.Change) (string, bool, error) {
 	r := env.Root
+	if isPendingVF(c) && !r.Exists(r.Sys(pciDevices, c.Object)) {
+		return "", true, nil
+	}
 	switch c.Attribute {
 	case AttrDriver:
 		st, err := Observe(r, c.Object)

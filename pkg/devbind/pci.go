@@ -52,6 +52,12 @@ type Device struct {
 	// must be bound or unbound together.
 	Notes    []string `json:"notes"`
 	Modalias string   `json:"modalias"`
+	// SR-IOV: a PF's VFs by index (virtfnN links) and sriov_totalvfs
+	// (0 when not SR-IOV capable); a VF's PF (physfn link) and index.
+	VirtFns  []string `json:"virtfns,omitempty"`
+	TotalVFs int      `json:"totalVFs,omitempty"`
+	PhysFn   string   `json:"physfn,omitempty"`
+	VFIndex  int      `json:"vfIndex,omitempty"`
 
 	dir   string
 	class uint32
@@ -176,6 +182,7 @@ func Scan(r *host.Root, ids *IDs) (*Inventory, error) {
 	}
 	for _, d := range inv.Devices {
 		d.Drivers = inv.usableDrivers(d)
+		sriovRelations(r, d)
 	}
 	return inv, nil
 }

@@ -209,6 +209,8 @@ func (e *Engine) inScope(module string) bool {
 			s.Devices = []profile.Device{{}}
 		case "dataplane":
 			s.Dataplane = &profile.Dataplane{}
+		case "sriov":
+			s.SRIOV = []profile.SRIOV{{}}
 		}
 	}
 	for _, m := range e.Modules {
@@ -235,6 +237,7 @@ func UsedSections(s *profile.Spec) []string {
 	add(s.IRQBalance != nil, "irqbalance")
 	add(len(s.Devices) > 0, "devices")
 	add(s.Dataplane != nil, "dataplane")
+	add(len(s.SRIOV) > 0, "sriov")
 	return out
 }
 

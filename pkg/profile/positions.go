@@ -38,6 +38,15 @@ func positions(files map[*yaml.Node]string, root *yaml.Node) map[string]Position
 			for j, item := range val.Content {
 				at(fmt.Sprintf("%s[%d]", name, j), item)
 				below(at, fmt.Sprintf("%s[%d]", name, j), item, 3)
+				// A list item's scalar values (sriov[0]/numVFs): a
+				// problem with one value points at that value.
+				if item.Kind == yaml.MappingNode {
+					for k := 0; k+1 < len(item.Content); k += 2 {
+						if v := item.Content[k+1]; v.Kind == yaml.ScalarNode {
+							at(fmt.Sprintf("%s[%d]/%s", name, j, item.Content[k].Value), v)
+						}
+					}
+				}
 			}
 		case yaml.MappingNode:
 			for k := 0; k+1 < len(val.Content); k += 2 {

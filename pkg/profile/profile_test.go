@@ -14,7 +14,7 @@ func TestParseErrors(t *testing.T) {
 		want     string // substring of the error, with file:line:col
 	}{
 		{"typo", header + "spec:\n  sysctl: {}\n  nicss: []\n", "p.yaml:7:3: spec.nicss: unknown field \"nicss\"; did you mean \"nics\"?"},
-		{"typo lists valid", header + "spec:\n  hugepage: {}\n", "(valid: sysctl, cpu, hugepages, nics, irqbalance, devices, dataplane)"},
+		{"typo lists valid", header + "spec:\n  hugepage: {}\n", "(valid: sysctl, cpu, hugepages, nics, irqbalance, devices, dataplane, sriov)"},
 		{"wrong type", header + "spec:\n  nics:\n    - match: {name: eth0}\n      rings: {rx: lots}\n", "p.yaml:8:19: spec.nics[0].rings.rx: expected an integer, got the string \"lots\""},
 		{"bool", header + "spec:\n  cpu:\n    nohzFull: yes please\n", "spec.cpu.nohzFull: expected true or false"},
 		{"enum", header + "spec:\n  hugepages:\n    transparent: sometimes\n", "p.yaml:7:18: spec.hugepages.transparent: invalid value \"sometimes\"; valid choices: always, madvise, never"},
@@ -38,7 +38,7 @@ func TestParseErrors(t *testing.T) {
 		{"pci", header + "spec:\n  devices:\n    - {pci: \"0000:zz:00.0\", driver: vfio-pci}\n", "is neither a PCI address nor an interface name"},
 		{"dup device", header + "spec:\n  devices:\n    - {pci: \"03:00.0\", driver: vfio-pci}\n    - {pci: \"0000:03:00.0\", driver: vfio-pci}\n", "device 0000:03:00.0 is already listed at devices[0]"},
 		{"dataplane pair", header + "spec:\n  dataplane:\n    ports: [{name: a, vdev: net_null0}, {name: b, vdev: net_null1}]\n    pairs: [[a, c]]\n", "unknown port \"c\""},
-		{"dataplane port", header + "spec:\n  dataplane:\n    ports: [{name: a, vdev: net_null0, pci: \"03:00.0\"}]\n", "a port needs exactly one of pci and vdev"},
+		{"dataplane port", header + "spec:\n  dataplane:\n    ports: [{name: a, vdev: net_null0, pci: \"03:00.0\"}]\n", "a port needs exactly one of pci, vdev, and pf with vf"},
 		{"mac", header + "spec:\n  nics:\n    - match: {mac: \"zz\"}\n", "\"zz\" is not a MAC address"},
 		{"dataplane burst", header + "spec:\n  dataplane:\n    ports: [{name: a, vdev: net_null0}, {name: b, vdev: net_null1}]\n    burst: 3\n", "p.yaml:8:12: spec.dataplane.burst: burst 3 is below 4"},
 	} {

@@ -44,6 +44,7 @@ type Spec struct {
 	IRQBalance *IRQBalance            `yaml:"irqbalance" doc:"How irqbalance coexists with pinned IRQs."`
 	Devices    []Device               `yaml:"devices" doc:"PCI devices to bind to a driver (vfio-pci for DPDK)."`
 	Dataplane  *Dataplane             `yaml:"dataplane" doc:"The bundled DPDK forwarder started by nettune run."`
+	SRIOV      []SRIOV                `yaml:"sriov" doc:"SR-IOV virtual functions per physical function (sriov_numvfs) and each VF's MAC, VLAN, trust, spoof check, link state and rate through the PF's netlink (ip link set PF vf N). Applied before spec.devices, so that VFs exist before they are bound."`
 }
 
 // CPU is spec.cpu.
@@ -191,7 +192,9 @@ type IRQBalance struct {
 
 // Device is one entry of spec.devices.
 type Device struct {
-	PCI    string `yaml:"pci" required:"true" doc:"PCI address, or a kernel interface name that is resolved to one."`
+	PCI    string `yaml:"pci" doc:"PCI address, or a kernel interface name that is resolved to one. Give either pci, or pf and vf."`
+	PF     string `yaml:"pf" doc:"With vf: the SR-IOV physical function (PCI address) whose virtual function is bound; resolved through /sys/bus/pci/devices/PF/virtfnN, so it may name a VF that spec.sriov creates in the same apply."`
+	VF     *int   `yaml:"vf" min:"0" max:"65534" doc:"With pf: the index N of the virtual function (virtfnN)."`
 	Driver string `yaml:"driver" required:"true" doc:"vfio-pci, uio_pci_generic or a kernel driver."`
 	UID    *int   `yaml:"uid" min:"0" max:"4294967294" doc:"Owner of /dev/vfio/<group> for a non-root DPDK user."`
 	GID    *int   `yaml:"gid" min:"0" max:"4294967294" doc:"Group of /dev/vfio/<group>."`
@@ -221,6 +224,8 @@ type Dataplane struct {
 type DataplanePort struct {
 	Name    string `yaml:"name" required:"true"`
 	PCI     string `yaml:"pci" doc:"PCI device bound by spec.devices."`
+	PF      string `yaml:"pf" doc:"With vf: an SR-IOV VF as the port, named by its PF's PCI address (resolved through /sys/bus/pci/devices/PF/virtfnN when the forwarder starts)."`
+	VF      *int   `yaml:"vf" min:"0" max:"65534" doc:"With pf: the VF's index."`
 	Vdev    string `yaml:"vdev" doc:"A DPDK virtual device: net_null0, net_ring0, net_af_packet0,iface=veth0, net_af_xdp0,iface=veth0, net_tap0."`
 	PeerMAC string `yaml:"peerMAC" doc:"Destination MAC in mac mode."`
 }
@@ -236,4 +241,25 @@ type NTupleRule struct {
 	Queue    *int   `yaml:"queue" min:"0" max:"4294967295" doc:"Receive queue for matching packets (action N). One of queue or drop."`
 	Drop     bool   `yaml:"drop" doc:"Drop matching packets (action -1)."`
 	Location *int   `yaml:"location" min:"0" max:"2147483647" doc:"Index in the NIC's rule table (loc N); default: the lowest free one, or the driver's choice when it picks locations itself."`
+}
+
+// SRIOV is one entry of spec.sriov: one physical function.
+type SRIOV struct {
+	PF               string    `yaml:"pf" required:"true" doc:"The physical function: PCI address (0000:00:04.0) or its interface name."`
+	NumVFs           int       `yaml:"numVFs" required:"true" min:"0" max:"65535" doc:"Number of VFs (/sys/bus/pci/devices/PF/sriov_numvfs), at most sriov_totalvfs. The kernel refuses to change a non-zero count to another non-zero one (EBUSY): nettune goes through 0, which destroys and recreates every VF, and refuses that while a VF is in use."`
+	DriversAutoprobe *bool     `yaml:"driversAutoprobe" doc:"Whether new VFs are bound to their kernel driver (igbvf, iavf, mlx5_core) when created (sriov_drivers_autoprobe). false leaves them unbound for spec.devices to bind."`
+	VFs              []SRIOVVF `yaml:"vfs" doc:"Per-VF settings, through netlink on the PF (IFLA_VF_*; ip link set PF vf N ...). They need the PF on a kernel driver with a network interface."`
+}
+
+// SRIOVVF is one entry of spec.sriov[].vfs.
+type SRIOVVF struct {
+	Index      int    `yaml:"index" required:"true" min:"0" max:"65534" doc:"VF index N (virtfnN), below numVFs."`
+	MAC        string `yaml:"mac" doc:"The VF's MAC address (IFLA_VF_MAC; ip link set PF vf N mac)."`
+	VLAN       *int   `yaml:"vlan" min:"0" max:"4095" doc:"Port VLAN the PF tags the VF's traffic with; 0 removes it (IFLA_VF_VLAN; ip link set PF vf N vlan)."`
+	QoS        *int   `yaml:"qos" min:"0" max:"7" doc:"802.1p priority of the port VLAN; needs vlan (IFLA_VF_VLAN qos)."`
+	Trust      *bool  `yaml:"trust" doc:"Trusted VF: may set promiscuous/multicast modes and change its MAC (IFLA_VF_TRUST; ip link set PF vf N trust)."`
+	SpoofCheck *bool  `yaml:"spoofCheck" doc:"Drop frames the VF sends with a source MAC that is not its own (IFLA_VF_SPOOFCHK; ip link set PF vf N spoofchk)."`
+	LinkState  string `yaml:"linkState" enum:"auto,enable,disable" doc:"The VF's link: follow the PF (auto), always up (enable), down (disable) (IFLA_VF_LINK_STATE; ip link set PF vf N state)."`
+	MinTxRate  *int   `yaml:"minTxRateMbps" min:"0" max:"4294967295" doc:"Guaranteed transmit rate in Mbit/s, 0 for none (IFLA_VF_RATE min_tx_rate; ip link set PF vf N min_tx_rate)."`
+	MaxTxRate  *int   `yaml:"maxTxRateMbps" min:"0" max:"4294967295" doc:"Transmit rate limit in Mbit/s, 0 for none (IFLA_VF_RATE max_tx_rate; ip link set PF vf N max_tx_rate)."`
 }

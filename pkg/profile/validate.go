@@ -184,6 +184,15 @@ func (p *Profile) validate(files map[*yaml.Node]string, root *yaml.Node, src str
 	seenDev := map[string]int{}
 	for i, d := range s.Devices {
 		segs := []string{"spec", "devices", idx(i)}
+		if d.PF != "" || d.VF != nil {
+			if key, ok := v.validateVFDevice(segs, d); ok {
+				if j, dup := seenDev[key]; dup {
+					v.fail(append(segs, "vf"), "VF %s is already listed at devices[%d]", key, j)
+				}
+				seenDev[key] = i
+			}
+			continue
+		}
 		if !IsPCIAddress(d.PCI) && !ifnameRe.MatchString(d.PCI) {
 			v.fail(append(segs, "pci"), "%q is neither a PCI address nor an interface name", d.PCI)
 		}
@@ -199,6 +208,7 @@ func (p *Profile) validate(files map[*yaml.Node]string, root *yaml.Node, src str
 	if dp := s.Dataplane; dp != nil {
 		v.validateDataplane(dp)
 	}
+	v.validateSRIOV(s.SRIOV)
 	return v.errs
 }
 
@@ -210,8 +220,20 @@ func (v *validator) validateDataplane(dp *Dataplane) {
 			v.fail(append(segs, "name"), "duplicate port name %q", p.Name)
 		}
 		names[p.Name] = true
-		if (p.PCI == "") == (p.Vdev == "") {
-			v.fail(segs, "a port needs exactly one of pci and vdev")
+		kinds := 0
+		for _, set := range []bool{p.PCI != "", p.Vdev != "", p.PF != "" || p.VF != nil} {
+			if set {
+				kinds++
+			}
+		}
+		if kinds != 1 {
+			v.fail(segs, "a port needs exactly one of pci, vdev, and pf with vf")
+		}
+		if (p.PF != "") != (p.VF != nil) {
+			v.fail(segs, "a VF port needs both pf and vf")
+		}
+		if p.PF != "" && !IsPCIAddress(p.PF) {
+			v.fail(append(segs, "pf"), "%q is not a PCI address", p.PF)
 		}
 		if p.PCI != "" && !IsPCIAddress(p.PCI) {
 			v.fail(append(segs, "pci"), "%q is not a PCI address", p.PCI)

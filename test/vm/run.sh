@@ -64,7 +64,7 @@ BOOT_IOMMU=(s0-guest s4-bootargs s1-devices s12-speed s2-guard s6-cycles s3-dpdk
 BOOT_NOIOMMU=(s0-guest s5-noiommu)
 # Boot mq, only with a QEMU that has the igb device (QEMU 10 from
 # bookworm-backports; scripts/deps.sh installs it).
-BOOT_MQ=(s0-guest s7-boot-drift s8-queues s9-steering s10-bind-edges s11-coalesce)
+BOOT_MQ=(s0-guest s7-boot-drift s8-queues s9-steering s10-bind-edges s11-coalesce s14-sriov)
 # The systemd boots: systemd as init and udev running, the root's upper
 # layer on a disk that persists from sd1 to sd2 (a power cycle in between).
 BOOT_SD1=(s13-install)
