@@ -224,6 +224,7 @@ func (p *planner) planNIC(label string, n NIC, e profile.NIC) queueState {
 	if e.TxQueueLen != nil {
 		p.planTxQueueLen(n, *e.TxQueueLen)
 	}
+	p.planNAPI(label, n, e)
 	if e.IRQAffinity != nil {
 		p.planAffinity(label, n, e.IRQAffinity, qs)
 	}
