@@ -162,7 +162,7 @@ func (p *planner) napiAbsent(n NIC, e profile.NIC) string {
 	if len(why) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%s (veth) has NAPI instances only while up with rx-gro on or an XDP program attached, and %s: unless an XDP program is attached, the kernel will refuse threaded NAPI (EOPNOTSUPP) and the apply roll back", n.Name, strings.Join(why, " and "))
+	return fmt.Sprintf("%s (veth) has NAPI instances only while up with rx-gro on or an XDP program attached, and %s: unless an XDP program is attached, the kernel will refuse threaded NAPI (EOPNOTSUPP) and apply rolls back", n.Name, strings.Join(why, " and "))
 }
 
 // setNAPI writes one NAPI attribute and reads it back. A file that already
