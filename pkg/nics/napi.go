@@ -78,6 +78,7 @@ func ParseNAPIValue(attr, raw string) (uint64, error) {
 
 // planNAPI plans the NAPI attributes an entry sets for one NIC.
 func (p *planner) planNAPI(label string, n NIC, e profile.NIC) {
+	p.checkDeferTimer(label, n, e)
 	for _, a := range napiAttrs {
 		want, ok := napiWant(e, a.attr)
 		if !ok {
@@ -195,4 +196,25 @@ func setNAPI(r *host.Root, c plan.Change, value string) error {
 		return verify("%s: wrote %s, reads back %q", c.Path, value, strings.TrimSpace(raw))
 	}
 	return nil
+}
+
+// checkDeferTimer warns when the entry defers hard IRQs while the timer
+// stays at 0 (the profile's groFlushTimeout, else the device's): NAPI then
+// arms no timer and re-enables the IRQ at once (diagnostic NT210).
+func (p *planner) checkDeferTimer(label string, n NIC, e profile.NIC) {
+	if e.NAPIDeferHardIrqs == nil || *e.NAPIDeferHardIrqs == 0 {
+		return
+	}
+	if e.GROFlushTimeout != nil {
+		if *e.GROFlushTimeout != 0 {
+			return
+		}
+	} else {
+		raw, err := p.r.ReadString(p.r.Path(NAPIPath(n.Name, attrGROFlush)))
+		if cur, perr := ParseNAPIValue(attrGROFlush, raw); err != nil || perr != nil || cur != 0 {
+			return
+		}
+	}
+	p.warnf(n.Name, "add groFlushTimeout (e.g. 20us) to spec."+label+", or drop napiDeferHardIrqs",
+		"spec.%s.napiDeferHardIrqs is %d but gro_flush_timeout of %s stays 0: without the timer NAPI re-enables the IRQ at once and the deferral has no effect", label, *e.NAPIDeferHardIrqs, n.Name)
 }

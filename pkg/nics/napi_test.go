@@ -238,3 +238,23 @@ func FuzzParseNAPIValue(f *testing.F) {
 		}
 	})
 }
+
+// TestNAPIDeferWithoutTimer: deferral with the timer at 0 (the profile's or
+// the device's) is a plan warning; with a timer it is not.
+func TestNAPIDeferWithoutTimer(t *testing.T) {
+	const warn = "spec.nics[0].napiDeferHardIrqs is 2 but gro_flush_timeout of eth0 stays 0"
+	for spec, want := range map[string]bool{
+		"      napiDeferHardIrqs: 2\n":                              true,
+		"      napiDeferHardIrqs: 2\n      groFlushTimeout: 0\n":    true,
+		"      napiDeferHardIrqs: 2\n      groFlushTimeout: 20us\n": false,
+		"      napiDeferHardIrqs: 0\n":                              false,
+	} {
+		pr, err := newEngine(t, napiHost(t), nil).Plan(context.Background(), inlineProfile(t, "  nics:\n    - match: {name: eth0}\n"+spec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(renderPlan(pr), warn); got != want {
+			t.Errorf("%q: warning %v, want %v:\n%s", spec, got, want, renderPlan(pr))
+		}
+	}
+}
