@@ -56,3 +56,21 @@ func TestNAPIKeys(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseNanoseconds(f *testing.F) {
+	for _, s := range []string{"0", "200us", "200 µs", "1ms", "2s", "7ns", "1.5ms", "-1", "9223372036854775807", "9223372037s", "", "us"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseNanoseconds(s)
+		if err != nil {
+			return
+		}
+		if uint64(d) > maxNanoseconds {
+			t.Errorf("%q: %d above the maximum", s, d)
+		}
+		if back, err := ParseNanoseconds(d.String()); err != nil || back != d {
+			t.Errorf("%q: %d does not round-trip: %d %v", s, d, back, err)
+		}
+	})
+}
