@@ -171,6 +171,8 @@ func (m Module) set(ctx context.Context, env *module.Env, c plan.Change, value s
 		return netqueue.WriteMask(r, c.Path, value)
 	case c.Attribute == attrFlowCnt || c.Attribute == attrSockFlows:
 		return netqueue.WriteCount(r, c.Path, value)
+	case isNAPIAttr(c.Attribute):
+		return setNAPI(r, c, value)
 	}
 	eth, err := m.open(r)
 	if err != nil {

@@ -231,6 +231,7 @@ func (p *planner) planNIC(label string, n NIC, e profile.NIC) queueState {
 	if len(e.NTuple) > 0 {
 		p.planNTuple(label, n, e, qs)
 	}
+	p.planNAPI(label, n, e)
 	if e.IRQAffinity != nil {
 		p.planAffinity(label, n, e.IRQAffinity, qs)
 	}

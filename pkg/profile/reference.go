@@ -70,6 +70,8 @@ func typeName(t reflect.Type) string {
 		return "size"
 	case t == reflect.TypeFor[SysctlValue]():
 		return "value"
+	case t == reflect.TypeFor[Nanoseconds]():
+		return "time (ns)"
 	}
 	switch t.Kind() {
 	case reflect.Struct:

@@ -119,6 +119,10 @@ type NIC struct {
 	XPS         *QueueCPUs      `yaml:"xps" doc:"Transmit Packet Steering: CPUs that use each tx queue (xps_cpus)."`
 	TxQueueLen  *int            `yaml:"txqueuelen" min:"0" max:"4294967295" doc:"Length of the transmit queue (ip link set txqueuelen; an unsigned int in the kernel)."`
 	NTuple      []NTupleRule    `yaml:"ntuple" doc:"Flow steering rules (ethtool -N flow-type …; ETHTOOL_SRXCLSRLINS). Turns rx-ntuple-filter on while they are in place."`
+	// NAPI settings of the device (/sys/class/net/<if>/…; see docs/nics.md).
+	NAPIDeferHardIrqs *int         `yaml:"napiDeferHardIrqs" min:"0" max:"2147483647" doc:"Empty NAPI polls after which the device's hard IRQs are re-armed; until then the gro_flush_timeout timer re-polls instead (/sys/class/net/<if>/napi_defer_hard_irqs; the kernel refuses more than 2^31-1). Has no effect while groFlushTimeout is 0."`
+	GROFlushTimeout   *Nanoseconds `yaml:"groFlushTimeout" doc:"Delay of the NAPI re-poll timer that holds GRO packets and defers hard IRQs, in nanoseconds (/sys/class/net/<if>/gro_flush_timeout): a number of ns, or with a unit, e.g. 200us; 0 turns the timer off."`
+	ThreadedNapi      *bool        `yaml:"threadedNapi" doc:"Poll the device's NAPI instances in kernel threads napi/<if>-<id> instead of softirq context (/sys/class/net/<if>/threaded). The kernel refuses it (EOPNOTSUPP) for a device that has no NAPI instance at the time."`
 }
 
 // NICMatch selects NICs. Every field given must match.

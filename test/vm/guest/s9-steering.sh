@@ -18,6 +18,9 @@
 #   32 on queue 1, ethtool -n rx-flow-hash udp4 names the L4 ports), check
 #   exits 0, and revert gives ethtool -x and rx-flow-hash back as before
 #   (with the igb up: see below).
+# The rps/xps profile also sets
+# the virtio-net's NAPI files (groFlushTimeout, napiDeferHardIrqs,
+# threadedNapi: issue 15); revert restores them too.
 . /job/guest/lib.sh
 need_cmd plan apply check revert
 
@@ -114,7 +117,8 @@ revert_all_on_exit
 
 masks() {
 	local f m
-	for f in /sys/class/net/"$vn"/queues/rx-*/rps_cpus /sys/class/net/"$vn"/queues/tx-*/xps_cpus; do
+	for f in /sys/class/net/"$vn"/queues/rx-*/rps_cpus /sys/class/net/"$vn"/queues/tx-*/xps_cpus \
+		/sys/class/net/"$vn"/{napi_defer_hard_irqs,gro_flush_timeout,threaded}; do
 		read -r m <"$f"
 		echo "${f#/sys/class/net/}: $m"
 	done
@@ -137,6 +141,9 @@ spec:
       xps:
         cpus: "0-1"
         spread: true
+      groFlushTimeout: 20us
+      napiDeferHardIrqs: 2
+      threadedNapi: true
 PROFILE
 
 nt plan.json plan -o json "$prof"
@@ -165,6 +172,19 @@ done
 for f in /sys/class/net/"$vn"/queues/tx-*/xps_cpus; do
 	log "  ${f#/sys/class/net/}: $(cat "$f")"
 done
+# NAPI (issue 15): virtio_net registers its NAPI instances at probe, so
+# threaded is accepted; each instance gets a napi/<if>-<id> thread.
+napi="$(cat /sys/class/net/"$vn"/napi_defer_hard_irqs) $(cat /sys/class/net/"$vn"/gro_flush_timeout) $(cat /sys/class/net/"$vn"/threaded)"
+[ "$napi" = "2 20000 1" ] || fail "after apply: napi_defer_hard_irqs gro_flush_timeout threaded = '$napi', want '2 20000 1'"
+threads=0
+for c in /proc/[0-9]*/comm; do
+	case "$(cat "$c" 2>/dev/null)" in "napi/$vn-"*)
+		threads=$((threads + 1))
+		log "  $(cat "$c"): $(grep Cpus_allowed_list "${c%comm}status" 2>/dev/null)" ;;
+	esac
+done
+[ "$threads" -ge 1 ] || fail "threaded reads 1 but no napi/$vn-* thread runs"
+log "ok: NAPI settings applied ($napi), $threads napi/$vn-* thread(s)"
 nt check.json check --diagnostics=false -o json "$prof"
 want_rc 0 "nettune check after apply of RPS/XPS"
 check "check after apply" check -file "$W/check.json" -status ok
@@ -174,4 +194,4 @@ want_rc 0 "nettune revert --all"
 masks >"$W/after.txt"
 diff -u "$W/before.txt" "$W/after.txt" >"$W/diff.txt" ||
 	fail "after revert: rps_cpus/xps_cpus differ: $(grep '^[-+][^-+]' "$W/diff.txt" | head -n 4 | tr '\n' ' ')"
-log "ok: rps_cpus and xps_cpus as before apply"
+log "ok: rps_cpus, xps_cpus and the NAPI files as before apply"
