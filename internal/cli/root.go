@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -92,6 +93,16 @@ func Main() int {
 	if stdio.OutTTY {
 		if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil {
 			stdio.Width = w
+		}
+	}
+	if p := os.Getenv("NETTUNE_CPUPROFILE"); p != "" {
+		// A developer's tool (docs/performance.md): where a command's CPU
+		// time goes on a machine without a Go toolchain, e.g. the nested
+		// guest.
+		if f, err := os.Create(p); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer func() { pprof.StopCPUProfile(); f.Close() }()
+			}
 		}
 	}
 	return runApp(ctx, os.Args[1:], stdio, true)
