@@ -466,3 +466,51 @@ func TestPCIePayloadRule(t *testing.T) {
 		t.Errorf("%+v", d)
 	}
 }
+
+// TestCoalesceFarRule (NT207): eth0 of rings.txtar gets an ixgbe's
+// coalescing (rx-usecs 1, adaptive on, frames unsupported) and the
+// profile asks for adaptive off and rx-usecs 50. Values within a factor of
+// two of the profile's (a driver's rounding) and unsupported parameters
+// are quiet.
+func TestCoalesceFarRule(t *testing.T) {
+	const state = "var/lib/nettune-snapshot/ethtool/eth0.json"
+	coalesce := func(c string) func(t *testing.T, root string) {
+		return func(t *testing.T, root string) {
+			replace(t, root, state, `"driver": "ixgbe",`, `"driver": "ixgbe", "coalesce": `+c+`,`)
+		}
+	}
+	spec := "  nics:\n  - match: {name: eth0}\n    coalesce: {adaptiveRx: false, rxUsecs: 50, rxFrames: 0}\n"
+	fs := runOverlays(t, []string{"rings.txtar"}, coalesce(`{"adaptiveRx": true, "rxUsecs": 1, "supported": ["adaptive-rx", "rx-usecs"]}`), spec, nil)
+	f, ok := finding(fs, "NT207")
+	if !ok || f.Severity != Warning || f.Evidence != "adaptive-rx on (profile off); rx-usecs 1 (profile 50)" || !strings.Contains(f.Message, "spec.nics[0].coalesce") || f.Remedy == "" {
+		t.Errorf("NT207: %v %+v", ok, f)
+	}
+	for name, c := range map[string]string{
+		"rounded": `{"adaptiveRx": false, "rxUsecs": 52, "supported": ["adaptive-rx", "rx-usecs"]}`,
+		"half-up": `{"adaptiveRx": false, "rxUsecs": 99, "supported": ["adaptive-rx", "rx-usecs"]}`,
+		"same":    `{"adaptiveRx": false, "rxUsecs": 50}`,
+	} {
+		if f, ok := finding(runOverlays(t, []string{"rings.txtar"}, coalesce(c), spec, nil), "NT207"); ok {
+			t.Errorf("NT207 with %s coalescing %s: %s [%s]", name, c, f.Message, f.Evidence)
+		}
+	}
+	for name, c := range map[string]string{
+		"double": `{"adaptiveRx": false, "rxUsecs": 100}`,
+		"off":    `{"adaptiveRx": false, "rxUsecs": 0}`,
+		"half":   `{"adaptiveRx": false, "rxUsecs": 25}`,
+	} {
+		if _, ok := finding(runOverlays(t, []string{"rings.txtar"}, coalesce(c), spec, nil), "NT207"); !ok {
+			t.Errorf("NT207 quiet with %s coalescing %s", name, c)
+		}
+	}
+	// A parameter the driver does not have reads 0: plan already says so
+	// (it refuses or leaves it out), not this rule.
+	frames := "  nics:\n  - match: {name: eth0}\n    coalesce: {rxUsecs: 50, rxFrames: 8}\n"
+	if f, ok := finding(runOverlays(t, []string{"rings.txtar"}, coalesce(`{"rxUsecs": 50, "supported": ["adaptive-rx", "rx-usecs"]}`), frames, nil), "NT207"); ok {
+		t.Errorf("NT207 for an unsupported parameter: %s [%s]", f.Message, f.Evidence)
+	}
+	// Without a profile, nothing to compare with.
+	if f, ok := finding(runOverlays(t, []string{"rings.txtar"}, coalesce(`{"adaptiveRx": true, "rxUsecs": 1}`), "", nil), "NT207"); ok {
+		t.Errorf("NT207 without a profile: %s", f.Message)
+	}
+}

@@ -32,6 +32,7 @@ func Rules() []Rule {
 		{"NT203", "ring-below-max", "A NIC drops packets on ring-full while its receive ring is below the maximum the hardware allows (ethtool -g).", ruleRingBelowMax, true},
 		{"NT204", "queues-below-cores", "A NIC receives on fewer queues than both the housekeeping CPUs of its NUMA node and its own maximum (ethtool -l), and the profile does not set its channels.", ruleQueuesBelowCores, false},
 		{"NT205", "nic-tx-drops", "A NIC dropped packets on transmit (tx_dropped, tx_fifo_errors in /sys/class/net/<if>/statistics).", ruleTxDrops, true},
+		{"NT207", "coalesce-far-from-profile", "A NIC's interrupt coalescing (ethtool -c) is far from what spec.nics[].coalesce sets: adaptive moderation the other way, a value off, or one at least twice or half the profile's.", ruleCoalesceFar, false},
 		{"NT206", "pcie-payload-small", "A NIC's PCIe MaxPayload is below what it and its upstream port support, or its MaxReadReq is 128 bytes (Device Control in config space; needs root to read).", rulePCIePayload, false},
 		{"NT210", "napi-defer-without-timer", "A NIC defers hard IRQs (napi_defer_hard_irqs > 0) while its gro_flush_timeout is 0: NAPI then arms no timer and re-enables the IRQ at once, so the deferral does nothing (napi.rst, Software IRQ coalescing; the device-wide sysfs values, not per-NAPI ones set through netlink).", ruleNAPIDeferNoTimer, false},
 		{"NT301", "irq-on-isolated-cpu", "Device interrupts were serviced on isolated CPUs.", ruleIRQOnIsolated, true},
