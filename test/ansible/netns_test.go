@@ -325,7 +325,8 @@ func TestAnsibleRoleOverSSHInNetns(t *testing.T) {
 			"-e", "nettune_profile=" + profile}
 		tmp := t.TempDir()
 		env := []string{"HOME=" + filepath.Join(tmp, "home"), "ANSIBLE_SSH_CONTROL_PATH_DIR=" + filepath.Join(tmp, "cp"),
-			"ANSIBLE_REMOTE_TEMP=" + filepath.Join(tmp, "remote"), "ANSIBLE_HOST_KEY_CHECKING=True"}
+			"ANSIBLE_REMOTE_TEMP=" + filepath.Join(tmp, "remote"), "ANSIBLE_HOST_KEY_CHECKING=True",
+			"ANSIBLE_PIPELINING=True"} // one ssh session per task instead of three
 		out, rc := run(t, filepath.Join(repo, "ansible"), env, "nsenter",
 			ns.args(filepath.Join(repo, "ansible"), append([]string{"ansible-playbook"}, append(args, extra...)...)...)...)
 		r := recaps(t, out)["nsguest"]
