@@ -55,6 +55,7 @@ func run(t *testing.T, dir string, env []string, name string, args ...string) (s
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
+	cmd.WaitDelay = 10 * time.Second // a child that keeps the output open (ssh's control master) does not hang the test
 	tmp := t.TempDir()
 	cmd.Env = append(os.Environ(), "ANSIBLE_NOCOLOR=1", "ANSIBLE_FORCE_COLOR=0", "ANSIBLE_NOCOWS=1",
 		"ANSIBLE_LOCAL_TEMP="+filepath.Join(tmp, "local"), "ANSIBLE_REMOTE_TEMP="+filepath.Join(tmp, "remote"),
