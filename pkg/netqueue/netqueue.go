@@ -50,6 +50,35 @@ func RXQueues(r *host.Root, ifname string) ([]int, error) { return queues(r, ifn
 // TXQueues lists the tx queue numbers of an interface (queues/tx-N).
 func TXQueues(r *host.Root, ifname string) ([]int, error) { return queues(r, ifname, "tx-") }
 
+// List lists both: the rx and tx queue numbers of an interface, from one
+// reading of its queues directory.
+func List(r *host.Root, ifname string) (rx, tx []int, err error) {
+	f, err := os.Open(r.Sys("class/net", ifname, "queues"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("list queues of %s: %w", ifname, err)
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list queues of %s: %w", ifname, err)
+	}
+	for _, name := range names {
+		for _, q := range []struct {
+			prefix string
+			out    *[]int
+		}{{"rx-", &rx}, {"tx-", &tx}} {
+			if s, ok := strings.CutPrefix(name, q.prefix); ok {
+				if n, err := strconv.Atoi(s); err == nil && n >= 0 {
+					*q.out = append(*q.out, n)
+				}
+			}
+		}
+	}
+	sort.Ints(rx)
+	sort.Ints(tx)
+	return rx, tx, nil
+}
+
 func queues(r *host.Root, ifname, prefix string) ([]int, error) {
 	entries, err := os.ReadDir(r.Sys("class/net", ifname, "queues"))
 	if err != nil {

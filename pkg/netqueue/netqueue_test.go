@@ -2,6 +2,7 @@ package netqueue
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,6 +52,15 @@ func TestQueuesAndMasks(t *testing.T) {
 	}
 	if _, err := RXQueues(r, "eth9"); err == nil {
 		t.Error("missing interface listed")
+	}
+	// List reads both from one listing, numerically sorted (rx-10 after
+	// rx-2, as RXQueues).
+	lrx, ltx, err := List(r, "eth0")
+	if err != nil || fmt.Sprint(lrx) != fmt.Sprint(rx) || fmt.Sprint(ltx) != fmt.Sprint(tx) {
+		t.Errorf("List = %v %v, %v; want %v %v", lrx, ltx, err, rx, tx)
+	}
+	if _, _, err := List(r, "eth9"); err == nil {
+		t.Error("List of a missing interface")
 	}
 	// 96 possible CPUs: three words; CPU 70 lands in the top one.
 	set := cpuset.MustParse("1,33,70")

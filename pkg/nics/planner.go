@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,6 +50,8 @@ type planner struct {
 	// pinned are the IRQs the plan places and their CPUs, for
 	// irqbalance.
 	pinned map[int]cpuset.Set
+	// queueDirs are the NICs' queue lists (queueList).
+	queueDirs map[string]queueDir
 }
 
 func (m Module) newPlanner(ctx context.Context, env *module.Env, spec *profile.Spec) (*planner, error) {
@@ -590,12 +593,35 @@ func (p *planner) planAffinity(label string, n NIC, a *profile.NICIRQAffinity, q
 	}
 }
 
+// queueList lists a NIC's rx or tx queues, its queues directory read
+// once per plan (RPS, RFS and XPS each walk the same queues). Callers get
+// their own slice.
+func (p *planner) queueList(name string, rx bool) ([]int, error) {
+	q, ok := p.queueDirs[name]
+	if !ok {
+		q.rx, q.tx, q.err = netqueue.List(p.r, name)
+		if p.queueDirs == nil {
+			p.queueDirs = map[string]queueDir{}
+		}
+		p.queueDirs[name] = q
+	}
+	if rx {
+		return slices.Clone(q.rx), q.err
+	}
+	return slices.Clone(q.tx), q.err
+}
+
+type queueDir struct {
+	rx, tx []int
+	err    error
+}
+
 // planSteering plans rps_cpus (rx) or xps_cpus (tx) of every queue.
 func (p *planner) planSteering(label string, n NIC, q *profile.QueueCPUs, qs queueState, rx bool) {
-	key, attr, list, path := "xps", attrXPS, netqueue.TXQueues, netqueue.XPSPath
+	key, attr, path := "xps", attrXPS, netqueue.XPSPath
 	after := qs.tx
 	if rx {
-		key, attr, list, path = "rps", attrRPS, netqueue.RXQueues, netqueue.RPSPath
+		key, attr, path = "rps", attrRPS, netqueue.RPSPath
 		after = qs.rx
 	}
 	if bad := q.CPUs.Difference(p.topo.Possible); !bad.IsEmpty() {
@@ -616,7 +642,7 @@ func (p *planner) planSteering(label string, n NIC, q *profile.QueueCPUs, qs que
 		p.warnf(n.Name, "remove CPUs "+drop.String()+" from spec."+label+".rps.cpus",
 			"spec.%s.rps.cpus includes CPUs %s, %s: the kernel leaves them out of RPS masks, so RPS uses CPUs %s", label, drop, p.noRPSWhy, cpus)
 	}
-	queues, err := list(p.r, n.Name)
+	queues, err := p.queueList(n.Name, rx)
 	if err != nil {
 		p.errorf(n.Name, "", "%v", err)
 		return
@@ -684,7 +710,7 @@ func (p *planner) limitQueues(n NIC, key string, queues []int, changes bool, aft
 // planFlowCounts plans rps_flow_cnt of every rx queue: the table divided
 // by the rx queues there are (after the plan's channel change, if any).
 func (p *planner) planFlowCounts(n NIC, entries int, qs queueState) {
-	queues, err := netqueue.RXQueues(p.r, n.Name)
+	queues, err := p.queueList(n.Name, true)
 	if err != nil {
 		p.errorf(n.Name, "", "%v", err)
 		return
