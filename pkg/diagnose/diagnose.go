@@ -18,7 +18,6 @@ import (
 
 	"github.com/nettune/nettune/pkg/host"
 	"github.com/nettune/nettune/pkg/irqaffinity"
-	"github.com/nettune/nettune/pkg/module"
 	"github.com/nettune/nettune/pkg/numa"
 	"github.com/nettune/nettune/pkg/profile"
 )
@@ -67,7 +66,8 @@ type Rule struct {
 	// Run returns the rule's findings (none when all is well).
 	Run func(in *Input) []Finding
 	// Rate rules compare two samples; they are skipped without an
-	// interval.
+	// interval. Only they may read Input.Before and After: without an
+	// interval nothing is sampled (TestOnlyRateRulesReadSamples).
 	Rate bool
 }
 
@@ -91,22 +91,14 @@ func Run(ctx context.Context, r *host.Root, opt Options) ([]Finding, error) {
 		topo = &numa.Topology{}
 	}
 	in := &Input{Root: r, Topo: topo, Spec: opt.Spec, Interval: opt.Interval}
-	// With no interval the one sample may be the /proc/interrupts the
-	// plan just read (module.Memo): the rules that use it compare it with
-	// the plan's view, not with a later sample. Its counts are only ever
-	// compared with a second sample's, so without one they are not read.
-	read := func() (*irqaffinity.Table, error) { return irqaffinity.ReadInterruptTable(r) }
-	first := read
-	if opt.Interval <= 0 {
-		first = func() (*irqaffinity.Table, error) {
-			return module.Memo(ctx, irqaffinity.LinesMemoKey, func() (*irqaffinity.Table, error) { return irqaffinity.ReadInterruptLines(r) })
-		}
-	}
-	rates := opt.Interval > 0
-	if in.Before, err = takeSample(r, topo, first, rates); err != nil {
-		return nil, err
-	}
+	// Only the rate rules read samples, and they compare two: with no
+	// interval they are skipped, and nothing is sampled.
+	in.Before, in.After = &Sample{}, &Sample{}
 	if opt.Interval > 0 {
+		read := func() (*irqaffinity.Table, error) { return irqaffinity.ReadInterruptTable(r) }
+		if in.Before, err = takeSample(r, topo, read, true); err != nil {
+			return nil, err
+		}
 		sleep := opt.Sleep
 		if sleep == nil {
 			sleep = sleepCtx
@@ -114,9 +106,6 @@ func Run(ctx context.Context, r *host.Root, opt Options) ([]Finding, error) {
 		if err := sleep(ctx, opt.Interval); err != nil {
 			return nil, err
 		}
-	}
-	in.After = in.Before // no interval: one sample, the rate rules are skipped
-	if opt.Interval > 0 {
 		if in.After, err = takeSample(r, topo, read, true); err != nil {
 			return nil, err
 		}

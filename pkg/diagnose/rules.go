@@ -603,14 +603,13 @@ func ruleGovernor(in *Input) []Finding {
 	iso := isolated(in)
 	var slow []string
 	seen := map[string]bool{}
-	for _, c := range iso.List() {
-		b, err := os.ReadFile(in.Root.Sys("devices/system/cpu", fmt.Sprintf("cpu%d", c), "cpufreq/scaling_governor"))
-		if err != nil {
+	// The governors the topology read (numa.Read, once per command).
+	for _, c := range in.Topo.CPUs {
+		if !iso.Contains(c.ID) || c.Governor == "" {
 			continue
 		}
-		g := strings.TrimSpace(string(b))
-		if g != "performance" {
-			slow = append(slow, fmt.Sprintf("cpu%d: %s", c, g))
+		if g := c.Governor; g != "performance" {
+			slow = append(slow, fmt.Sprintf("cpu%d: %s", c.ID, g))
 			seen[g] = true
 		}
 	}
