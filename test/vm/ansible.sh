@@ -1,7 +1,10 @@
 # shellcheck shell=bash
-# Sourced by run.sh: scenario s16-ansible, a fleet of two guests (boots
-# fleet1 and fleet2, started together, 1 vCPU and 1 GiB each) driven by
-# ansible-playbook over SSH with the role in ansible/ (docs/ansible.md).
+# Sourced by run.sh: scenarios s15-ansible (in CI: one guest, fleet1, with
+# the binary; runs 1 and 2 below) and s16-ansible (opt-in: a fleet of two
+# guests, fleet1 and fleet2, started together; runs 1 to 3), 1 vCPU and
+# 1 GiB each, driven by ansible-playbook over SSH with the role in
+# ansible/ (docs/ansible.md). Check mode and the rollback also run in
+# go test ./test/ansible, over SSH into a namespace of the host.
 #
 # Each guest has, besides the hub NICs of boot noiommu, a user-mode NIC
 # (restrict=on: no way out) whose port 22 QEMU forwards from 127.0.0.1:PORT
@@ -61,7 +64,7 @@ fleet_sequence() {
 	# take both hosts at once, which halves their time under TCG.
 	FLEET_SERIAL=1 fleet_play run1
 	[ "$FLEET_RC" = 0 ] || { echo "FAIL first run: ansible-playbook exit $FLEET_RC"; return; }
-	for n in 1 2; do
+	for n in $(seq "$FLEET_N"); do
 		[ "$(fleet_changed "$n")" -gt 0 ] 2>/dev/null || { echo "FAIL first run: fleet$n not changed"; return; }
 		rc=0
 		fleet_ssh "$n" nettune check --diagnostics=false /etc/nettune/profile.yaml >"$FA/run1.check$n" 2>&1 || rc=$?
@@ -73,13 +76,20 @@ fleet_sequence() {
 		fleet_ssh 1 dpkg -s nettune | grep -E '^(Status|Version):' | tr '\n' ' ' >"$FA/run1.dpkg" 2>&1
 		grep -q 'Status: install ok installed' "$FA/run1.dpkg" || { echo "FAIL first run: the nettune package is not installed in fleet1"; return; }
 	fi
-	echo "first run: both changed, check 0, somaxconn 8192 (fleet1: $(cat "$FA/run1.dpkg" 2>/dev/null || echo binary))"
+	echo "first run: changed, check 0, somaxconn 8192 (fleet1: $(cat "$FA/run1.dpkg" 2>/dev/null || echo binary))"
 
 	fleet_play run2
 	[ "$FLEET_RC" = 0 ] || { echo "FAIL second run: ansible-playbook exit $FLEET_RC"; return; }
-	for n in 1 2; do
+	for n in $(seq "$FLEET_N"); do
 		[ "$(fleet_changed "$n")" = 0 ] || { echo "FAIL second run: fleet$n changed=$(fleet_changed "$n"), want 0"; return; }
 	done
+	echo "second run: changed=0"
+	if [ "$FLEET_N" = 1 ]; then
+		# One guest (s15-ansible, in CI): check mode and the rollback are
+		# go test ./test/ansible's, over SSH into a namespace of the host.
+		echo PASS
+		return
+	fi
 
 	fleet_ssh 2 'echo 1024 >/proc/sys/net/core/somaxconn' || { echo "FAIL cannot set somaxconn in fleet2"; return; }
 	fleet_play check --check --diff
@@ -101,13 +111,14 @@ fleet_sequence() {
 	echo PASS
 }
 
-# ansible_fleet: boots fleet1 and fleet2 together, runs the sequence when
-# both have sshd up, gives both the verdict, waits for them. Returns like
-# boot().
+# ansible_fleet SCENARIO N: boots fleet1 (and fleet2 when N is 2)
+# together, runs the sequence when all have sshd up, gives all the
+# verdict, waits for them. Returns like boot().
 ansible_fleet() {
-	local n name port pids=() rc=0 start verdict t0 waited
+	local n name port pids=() rc=0 start verdict t0 waited ready
+	FLEET_SCENARIO=$1 FLEET_N=$2
 	if ! command -v ansible-playbook >/dev/null || ! command -v ssh >/dev/null || [ ! -x /usr/sbin/sshd ]; then
-		HOST_SKIPS+=("s16-ansible|SKIP ansible-playbook, ssh or /usr/sbin/sshd missing on the host (scripts/deps.sh installs ansible-core and openssh-server)")
+		HOST_SKIPS+=("$FLEET_SCENARIO|SKIP ansible-playbook, ssh or /usr/sbin/sshd missing on the host (scripts/deps.sh installs ansible-core and openssh-server)")
 		return 0
 	fi
 	FA=$JOB/ansible
@@ -116,7 +127,8 @@ ansible_fleet() {
 	chmod 644 "$FA/id.pub"
 	: >"$FA/host.log"
 	FLEET_DEB=0
-	if command -v dpkg-shlibdeps >/dev/null; then
+	# The .deb for fleet1 of a fleet of two; one guest gets the binary.
+	if [ "$FLEET_N" = 2 ] && command -v dpkg-shlibdeps >/dev/null; then
 		t0=$(date +%s)
 		if (cd "$REPO" && DEB_OUTDIR="$FA/deb" ./scripts/build-deb.sh) >"$FA/build-deb.log" 2>&1; then
 			FLEET_DEB=1
@@ -127,7 +139,7 @@ ansible_fleet() {
 	fi
 	cp "$REPO/test/ansible/testdata/fleet.yaml" "$FA/fleet.yaml"
 	FLEET_PORTS=()
-	for n in 1 2; do
+	for n in $(seq "$FLEET_N"); do
 		# A free port on the host's loopback.
 		port=$((20000 + RANDOM % 20000))
 		while ss -Hltn "sport = :$port" | grep -q .; do port=$((port + 1)); done
@@ -140,7 +152,7 @@ ansible_fleet() {
 		else
 			echo "fleet1 ansible_port=${FLEET_PORTS[0]} nettune_install=binary nettune_binary=$JOB/bin/nettune"
 		fi
-		echo "fleet2 ansible_port=${FLEET_PORTS[1]} nettune_install=binary nettune_binary=$JOB/bin/nettune"
+		[ "$FLEET_N" = 1 ] || echo "fleet2 ansible_port=${FLEET_PORTS[1]} nettune_install=binary nettune_binary=$JOB/bin/nettune"
 		echo "[nettune:vars]"
 		echo "ansible_host=127.0.0.1"
 		echo "ansible_user=root"
@@ -150,10 +162,10 @@ ansible_fleet() {
 	} >"$FA/inventory.ini"
 
 	start=$(date +%s)
-	for n in 1 2; do
+	for n in $(seq "$FLEET_N"); do
 		name=fleet$n
 		RAN_BOOTS+=("$name")
-		echo s16-ansible >"$JOB/boots/$name"
+		echo "$FLEET_SCENARIO" >"$JOB/boots/$name"
 		{
 			echo "IOMMU=0"
 			echo "FLEET_MAC=52:54:00:e2:ea:0$n"
@@ -167,22 +179,26 @@ ansible_fleet() {
 		QEMU_ARGS+=(-netdev "user,id=ssh0,net=10.0.2.0/24,restrict=on,hostfwd=tcp:127.0.0.1:${FLEET_PORTS[$((n - 1))]}-10.0.2.15:22"
 			-device "virtio-net-pci,netdev=ssh0,mac=52:54:00:e2:ea:0$n,romfile=,addr=0x3")
 		printf '%q ' qemu-system-x86_64 "${QEMU_ARGS[@]}" >"$JOB/$name.qemu.cmd"
-		log "boot $name (with fleet$((3 - n))): s16-ansible, ssh on 127.0.0.1:${FLEET_PORTS[$((n - 1))]}"
+		log "boot $name: $FLEET_SCENARIO, ssh on 127.0.0.1:${FLEET_PORTS[$((n - 1))]}"
 		timeout -k 10 "$((${E2E_VM_ANSIBLE_TIMEOUT:-1500} + 120))" qemu-system-x86_64 "${QEMU_ARGS[@]}" >"$JOB/$name.qemu.log" 2>&1 &
 		pids+=($!)
 	done
-	# Both guests' sshd up, or one of them gone.
+	# Every guest's sshd up, or one of them gone.
 	waited=0
-	while [ ! -e "$JOB/results/fleet1/ssh.ready" ] || [ ! -e "$JOB/results/fleet2/ssh.ready" ]; do
-		kill -0 "${pids[0]}" 2>/dev/null && kill -0 "${pids[1]}" 2>/dev/null || break
-		[ "$waited" -lt 300 ] || break
+	while :; do
+		ready=1
+		for n in $(seq "$FLEET_N"); do
+			[ -e "$JOB/results/fleet$n/ssh.ready" ] || ready=0
+			kill -0 "${pids[$((n - 1))]}" 2>/dev/null || waited=300
+		done
+		[ "$ready" = 1 ] || [ "$waited" -ge 300 ] && break
 		sleep 1
 		waited=$((waited + 1))
 	done
-	if [ -e "$JOB/results/fleet1/ssh.ready" ] && [ -e "$JOB/results/fleet2/ssh.ready" ]; then
-		log "fleet: both guests have sshd up $(($(date +%s) - start)) s after QEMU started"
-		for n in 1 2; do
-			printf '[127.0.0.1]:%s %s\n' "${FLEET_PORTS[$((n - 1))]}" "$(cut -d' ' -f1-2 "$JOB/results/fleet$n/s16-ansible/hostkey.pub")"
+	if [ "$ready" = 1 ]; then
+		log "fleet: sshd up in $FLEET_N guest(s) $(($(date +%s) - start)) s after QEMU started"
+		for n in $(seq "$FLEET_N"); do
+			printf '[127.0.0.1]:%s %s\n' "${FLEET_PORTS[$((n - 1))]}" "$(cut -d' ' -f1-2 "$JOB/results/fleet$n/$FLEET_SCENARIO/hostkey.pub")"
 		done >"$FA/known_hosts"
 		t0=$(date +%s)
 		fleet_sequence >>"$FA/host.log" 2>&1
@@ -196,10 +212,10 @@ ansible_fleet() {
 	else
 		verdict="FAIL a guest did not get sshd up"
 	fi
-	for n in 1 2; do
+	for n in $(seq "$FLEET_N"); do
 		echo "$verdict" >"$JOB/results/fleet$n/ansible.done"
 	done
-	for n in 1 2; do
+	for n in $(seq "$FLEET_N"); do
 		wait "${pids[$((n - 1))]}" || true
 		if [ -e "$JOB/results/fleet$n/exit" ]; then
 			[ "$(cat "$JOB/results/fleet$n/exit")" = 0 ] || rc=1
@@ -209,6 +225,6 @@ ansible_fleet() {
 			rc=1
 		fi
 	done
-	log "fleet: both guests done $(($(date +%s) - start)) s after QEMU started"
+	log "fleet: $FLEET_N guest(s) done $(($(date +%s) - start)) s after QEMU started"
 	return "$rc"
 }

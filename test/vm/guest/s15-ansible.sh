@@ -1,0 +1,1 @@
+s16-ansible.sh
