@@ -3,8 +3,6 @@ package diagnose
 import (
 	"fmt"
 	"strings"
-
-	"github.com/nettune/nettune/pkg/ethtool"
 )
 
 // farFactor is how far a coalescing value may be from the profile's
@@ -18,19 +16,17 @@ const farFactor = 2
 // wants it on. check lists every difference as drift; this rule says
 // which ones change the interrupt rate a lot, and why they come back.
 func ruleCoalesceFar(in *Input) []Finding {
-	var eth ethtool.Interface
+	le := &lazyEthtool{root: in.Root}
+	defer le.close()
 	var out []Finding
 	for _, pn := range profileNICs(in) {
 		want := in.Spec.NICs[pn.Index].Coalesce
 		if want == nil {
 			continue
 		}
-		if eth == nil {
-			var err error
-			if eth, err = ethtool.Open(in.Root); err != nil {
-				return nil
-			}
-			defer eth.Close()
+		eth, err := le.get()
+		if err != nil {
+			return nil
 		}
 		cur, err := eth.Coalesce(pn.Name)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nettune/nettune/pkg/cpuset"
 	"github.com/nettune/nettune/pkg/ethtool"
+	"github.com/nettune/nettune/pkg/host"
 )
 
 // ringFullDrops returns the packets a NIC dropped on ring-full over the
@@ -59,19 +60,17 @@ func ruleRingBelowMax(in *Input) []Finding {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	var eth ethtool.Interface
+	le := &lazyEthtool{root: in.Root}
+	defer le.close()
 	var out []Finding
 	for _, name := range names {
 		drops, ev := ringFullDrops(in, name)
 		if drops == 0 {
 			continue
 		}
-		if eth == nil {
-			var err error
-			if eth, err = ethtool.Open(in.Root); err != nil {
-				return nil
-			}
-			defer eth.Close()
+		eth, err := le.get()
+		if err != nil {
+			return nil
 		}
 		r, err := eth.Rings(name)
 		if err != nil || r.RXMax == 0 || r.RX >= r.RXMax {
@@ -100,18 +99,16 @@ func ruleQueuesBelowCores(in *Input) []Finding {
 		return nil
 	}
 	iso := isolated(in)
-	var eth ethtool.Interface
+	le := &lazyEthtool{root: in.Root}
+	defer le.close()
 	var out []Finding
 	for _, nic := range in.Topo.NICs {
 		if i, ok := nicSpec(in, nic.Name); ok && (in.Spec.NICs[i].Channels != nil || in.Spec.NICs[i].RSS != nil) {
 			continue
 		}
-		if eth == nil {
-			var err error
-			if eth, err = ethtool.Open(in.Root); err != nil {
-				return nil
-			}
-			defer eth.Close()
+		eth, err := le.get()
+		if err != nil {
+			return nil
 		}
 		ch, err := eth.Channels(nic.Name)
 		if err != nil {
@@ -180,4 +177,25 @@ func ruleTxDrops(in *Input) []Finding {
 		})
 	}
 	return out
+}
+
+// lazyEthtool opens ethtool for a root at the first rule that needs it
+// for a NIC; close closes it when it was opened.
+type lazyEthtool struct {
+	root *host.Root
+	eth  ethtool.Interface
+	err  error
+}
+
+func (l *lazyEthtool) get() (ethtool.Interface, error) {
+	if l.eth == nil && l.err == nil {
+		l.eth, l.err = ethtool.Open(l.root)
+	}
+	return l.eth, l.err
+}
+
+func (l *lazyEthtool) close() {
+	if l.eth != nil {
+		l.eth.Close()
+	}
 }

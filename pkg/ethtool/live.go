@@ -234,14 +234,21 @@ type ifreq struct {
 }
 
 func ethtoolIoctl(fd int, ifname string, buf []uint32) error {
+	err := ethtoolIoctlAt(fd, ifname, unsafe.Pointer(&buf[0]))
+	runtime.KeepAlive(buf)
+	return err
+}
+
+// ethtoolIoctlAt is SIOCETHTOOL on ifname with the command buffer at data;
+// the caller keeps the buffer alive until it returns.
+func ethtoolIoctlAt(fd int, ifname string, data unsafe.Pointer) error {
 	var ifr ifreq
 	if len(ifname) >= unix.IFNAMSIZ {
 		return fmt.Errorf("interface name %q too long", ifname)
 	}
 	copy(ifr.name[:], ifname)
-	ifr.data = uintptr(unsafe.Pointer(&buf[0]))
+	ifr.data = uintptr(data)
 	_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), siocETHTOOL, uintptr(unsafe.Pointer(&ifr)))
-	runtime.KeepAlive(buf)
 	if errno != 0 {
 		return errno
 	}

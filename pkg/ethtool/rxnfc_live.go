@@ -59,18 +59,9 @@ type Ioctl func(ifname string, buf []byte) error
 // sockIoctl is the real SIOCETHTOOL on a socket.
 func sockIoctl(fd int) Ioctl {
 	return func(ifname string, buf []byte) error {
-		var ifr ifreq
-		if len(ifname) >= unix.IFNAMSIZ {
-			return fmt.Errorf("interface name %q too long", ifname)
-		}
-		copy(ifr.name[:], ifname)
-		ifr.data = uintptr(unsafe.Pointer(&buf[0]))
-		_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), siocETHTOOL, uintptr(unsafe.Pointer(&ifr)))
+		err := ethtoolIoctlAt(fd, ifname, unsafe.Pointer(&buf[0]))
 		runtime.KeepAlive(buf)
-		if errno != 0 {
-			return errno
-		}
-		return nil
+		return err
 	}
 }
 
