@@ -31,16 +31,14 @@ type lazyAliases struct {
 
 type span struct{ start, end int }
 
-func newLazyAliases(data []byte) *lazyAliases { return &lazyAliases{data: data} }
-
-func (la *lazyAliases) index() {
-	la.byVendor = map[[8]byte][]span{}
-	tag := []byte("pci:")
-	d := la.data
+// eachLineWith calls f with the position of the first occurrence of tag
+// in each line of d that has one, and the line's span (without its
+// newline), until f returns false.
+func eachLineWith(d, tag []byte, f func(pos int, line span) bool) {
 	for off := 0; off < len(d); {
 		k := bytes.Index(d[off:], tag)
 		if k < 0 {
-			break
+			return
 		}
 		pos := off + k
 		start := bytes.LastIndexByte(d[:pos], '\n') + 1
@@ -50,14 +48,26 @@ func (la *lazyAliases) index() {
 		} else {
 			end += pos
 		}
-		sp := span{start, end}
-		if v, ok := plainVendor(d[pos:end]); ok {
+		if !f(pos, span{start, end}) {
+			return
+		}
+		off = end + 1
+	}
+}
+
+func newLazyAliases(data []byte) *lazyAliases { return &lazyAliases{data: data} }
+
+func (la *lazyAliases) index() {
+	la.byVendor = map[[8]byte][]span{}
+	d := la.data
+	eachLineWith(d, []byte("pci:"), func(pos int, sp span) bool {
+		if v, ok := plainVendor(d[pos:sp.end]); ok {
 			la.byVendor[v] = append(la.byVendor[v], sp)
 		} else {
 			la.other = append(la.other, sp)
 		}
-		off = end + 1
-	}
+		return true
+	})
 }
 
 // plainVendor is the vendor field of "pci:vXXXXXXXX...", when it is 8

@@ -153,28 +153,16 @@ func (km *kernelModules) Available(name string) bool {
 // find searches the lists for a module of canonical name want.
 func (km *kernelModules) find(want string) bool {
 	needle := []byte(want + ".ko")
+	found := false
 	for i, norm := range km.lists {
-		for off := 0; ; {
-			k := bytes.Index(norm[off:], needle)
-			if k < 0 {
-				break
-			}
-			pos := off + k
-			start := bytes.LastIndexByte(norm[:pos], '\n') + 1
-			end := bytes.IndexByte(norm[pos:], '\n')
-			if end < 0 {
-				end = len(norm)
-			} else {
-				end += pos
-			}
-			line := strings.TrimSuffix(string(km.raw[i][start:end]), "\r")
-			if m, ok := moduleOfLine(line); ok && m == want {
-				return true
-			}
-			off = end
-			if off >= len(norm) {
-				break
-			}
+		eachLineWith(norm, needle, func(_ int, sp span) bool {
+			line := strings.TrimSuffix(string(km.raw[i][sp.start:sp.end]), "\r")
+			m, ok := moduleOfLine(line)
+			found = ok && m == want
+			return !found
+		})
+		if found {
+			return true
 		}
 	}
 	return false
