@@ -2,7 +2,6 @@ package host
 
 import (
 	"runtime"
-	"strings"
 	"sync"
 )
 
@@ -24,20 +23,40 @@ const readManyMin = 32
 // content at the time of its own read.
 func (r *Root) ReadStrings(paths []string) []Read {
 	out := make([]Read, len(paths))
-	read := func(i int) {
-		b, err := r.ReadFile(paths[i])
-		if err != nil {
-			out[i].Err = err
-			return
+	if r.ahead != nil {
+		rest := r.ahead.take(paths, out)
+		if len(rest) == 0 {
+			return out
 		}
-		out[i].S = strings.TrimRight(string(b), "\n")
+		if len(rest) < len(paths) {
+			sub := make([]string, len(rest))
+			for k, i := range rest {
+				sub[k] = paths[i]
+			}
+			for k, rd := range r.readMany(sub) {
+				out[rest[k]] = rd
+			}
+			return out
+		}
 	}
+	r.readInto(paths, out)
+	return out
+}
+
+func (r *Root) readMany(paths []string) []Read {
+	out := make([]Read, len(paths))
+	r.readInto(paths, out)
+	return out
+}
+
+func (r *Root) readInto(paths []string, out []Read) {
+	read := func(i int) { out[i] = readOne(r, paths[i]) }
 	workers := min(runtime.GOMAXPROCS(0), 8, len(paths)/readManyMin)
 	if workers < 2 {
 		for i := range paths {
 			read(i)
 		}
-		return out
+		return
 	}
 	var wg sync.WaitGroup
 	chunk := (len(paths) + workers - 1) / workers
@@ -52,5 +71,4 @@ func (r *Root) ReadStrings(paths []string) []Read {
 		}()
 	}
 	wg.Wait()
-	return out
 }

@@ -38,6 +38,8 @@ type Root struct {
 	// opens the prefix). The descriptor is closed when the Root is
 	// garbage (os.File's cleanup).
 	dir *os.File
+	// ahead is the read-ahead of a Root made by WithReadAhead.
+	ahead *readAhead
 }
 
 // New returns a Root for prefix with the real writer and, for the live host,

@@ -85,6 +85,10 @@ func (m Module) runPlanner(ctx context.Context, env *module.Env, spec *profile.S
 		return nil, err
 	}
 	defer p.eth.Close()
+	var done func()
+	p.r, done = p.r.WithReadAhead()
+	defer done()
+	go p.readAhead()
 	p.run()
 	pci := map[string]string{}
 	for _, n := range p.inv.NICs {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/nettune/nettune/pkg/cpuset"
 	"github.com/nettune/nettune/pkg/ethtool"
@@ -50,7 +51,9 @@ type planner struct {
 	// pinned are the IRQs the plan places and their CPUs, for
 	// irqbalance.
 	pinned map[int]cpuset.Set
-	// queueDirs are the NICs' queue lists (queueList).
+	// queueDirs are the NICs' queue lists (queueList), shared with
+	// readAhead under queueMu.
+	queueMu   sync.Mutex
 	queueDirs map[string]queueDir
 }
 
@@ -597,6 +600,8 @@ func (p *planner) planAffinity(label string, n NIC, a *profile.NICIRQAffinity, q
 // once per plan (RPS, RFS and XPS each walk the same queues). Callers get
 // their own slice.
 func (p *planner) queueList(name string, rx bool) ([]int, error) {
+	p.queueMu.Lock()
+	defer p.queueMu.Unlock()
 	q, ok := p.queueDirs[name]
 	if !ok {
 		q.rx, q.tx, q.err = netqueue.List(p.r, name)
