@@ -26,8 +26,8 @@ type readAhead struct {
 	mu      sync.Mutex
 	cond    sync.Cond // a slot became slotDone
 	slots   map[string]*aheadSlot
-	queue   []string // paths in the order they are read
-	running bool     // a goroutine is reading the queue
+	queue   [][]string // batches of paths (one ReadAhead each), in order
+	running bool       // a goroutine is reading the queue
 	closed  bool
 }
 
@@ -59,12 +59,14 @@ func (r *Root) ReadAhead(paths []string) {
 	if ra.closed {
 		return
 	}
+	batch := make([]string, 0, len(paths))
 	for _, p := range paths {
 		if _, ok := ra.slots[p]; !ok {
 			ra.slots[p] = &aheadSlot{}
-			ra.queue = append(ra.queue, p)
+			batch = append(batch, p)
 		}
 	}
+	ra.queue = append(ra.queue, batch)
 	if !ra.running {
 		ra.running = true
 		go ra.run(r)
@@ -75,18 +77,24 @@ func (ra *readAhead) run(r *Root) {
 	ra.mu.Lock()
 	defer ra.mu.Unlock()
 	for len(ra.queue) > 0 && !ra.closed {
-		p := ra.queue[0]
+		batch := ra.queue[0]
 		ra.queue = ra.queue[1:]
-		s := ra.slots[p]
-		if s == nil || s.state != slotQueued {
-			continue // taken by a caller
-		}
-		s.state = slotReading
 		ra.mu.Unlock()
-		s.read = readOne(r, p)
+		d := r.dirReaderFor(batch)
 		ra.mu.Lock()
-		s.state = slotDone
-		ra.cond.Broadcast()
+		for _, p := range batch {
+			s := ra.slots[p]
+			if ra.closed || s == nil || s.state != slotQueued {
+				continue // taken by a caller
+			}
+			s.state = slotReading
+			ra.mu.Unlock()
+			s.read = d.read(p)
+			ra.mu.Lock()
+			s.state = slotDone
+			ra.cond.Broadcast()
+		}
+		d.close()
 	}
 	ra.running = false
 	ra.queue = nil

@@ -50,7 +50,9 @@ func (r *Root) readMany(paths []string) []Read {
 }
 
 func (r *Root) readInto(paths []string, out []Read) {
-	read := func(i int) { out[i] = readOne(r, paths[i]) }
+	d := r.dirReaderFor(paths)
+	defer d.close()
+	read := func(i int) { out[i] = d.read(paths[i]) }
 	workers := min(runtime.GOMAXPROCS(0), 8, len(paths)/readManyMin)
 	if workers < 2 {
 		for i := range paths {

@@ -304,6 +304,11 @@ func readIn(root string, dir *os.File, p string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return readFd(fd, p)
+}
+
+// readFd reads fd (named p in errors) to its end and closes it.
+func readFd(fd int, p string) ([]byte, error) {
 	defer unix.Close(fd)
 	buf := make([]byte, 0, 512)
 	sized := false

@@ -119,6 +119,7 @@ func (p *planner) permMAC(name string) string {
 
 // run plans every entry of spec.nics.
 func (p *planner) run() {
+	p.items = slices.Grow(p.items, p.itemsEstimate())
 	claimed := map[string]int{}
 	sockFlows := map[int][]int{}
 	for i, entry := range p.spec.NICs {

@@ -26,31 +26,64 @@ func (p *planner) readAhead() {
 				continue
 			}
 			seen[n.Name] = true
-			var paths []string
+			// One batch per directory: each is read through a
+			// descriptor of its directory (/proc/irq, the queues).
 			if e.IRQAffinity != nil {
 				msi, _ := irqaffinity.MSIIRQs(n.PCIDir)
-				for _, irq := range msi {
-					paths = append(paths, p.r.Path(irqaffinity.ListPath(irq)))
-				}
+				p.r.ReadAhead(p.paths(msi, irqaffinity.ListPath))
 			}
 			rx, _ := p.queueList(n.Name, true)
 			tx, _ := p.queueList(n.Name, false)
+			queuePaths := func(qs []int, path func(string, int) string) []string {
+				return p.paths(qs, func(q int) string { return path(n.Name, q) })
+			}
 			if e.RPS != nil {
-				for _, q := range rx {
-					paths = append(paths, p.r.Path(netqueue.RPSPath(n.Name, q)))
-				}
+				p.r.ReadAhead(queuePaths(rx, netqueue.RPSPath))
 			}
 			if e.XPS != nil {
-				for _, q := range tx {
-					paths = append(paths, p.r.Path(netqueue.XPSPath(n.Name, q)))
-				}
+				p.r.ReadAhead(queuePaths(tx, netqueue.XPSPath))
 			}
 			if e.RFS != nil {
-				for _, q := range rx {
-					paths = append(paths, p.r.Path(netqueue.FlowCntPath(n.Name, q)))
-				}
+				p.r.ReadAhead(queuePaths(rx, netqueue.FlowCntPath))
 			}
-			p.r.ReadAhead(paths)
 		}
 	}
+}
+
+// paths are the files path names for each of ids, under the root.
+func (p *planner) paths(ids []int, path func(int) string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = p.r.Path(path(id))
+	}
+	return out
+}
+
+// itemsEstimate is about the number of items run plans: a few per NIC,
+// one per queue for each of RPS, XPS and RFS, one per queue IRQ. With it
+// the items (a few hundred bytes each, thousands of them) are not copied
+// each time their slice doubles.
+func (p *planner) itemsEstimate() int {
+	n := 0
+	for _, e := range p.spec.NICs {
+		nics, _ := p.inv.Select(e.Match, nil)
+		for _, nic := range nics {
+			rx, _ := p.queueList(nic.Name, true)
+			tx, _ := p.queueList(nic.Name, false)
+			n += 32
+			if e.IRQAffinity != nil {
+				n += max(len(rx), len(tx))
+			}
+			if e.RPS != nil {
+				n += len(rx)
+			}
+			if e.RFS != nil {
+				n += len(rx)
+			}
+			if e.XPS != nil {
+				n += len(tx)
+			}
+		}
+	}
+	return n
 }
