@@ -144,23 +144,47 @@ func (t *TableWriter) Rows(header []string, rows [][]string) {
 		}
 	}
 	fit(width, t.width)
+	// One buffer for the table: a plan on a large host is thousands of
+	// rows.
+	var buf []byte
 	write := func(cells []string) {
-		var line strings.Builder
+		start := len(buf)
 		for i, c := range cells {
-			if i < len(width) && visibleLen(c) > width[i] {
+			n := visibleLen(c)
+			if i < len(width) && n > width[i] {
 				c = cut(c, width[i])
+				n = visibleLen(c)
 			}
-			line.WriteString(c)
-			if i < len(cells)-1 {
-				line.WriteString(strings.Repeat(" ", width[i]-visibleLen(c)+2))
+			buf = append(buf, c...)
+			if i < len(cells)-1 && i < len(width) {
+				buf = appendSpaces(buf, width[i]-n+2)
+			} else if i < len(cells)-1 {
+				buf = append(buf, "  "...)
 			}
 		}
-		t.b.WriteString(strings.TrimRight(line.String(), " ") + "\n")
+		for len(buf) > start && buf[len(buf)-1] == ' ' {
+			buf = buf[:len(buf)-1]
+		}
+		buf = append(buf, '\n')
 	}
 	write(header)
 	for _, r := range rows {
 		write(r)
 	}
+	t.b.Write(buf)
+}
+
+const spaces = "                                                                "
+
+func appendSpaces(b []byte, n int) []byte {
+	for n > len(spaces) {
+		b = append(b, spaces...)
+		n -= len(spaces)
+	}
+	if n > 0 {
+		b = append(b, spaces[:n]...)
+	}
+	return b
 }
 
 func (t *TableWriter) String() string { return t.b.String() }
@@ -209,6 +233,16 @@ func cut(s string, n int) string {
 
 // visibleLen counts runes outside ANSI escape sequences.
 func visibleLen(s string) int {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf || s[i] == '\x1b' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return len(s)
+	}
 	n, esc := 0, false
 	for _, r := range s {
 		switch {
@@ -230,6 +264,9 @@ func visibleLen(s string) int {
 func Abbrev(s string, max int) string {
 	if s == "" {
 		return "-"
+	}
+	if len(s) <= max && strings.IndexByte(s, '\n') < 0 && strings.IndexByte(s, '\t') < 0 {
+		return s // short, one line: most cells
 	}
 	if strings.Contains(strings.TrimSuffix(s, "\n"), "\n") {
 		return fmt.Sprintf("(%d lines)", strings.Count(strings.TrimSuffix(s, "\n"), "\n")+1)
