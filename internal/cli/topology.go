@@ -33,6 +33,7 @@ running kernel isolates. Reads /sys and /proc under --root; writes nothing.`,
 			if err != nil {
 				return err
 			}
+			topo.FillCPUFreq(eng.Env.Root)
 			body := topologyBody{Topology: topo, Cores: topo.Cores()}
 			if body.Cores == nil {
 				body.Cores = []numa.Core{}

@@ -3,6 +3,7 @@ package diagnose
 import (
 	"bytes"
 	"fmt"
+	"github.com/nettune/nettune/pkg/numa"
 	"os"
 	"path/filepath"
 	"sort"
@@ -602,15 +603,11 @@ func matchName(glob, name string) bool {
 func ruleGovernor(in *Input) []Finding {
 	iso := isolated(in)
 	var slow []string
-	seen := map[string]bool{}
-	// The governors the topology read (numa.Read, once per command).
-	for _, c := range in.Topo.CPUs {
-		if !iso.Contains(c.ID) || c.Governor == "" {
-			continue
-		}
-		if g := c.Governor; g != "performance" {
-			slow = append(slow, fmt.Sprintf("cpu%d: %s", c.ID, g))
-			seen[g] = true
+	// Only the isolated CPUs' governors are read.
+	ids := iso.List()
+	for i, g := range numa.ReadGovernors(in.Root, ids) {
+		if g != "" && g != "performance" {
+			slow = append(slow, fmt.Sprintf("cpu%d: %s", ids[i], g))
 		}
 	}
 	if len(slow) == 0 {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/nettune/nettune/pkg/host"
@@ -144,6 +145,23 @@ func Capture(e Interface, ifname string) (*State, error) {
 // is the sysfs attribute of the root.
 type Files struct {
 	Root *host.Root
+	// plan, when set (ForPlan), keeps each interface's view once read.
+	plan *planViews
+}
+
+type planViews struct {
+	mu    sync.Mutex
+	views map[string]*decoded
+}
+
+// ForPlan returns f reading each interface's state file once: a plan is
+// a reading of the host at one moment, and asks each NIC's file half a
+// dozen questions (on a host with 16 NICs, 96 reads of 7 KB files become
+// 16). A write through it (store) drops that interface's view; a change
+// by another process is not seen by the plan view. Use f itself to apply
+// and to read back.
+func (f *Files) ForPlan() *Files {
+	return &Files{Root: f.Root, plan: &planViews{views: map[string]*decoded{}}}
 }
 
 // Path is the state file of an interface under the root.
@@ -171,13 +189,27 @@ func (f *Files) load(ifname string) (*State, error) {
 // it and getters hand out copies of its maps and slices. The file is read
 // every time: a change by anyone, this process or another, is seen.
 func (f *Files) view(ifname string) (*decoded, error) {
+	if f.plan != nil {
+		f.plan.mu.Lock()
+		d := f.plan.views[ifname]
+		f.plan.mu.Unlock()
+		if d != nil {
+			return d, nil
+		}
+	}
 	p, data, err := f.read(ifname)
 	if err != nil {
 		return nil, err
 	}
-	return decodeCached(p, data, func(err error) error {
+	d, err := decodeCached(p, data, func(err error) error {
 		return fmt.Errorf("read %s: %w", f.Root.HostPath(p), err)
 	})
+	if err == nil && f.plan != nil {
+		f.plan.mu.Lock()
+		f.plan.views[ifname] = d
+		f.plan.mu.Unlock()
+	}
+	return d, err
 }
 
 func (f *Files) read(ifname string) (string, []byte, error) {
@@ -193,6 +225,11 @@ func (f *Files) read(ifname string) (string, []byte, error) {
 }
 
 func (f *Files) store(ifname string, s *State) error {
+	if f.plan != nil {
+		f.plan.mu.Lock()
+		delete(f.plan.views, ifname)
+		f.plan.mu.Unlock()
+	}
 	return f.Root.W.WriteFile(f.Path(ifname), s.Encode(), 0o644)
 }
 

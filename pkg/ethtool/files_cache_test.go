@@ -3,6 +3,7 @@ package ethtool
 import (
 	"os"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -63,5 +64,51 @@ func TestFilesViewIsNeverStale(t *testing.T) {
 	}
 	if _, err := f.Rings("eno9"); err == nil {
 		t.Error("a broken file read as the last good state")
+	}
+}
+
+// TestFilesForPlan: a plan's view reads each interface's file once (a
+// rewrite behind its back is not seen, the plan is one reading of the
+// host), hands out copies like Files, sees its own writes, and leaves the
+// Files it came from reading every time.
+func TestFilesForPlan(t *testing.T) {
+	_, f := offlineRoot(t)
+	const state = `{"driver":"ixgbe","rings":{"rx":512,"tx":512,"rxMax":4096,"txMax":4096},"rssIndir":"0 1 0 1"}`
+	if err := os.WriteFile(f.Path("eno9"), []byte(state), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pv := f.ForPlan()
+	if r, err := pv.Rings("eno9"); err != nil || r.RX != 512 {
+		t.Fatalf("rings: %+v, %v", r, err)
+	}
+	tab, _ := pv.Indir("eno9")
+	tab[0] = 3
+	if got, _ := pv.Indir("eno9"); !slices.Equal(got, []uint32{0, 1, 0, 1}) {
+		t.Errorf("table after a caller changed its copy: %v", got)
+	}
+	if err := os.WriteFile(f.Path("eno9"), []byte(strings.Replace(state, `"rx":512`, `"rx":256`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := pv.Rings("eno9"); r.RX != 512 {
+		t.Errorf("the plan view read the file again: rx %d", r.RX)
+	}
+	if r, _ := f.Rings("eno9"); r.RX != 256 {
+		t.Errorf("Files after ForPlan: rx %d, want the file's 256", r.RX)
+	}
+	if err := pv.SetRings("eno9", 1024, 1024); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := pv.Rings("eno9"); r.RX != 1024 {
+		t.Errorf("the plan view after its own SetRings: rx %d", r.RX)
+	}
+	// A missing file is an error every time, not remembered as a state.
+	if _, err := pv.Rings("eno8"); err == nil {
+		t.Error("rings of an interface without a state file")
+	}
+	if err := os.WriteFile(f.Path("eno8"), []byte(state), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := pv.Rings("eno8"); err != nil || r.RX != 512 {
+		t.Errorf("eno8 once its file exists: %+v, %v", r, err)
 	}
 }

@@ -16,8 +16,10 @@ package irqaffinity
 
 import (
 	"bufio"
+	"encoding/binary"
 	"fmt"
 	"io"
+	"math/bits"
 	"strconv"
 	"strings"
 )
@@ -192,6 +194,14 @@ func parseInterrupts(rd io.Reader, withCounts bool) ([]IRQ, map[string]map[int]u
 			scratch = make([]uint32, len(cpus))
 			counts = scratch
 		}
+		if !withCounts {
+			if end, ok := skipCounts(b, pos, len(cpus)); ok {
+				pos = end
+				q.Chip, q.Trigger, q.Names = splitDescription(strings.Fields(string(b[pos:])))
+				out = append(out, q)
+				continue
+			}
+		}
 		if end, ok := fixedCounts(b, pos, counts); ok {
 			pos = end
 		} else {
@@ -257,6 +267,66 @@ func fixedCounts(b []byte, pos int, counts []uint32) (int, bool) {
 		counts[i] = v
 	}
 	return end, true
+}
+
+// skipCounts is fixedCounts for a reader that does not keep the counts:
+// it accepts the same lines (each column a space, optional spaces and
+// digits to its end) without computing a number. Every byte of the
+// columns is a space or a digit, each column starts with a space and ends
+// with a digit, and a digit is followed by a space only where a column
+// ends: then no column has a space after its digits. The bytes are
+// tested eight at a time (a 256-CPU line is 2,816 bytes of columns).
+func skipCounts(b []byte, pos, n int) (int, bool) {
+	end := pos + countWidth*n
+	if end > len(b) || (end < len(b) && !isSpace(b[end])) {
+		return 0, false
+	}
+	cols := b[pos:end]
+	for k := countWidth - 1; k < len(cols); k += countWidth {
+		if cols[k-countWidth+1] != ' ' || cols[k]-'0' > 9 {
+			return 0, false
+		}
+	}
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+		low7 = 0x7f7f7f7f7f7f7f7f
+	)
+	ends, lastDigit := 0, uint64(0)
+	i := 0
+	for ; i+8 <= len(cols); i += 8 {
+		x := binary.LittleEndian.Uint64(cols[i:]) ^ (0x30 * ones)
+		// A digit is 0x00-0x09 now, a space 0x10: the high bit of each
+		// byte of d says digit, of sp says space.
+		d := ^(((x & low7) + 0x76*ones) | x) & high
+		y := x ^ (0x10 * ones)
+		sp := ^(((y & low7) + low7) | y) & high
+		if d|sp != high {
+			return 0, false
+		}
+		// A digit followed by a space: within the word, and from the
+		// last byte of the previous word to the first of this one.
+		ends += bits.OnesCount64(d & (sp >> 8))
+		if lastDigit != 0 && sp&0x80 != 0 {
+			ends++
+		}
+		lastDigit = d >> 63
+	}
+	for ; i < len(cols); i++ {
+		c := cols[i]
+		isDigit := c-'0' <= 9
+		if !isDigit && c != ' ' {
+			return 0, false
+		}
+		if lastDigit != 0 && !isDigit {
+			ends++
+		}
+		lastDigit = 0
+		if isDigit {
+			lastDigit = 1
+		}
+	}
+	return end, ends == n-1 || n == 0
 }
 
 // parseCount reads a per-CPU count: decimal digits, which the kernel

@@ -99,6 +99,21 @@ func FuzzParseInterrupts(f *testing.F) {
 	f.Add("           CPU0       CPU1\n 24:          1        1x0  IO-APIC   5-edge      ACPI:Ged\n")
 	f.Add("           CPU0       CPU1       CPU2\n 24:          1                     5  IO-APIC   5-edge      ACPI:Ged\n")
 	f.Add("           CPU0       CPU1\n 24:          1          7IO-APIC   5-edge      ACPI:Ged\n")
+	// Lines long enough for skipCounts' eight-byte steps: a space inside
+	// a column's digits, a byte with the high bit set that is a digit
+	// once the bit is dropped, a tab, each in a different word.
+	head := "    "
+	for c := 0; c < 9; c++ {
+		head += fmt.Sprintf("       CPU%d", c)
+	}
+	head += "\n"
+	col := " " + strings.Repeat(" ", 9) + "7"
+	for _, bad := range []string{"   12 3456", "        \xb01", "\t        5", "12345678 1"} {
+		for _, at := range []int{0, 3, 8} {
+			cols := strings.Repeat(col, at) + " " + bad + strings.Repeat(col, 8-at)
+			f.Add(head + " 24:" + cols + "  PCI-MSI 1-edge  eth0-TxRx-0\n")
+		}
+	}
 	f.Fuzz(func(t *testing.T, in string) {
 		irqs, err := ParseInterrupts(strings.NewReader(in))
 		if err != nil {
@@ -197,4 +212,45 @@ func referenceLines(in string) ([][]uint32, [][]string) {
 		rest = append(rest, f[1+n:])
 	}
 	return out, rest
+}
+
+// bigInterrupts is /proc/interrupts of a 256-CPU host with 1,040 queue
+// IRQs, as the kernel prints it.
+func bigInterrupts() string {
+	var b strings.Builder
+	b.WriteString("     ")
+	for c := 0; c < 256; c++ {
+		fmt.Fprintf(&b, "   CPU%-5d", c)
+	}
+	b.WriteString("\n")
+	for irq := 0; irq < 1040; irq++ {
+		fmt.Fprintf(&b, "%4d:", 200+irq)
+		for c := 0; c < 256; c++ {
+			fmt.Fprintf(&b, " %10d", (irq*7+c*13)%100000)
+		}
+		fmt.Fprintf(&b, "  IR-PCI-MSIX-0000:17:00.0  %d-edge      ice-ens1f0-TxRx-%d\n", irq, irq)
+	}
+	return b.String()
+}
+
+// BenchmarkParseInterrupts: the whole table with counts, and the lines
+// without them (IRQ placement).
+func BenchmarkParseInterrupts(b *testing.B) {
+	in := bigInterrupts()
+	b.Run("counts", func(b *testing.B) {
+		b.SetBytes(int64(len(in)))
+		for b.Loop() {
+			if _, err := ParseInterrupts(strings.NewReader(in)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("lines", func(b *testing.B) {
+		b.SetBytes(int64(len(in)))
+		for b.Loop() {
+			if _, err := ParseInterruptLines(strings.NewReader(in)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

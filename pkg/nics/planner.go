@@ -67,6 +67,9 @@ func (m Module) newPlanner(ctx context.Context, env *module.Env, spec *profile.S
 	if err != nil {
 		return nil, err
 	}
+	if f, ok := eth.(*ethtool.Files); ok {
+		eth = f.ForPlan() // the planner only reads
+	}
 	inv, err := ReadInventory(r, topo, eth)
 	if err != nil {
 		eth.Close()
@@ -389,7 +392,7 @@ func (p *planner) rssItem(label string, n NIC, r *profile.RSS, qs queueState) (p
 		Before: before, After: after, When: plan.Live,
 		Reason: reason, Command: cmd,
 	}, Status: plan.OK}
-	if ethtool.FormatIndir(t) != ethtool.FormatIndir(want) {
+	if !slices.Equal(t, want) {
 		it.Status = plan.Drift
 	}
 	return it, true

@@ -29,6 +29,7 @@ type CPU struct {
 	Siblings cpuset.Set `json:"siblings"`
 	// Driver and Governor are the cpufreq scaling driver and governor;
 	// empty when the CPU has no cpufreq (virtual machines, no driver).
+	// Read leaves them empty; FillCPUFreq reads them.
 	Driver   string `json:"cpufreqDriver,omitempty"`
 	Governor string `json:"governor,omitempty"`
 }
@@ -107,19 +108,17 @@ func Read(r *host.Root) (*Topology, error) {
 			nodeOf[c] = n.ID
 		}
 	}
-	// Five files per CPU, a thousand and more on a big host: read in
-	// parallel, then parsed in order.
+	// Three files per CPU, hundreds on a big host: read in parallel,
+	// then parsed in order.
 	ids := t.Possible.List()
-	const perCPU = 5
+	const perCPU = 3
 	paths := make([]string, 0, perCPU*len(ids))
 	for _, id := range ids {
 		dir := filepath.Join(cpuDir, "cpu"+strconv.Itoa(id))
 		paths = append(paths,
 			filepath.Join(dir, "topology", "physical_package_id"),
 			filepath.Join(dir, "topology", "core_id"),
-			filepath.Join(dir, "topology", "thread_siblings_list"),
-			filepath.Join(dir, "cpufreq", "scaling_driver"),
-			filepath.Join(dir, "cpufreq", "scaling_governor"))
+			filepath.Join(dir, "topology", "thread_siblings_list"))
 	}
 	reads := r.ReadStrings(paths)
 	for i, id := range ids {
@@ -133,12 +132,6 @@ func Read(r *host.Root) (*Topology, error) {
 				c.Siblings = s
 			}
 		}
-		if f[3].Err == nil {
-			c.Driver = strings.TrimSpace(f[3].S)
-		}
-		if f[4].Err == nil {
-			c.Governor = strings.TrimSpace(f[4].S)
-		}
 		t.CPUs = append(t.CPUs, c)
 	}
 	t.NICs = readNICs(r, len(t.Nodes))
@@ -151,6 +144,56 @@ func Read(r *host.Root) (*Topology, error) {
 	}
 	t.DefaultHugepageKB = readMeminfoKey(r.Proc("meminfo"), "Hugepagesize:")
 	return t, nil
+}
+
+// CPUFreq is a CPU's cpufreq scaling driver and governor, empty when
+// the CPU has no cpufreq (virtual machines, no driver).
+type CPUFreq struct {
+	Driver, Governor string
+}
+
+// ReadCPUFreq reads the cpufreq driver and governor of each CPU of ids,
+// in the order of ids. Read does not: two files per CPU that only the
+// topology command needs.
+func ReadCPUFreq(r *host.Root, ids []int) []CPUFreq {
+	drivers, governors := readCPUFreqFiles(r, ids, "scaling_driver"), ReadGovernors(r, ids)
+	out := make([]CPUFreq, len(ids))
+	for i := range ids {
+		out[i] = CPUFreq{Driver: drivers[i], Governor: governors[i]}
+	}
+	return out
+}
+
+// ReadGovernors reads the cpufreq governor of each CPU of ids, "" for a
+// CPU without cpufreq.
+func ReadGovernors(r *host.Root, ids []int) []string {
+	return readCPUFreqFiles(r, ids, "scaling_governor")
+}
+
+func readCPUFreqFiles(r *host.Root, ids []int, name string) []string {
+	paths := make([]string, len(ids))
+	for i, id := range ids {
+		paths[i] = r.Sys("devices/system/cpu", "cpu"+strconv.Itoa(id), "cpufreq", name)
+	}
+	out := make([]string, len(ids))
+	for i, rd := range r.ReadStrings(paths) {
+		if rd.Err == nil {
+			out[i] = strings.TrimSpace(rd.S)
+		}
+	}
+	return out
+}
+
+// FillCPUFreq sets Driver and Governor of every CPU of t (ReadCPUFreq).
+// t must not be shared: a topology from ReadOnce is.
+func (t *Topology) FillCPUFreq(r *host.Root) {
+	ids := make([]int, len(t.CPUs))
+	for i, c := range t.CPUs {
+		ids[i] = c.ID
+	}
+	for i, f := range ReadCPUFreq(r, ids) {
+		t.CPUs[i].Driver, t.CPUs[i].Governor = f.Driver, f.Governor
+	}
 }
 
 func (t *Topology) readNodes(r *host.Root) error {

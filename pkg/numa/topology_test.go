@@ -23,7 +23,7 @@ func readFixture(t *testing.T, name string) (*Topology, *host.Root) {
 }
 
 func TestTwoNodes(t *testing.T) {
-	topo, _ := readFixture(t, "topo-2node-32cpu-smt")
+	topo, r := readFixture(t, "topo-2node-32cpu-smt")
 	if len(topo.Nodes) != 2 || topo.Online.String() != "0-31" {
 		t.Fatalf("nodes %d, online %s", len(topo.Nodes), topo.Online)
 	}
@@ -46,8 +46,12 @@ func TestTwoNodes(t *testing.T) {
 	if topo.CPUInfo.Vendor != "GenuineIntel" || !strings.Contains(topo.CPUInfo.Model, "Silver 4110") {
 		t.Errorf("cpu info %+v", topo.CPUInfo)
 	}
-	if c := topo.CPUs[5]; c.Driver != "intel_pstate" || c.Governor != "powersave" || c.Core != 8 || c.Package != 0 {
-		t.Errorf("cpu 5: %+v", c)
+	if c := topo.CPUs[5]; c.Driver != "" || c.Governor != "" || c.Core != 8 || c.Package != 0 {
+		t.Errorf("cpu 5 as Read reads it (no cpufreq): %+v", c)
+	}
+	topo.FillCPUFreq(r)
+	if c := topo.CPUs[5]; c.Driver != "intel_pstate" || c.Governor != "powersave" {
+		t.Errorf("cpu 5 with cpufreq: %+v", c)
 	}
 	// A kernel with NO_HZ_FULL and no nohz_full= prints "(null)".
 	if !topo.NohzFull.IsEmpty() || !topo.Isolated.IsEmpty() {
@@ -93,6 +97,7 @@ func TestOneNodeVM(t *testing.T) {
 	if topo.CPUInfo.GiganticPages() || topo.HasHugepageSize(1048576) {
 		t.Error("1G pages reported on a host without them")
 	}
+	topo.FillCPUFreq(r)
 	if topo.CPUs[0].Driver != "" || topo.CPUs[0].Governor != "" {
 		t.Errorf("cpufreq on a VM: %+v", topo.CPUs[0])
 	}
