@@ -273,9 +273,27 @@ func Abbrev(s string, max int) string {
 	}
 	s = strings.TrimSuffix(s, "\n")
 	s = strings.ReplaceAll(s, "\t", " ")
-	if utf8.RuneCountInString(s) > max {
-		r := []rune(s)
-		return string(r[:max-1]) + "…"
+	if len(s) <= max {
+		return s
+	}
+	if !utf8.ValidString(s) {
+		// Invalid bytes become U+FFFD, as a conversion to runes does.
+		if r := []rune(s); len(r) > max {
+			return string(r[:max-1]) + "…"
+		}
+		return s
+	}
+	// More than max runes: cut after max-1 of them, found without
+	// converting the string.
+	n, cut := 0, 0
+	for i := range s {
+		if n == max-1 {
+			cut = i
+		}
+		if n == max {
+			return s[:cut] + "…"
+		}
+		n++
 	}
 	return s
 }
