@@ -107,23 +107,35 @@ func TestDirReaderBatchDirectory(t *testing.T) {
 	}
 }
 
-// TestDirReaderLive: on the live root the directory's reading matches a
+// TestDirReaderLive: on the live root, in procfs and through sysfs's
+// links (/sys/class/net/lo is one), the directory's reading matches a
 // plain read.
 func TestDirReaderLive(t *testing.T) {
 	r, err := New("/")
 	if err != nil {
 		t.Fatal(err)
 	}
-	paths := []string{"/proc/sys/kernel/ostype", "/proc/sys/kernel/osrelease", "/proc/sys/kernel/nosuch"}
-	d := r.dirReaderFor(paths)
-	defer d.close()
-	if d.dir != "/proc/sys/kernel/" {
-		t.Fatalf("directory %q", d.dir)
-	}
-	for _, p := range paths {
-		got, exp := d.read(p), readOne(r, p)
-		if got.S != exp.S || (got.Err == nil) != (exp.Err == nil) {
-			t.Errorf("%s: %q, %v; plain %q, %v", p, got.S, got.Err, exp.S, exp.Err)
+	for _, c := range []struct {
+		dir   string
+		paths []string
+	}{
+		{"/proc/sys/kernel/", []string{"/proc/sys/kernel/ostype", "/proc/sys/kernel/osrelease", "/proc/sys/kernel/nosuch"}},
+		{"/sys/class/net/lo/queues/", []string{"/sys/class/net/lo/queues/rx-0/rps_cpus", "/sys/class/net/lo/queues/rx-0/rps_flow_cnt", "/sys/class/net/lo/queues/tx-0/xps_rxqs", "/sys/class/net/lo/queues/rx-0/../../mtu", "/sys/class/net/lo/queues/rx-9/rps_cpus"}},
+	} {
+		if _, err := os.Stat(c.dir); err != nil {
+			t.Logf("%s: %v", c.dir, err)
+			continue
 		}
+		d := r.dirReaderFor(c.paths)
+		if d.dir != c.dir || d.fd < 0 {
+			t.Fatalf("directory %q (fd %d), want %q", d.dir, d.fd, c.dir)
+		}
+		for _, p := range c.paths {
+			got, exp := d.read(p), readOne(r, p)
+			if got.S != exp.S || (got.Err == nil) != (exp.Err == nil) {
+				t.Errorf("%s: %q, %v; plain %q, %v", p, got.S, got.Err, exp.S, exp.Err)
+			}
+		}
+		d.close()
 	}
 }
