@@ -93,19 +93,33 @@ func NewPlanner(r *host.Root, journal []plan.Change) *Planner {
 // use, with the reasons the guards would give. A device whose network
 // state cannot be read counts as active.
 func (p *Planner) Devices(ctx context.Context, ids *IDs) (*Inventory, error) {
-	inv, err := Scan(p.Root, ids)
-	if err != nil {
-		return nil, err
-	}
 	src := p.Network
 	if src == nil {
 		src = NetworkFor(p.Root)
 	}
-	var (
+	// The addresses, routes and SSH sessions that make an interface
+	// active are read while the devices are scanned: /proc/net/tcp alone
+	// costs milliseconds of kernel time (it walks the whole connection
+	// hash table), as much as the rest of the listing.
+	type activeState struct {
 		n        *Network
-		netErr   error
+		err      error
 		sessions []Session
-		read     bool
+	}
+	active := make(chan activeState, 1)
+	go func() {
+		var a activeState
+		a.n, a.err = src.Network(ctx)
+		a.sessions = Sessions(p.Root, p.Getenv)
+		active <- a
+	}()
+	inv, err := Scan(p.Root, ids)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		a    activeState
+		read bool
 	)
 	for _, d := range inv.Devices {
 		for _, use := range d.Storage {
@@ -118,10 +132,9 @@ func (p *Planner) Devices(ctx context.Context, ids *IDs) (*Inventory, error) {
 		}
 		if !read {
 			read = true
-			n, netErr = src.Network(ctx)
-			sessions = Sessions(p.Root, p.Getenv)
+			a = <-active
 		}
-		for _, r := range activity(d, n, netErr, sessions) {
+		for _, r := range activity(d, a.n, a.err, a.sessions) {
 			d.Active = true
 			d.Reasons = append(d.Reasons, r.Message)
 		}

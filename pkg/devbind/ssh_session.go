@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/nettune/nettune/pkg/host"
 )
@@ -131,13 +132,25 @@ func Sessions(r *host.Root, getenv func(string) string) []Session {
 			add(s)
 		}
 	}
-	for _, name := range []string{"net/tcp", "net/tcp6"} {
-		f, err := os.Open(r.Proc(name))
-		if err != nil {
-			continue
-		}
-		ss, _ := ParseProcNetTCP(f, ports)
-		f.Close()
+	// The two tables are read side by side: each read walks the kernel's
+	// whole connection hash table, however few connections there are.
+	names := []string{"net/tcp", "net/tcp6"}
+	found := make([][]Session, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f, err := os.Open(r.Proc(name))
+			if err != nil {
+				return
+			}
+			found[i], _ = ParseProcNetTCP(f, ports)
+			f.Close()
+		}()
+	}
+	wg.Wait()
+	for _, ss := range found {
 		for _, s := range ss {
 			add(s)
 		}

@@ -1,35 +1,52 @@
 package devbind
 
 import (
-	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/nettune/nettune/pkg/host"
 )
 
-// FuzzParseSSHConnection: an accepted SSH_CONNECTION has valid, unmapped
-// addresses, and sshd's spelling of the session it describes parses back
-// to the same session.
-func FuzzParseSSHConnection(f *testing.F) {
-	f.Add("10.0.0.99 51234 10.0.0.5 22")
-	f.Add("::ffff:10.0.0.7 1 ::ffff:10.0.0.5 22")
-	f.Add("fe80::1%eth0 65535 2001:db8::1 0")
-	f.Add("1.2.3.4 +5 1.2.3.4 022")
-	f.Fuzz(func(t *testing.T, v string) {
-		s, ok := ParseSSHConnection(v)
-		if !ok {
-			return
+// TestSessionsBothTables: the SSH sessions come from SSH_CONNECTION, from
+// /proc/net/tcp and from /proc/net/tcp6 (read side by side), each once;
+// a listening socket and a connection to another port are not sessions.
+func TestSessionsBothTables(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "proc/net"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const head = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+	// Little-endian words, as an x86 kernel prints them: 192.0.2.2:22
+	// from 198.51.100.7:50000, and a listener on :22.
+	tcp := head +
+		"   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0\n" +
+		"   1: 020200C0:0016 076433C6:C350 01 00000000:00000000 02:00000000 00000000     0        0 2 1 0 100 0 0 10 0\n" +
+		"   2: 020200C0:1F90 076433C6:C351 01 00000000:00000000 02:00000000 00000000     0        0 3 1 0 100 0 0 10 0\n"
+	// fd00::2 port 22 from fd00::9.
+	tcp6 := head +
+		"   0: 000000FD000000000000000002000000:0016 000000FD000000000000000009000000:D431 01 00000000:00000000 02:00000000 00000000     0        0 4 1 0 100 0 0 10 0\n"
+	for name, s := range map[string]string{"tcp": tcp, "tcp6": tcp6} {
+		if err := os.WriteFile(filepath.Join(dir, "proc/net", name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
 		}
-		for _, a := range []string{s.Local.String(), s.Remote.String()} {
-			if !s.Local.IsValid() || !s.Remote.IsValid() || s.Local.Addr().Is4In6() || s.Remote.Addr().Is4In6() {
-				t.Fatalf("%q: bad address %s in %+v", v, a, s)
-			}
+	}
+	r, err := host.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"SSH_CONNECTION": "198.51.100.7 50000 192.0.2.2 22"}
+	got := Sessions(r, func(k string) string { return env[k] })
+	want := map[string]string{
+		"SSH session 198.51.100.7:50000 -> 192.0.2.2:22 (SSH_CONNECTION)": "",
+		"SSH session [fd00::9]:54321 -> [fd00::2]:22 (/proc/net/tcp)":    "",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("sessions %v, want %d", got, len(want))
+	}
+	for _, s := range got {
+		if _, ok := want[s.String()]; !ok {
+			t.Errorf("unexpected %s (want %v)", s, want)
 		}
-		if s.Source != "SSH_CONNECTION" {
-			t.Fatalf("%q: source %q", v, s.Source)
-		}
-		again := fmt.Sprintf("%s %d %s %d", s.Remote.Addr(), s.Remote.Port(), s.Local.Addr(), s.Local.Port())
-		back, ok := ParseSSHConnection(again)
-		if !ok || back != s {
-			t.Fatalf("%q -> %+v -> %q -> %+v, %v", v, s, again, back, ok)
-		}
-	})
+	}
 }
