@@ -11,9 +11,11 @@
 #   /proc and /sys), DEVBIND (dpdk-devbind.py).
 #
 # Each command runs RUNS times after one warm-up; the report gives the
-# median wall time and the largest peak RSS (GNU time's %e and %M), runs
-# of nettune devices and dpdk-devbind.py alternate, and their ratio is the
-# median of the ratios of each pair. Quote the medians of a quiet machine:
+# median wall time (the clock read around each run, to the
+# microsecond: GNU time's %e counts in steps of 10 ms, a tenth of a
+# check) and the largest peak RSS (GNU time's %M). Runs of nettune devices
+# and dpdk-devbind.py alternate, and their ratio is the median of the
+# ratios of each pair. Quote the medians of a quiet machine:
 # docs/performance.md.
 set -euo pipefail
 RUNS=${1:-7}
@@ -30,16 +32,28 @@ fi
 PROFILE=internal/fixture/bighost/nics.yaml
 command -v /usr/bin/time >/dev/null || { echo "bench-bighost: /usr/bin/time not found (apt-get install time)" >&2; exit 1; }
 
-# measure LABEL CMD...: RUNS timed runs; prints "median_wall max_rss_kb".
+# timed FILE CMD...: one run; appends "wall_us max_rss_kb" to FILE.
+timed() {
+	local out=$1 rss s e; shift
+	rss=$(mktemp)
+	s=$(date +%s%6N)
+	/usr/bin/time -f "%M" -o "$rss" "$@" >/dev/null 2>&1 || true
+	e=$(date +%s%6N)
+	echo "$((e - s)) $(tail -n1 "$rss")" >>"$out"
+	rm -f "$rss"
+}
+
+# measure LABEL CMD...: RUNS timed runs; prints the median wall and the
+# largest peak RSS.
 measure() {
 	local out; out=$(mktemp)
 	"${@:2}" >/dev/null 2>&1 || true
 	for _ in $(seq "$RUNS"); do
-		/usr/bin/time -f "%e %M" -a -o "$out" "${@:2}" >/dev/null 2>&1 || true
+		timed "$out" "${@:2}"
 	done
-	grep -E '^[0-9.]+ [0-9]+$' "$out" | sort -n | awk -v label="$1" '
+	grep -E '^[0-9]+ [0-9]+$' "$out" | sort -n | awk -v label="$1" '
 		{ w[NR] = $1; if ($2 > m) m = $2 }
-		END { printf "%-34s median %.3f s  peak RSS %.1f MB  (%d runs)\n", label, w[int((NR+1)/2)], m/1024, NR }'
+		END { printf "%-34s median %.3f s  peak RSS %.1f MB  (%d runs)\n", label, w[int((NR+1)/2)]/1e6, m/1024, NR }'
 	rm -f "$out"
 }
 
@@ -58,24 +72,22 @@ done
 
 # devices: A and B alternate; ratio B/A pair by pair.
 if command -v "$DEVBIND" >/dev/null; then
-	out=$(mktemp)
+	a=$(mktemp) b=$(mktemp)
 	"$NETTUNE" devices >/dev/null 2>&1 || true
 	"$DEVBIND" --status >/dev/null 2>&1 || true
 	for _ in $(seq "$RUNS"); do
-		/usr/bin/time -f "A %e %M" -a -o "$out" "$NETTUNE" devices >/dev/null 2>&1 || true
-		/usr/bin/time -f "B %e %M" -a -o "$out" "$DEVBIND" --status >/dev/null 2>&1 || true
+		timed "$a" "$NETTUNE" devices
+		timed "$b" "$DEVBIND" --status
 	done
-	grep -E '^[AB] [0-9.]+ [0-9]+$' "$out" | awk -v devbind="$DEVBIND" '
-		$1 == "A" { a[++na] = $2 } $1 == "B" { b[++nb] = $2 }
+	paste -d' ' "$a" "$b" | awk -v devbind="$DEVBIND" '
+		NF == 4 { a[++n] = $1; b[n] = $3; r[n] = ($1 > 0 ? $3 / $1 : 0) }
 		function med(x, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }; return x[int((n+1)/2)] }
 		END {
-			n = na < nb ? na : nb
-			for (i = 1; i <= n; i++) r[i] = (a[i] > 0 ? b[i] / a[i] : 0)
-			printf "nettune devices                    median %.3f s\n", med(a, na)
-			printf "%-34s median %.3f s\n", devbind " --status", med(b, nb)
+			printf "nettune devices                    median %.3f s\n", med(a, n)/1e6
+			printf "%-34s median %.3f s\n", devbind " --status", med(b, n)/1e6
 			printf "devices speed-up (pairwise median) %.1fx  (%d pairs)\n", med(r, n), n
 		}'
-	rm -f "$out"
+	rm -f "$a" "$b"
 else
 	echo "bench-bighost: $DEVBIND not found, devices comparison skipped (apt-get install dpdk)" >&2
 fi
