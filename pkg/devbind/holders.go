@@ -17,7 +17,25 @@ import (
 // running DPDK application, nettune's forwarder among them, holds them for
 // as long as it uses the device; unbinding it then blocks in the kernel
 // until the holder lets go, and destroying a VF takes it from under it.
-func Holders(r *host.Root, addr string) []string {
+func Holders(r *host.Root, addr string) []string { return NewHolderScan(r).Holders(addr) }
+
+// HolderScan answers Holders for many devices (the VFs of a PF) with one
+// walk of /proc/*/fd, made when the first device with a device node asks:
+// each walk reads a link per open file of every process.
+type HolderScan struct {
+	r    *host.Root
+	held map[string][]string
+}
+
+// NewHolderScan returns a HolderScan of the processes under r.
+func NewHolderScan(r *host.Root) *HolderScan { return &HolderScan{r: r} }
+
+// scanOpeners is openers; tests count the walks through it.
+var scanOpeners = openers
+
+// Holders is the package's Holders, from the one walk.
+func (hs *HolderScan) Holders(addr string) []string {
+	r := hs.r
 	dev := r.Sys(pciDevices, addr)
 	driver := linkBase(filepath.Join(dev, "driver"))
 	var nodes []string
@@ -41,7 +59,10 @@ func Holders(r *host.Root, addr string) []string {
 	if len(nodes) == 0 {
 		return nil
 	}
-	held := openers(r)
+	if hs.held == nil {
+		hs.held = scanOpeners(r)
+	}
+	held := hs.held
 	var out []string
 	for _, n := range nodes {
 		if pids := held[n]; len(pids) > 0 {

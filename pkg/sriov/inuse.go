@@ -24,13 +24,14 @@ func inUse(ctx context.Context, r *host.Root, net devbind.NetworkSource, pf stri
 		netErr  error
 		netRead bool
 	)
+	holders := devbind.NewHolderScan(r)
 	for _, i := range indexes {
 		vf := devbind.VirtFn(r, pf, i)
 		if vf == "" {
 			continue
 		}
 		dev := filepath.Join(pciDevices, vf)
-		for _, h := range devbind.Holders(r, vf) {
+		for _, h := range holders.Holders(vf) {
 			out = append(out, fmt.Sprintf("VF %d (%s) is %s", i, vf, h))
 		}
 		ents, _ := os.ReadDir(r.Path(filepath.Join(dev, "net")))
