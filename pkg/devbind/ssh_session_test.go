@@ -39,7 +39,7 @@ func TestSessionsBothTables(t *testing.T) {
 	got := Sessions(r, func(k string) string { return env[k] })
 	want := map[string]string{
 		"SSH session 198.51.100.7:50000 -> 192.0.2.2:22 (SSH_CONNECTION)": "",
-		"SSH session [fd00::9]:54321 -> [fd00::2]:22 (/proc/net/tcp)":    "",
+		"SSH session [fd00::9]:54321 -> [fd00::2]:22 (/proc/net/tcp)":     "",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("sessions %v, want %d", got, len(want))
