@@ -2,6 +2,7 @@ package devbind
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -132,8 +133,8 @@ func Sessions(r *host.Root, getenv func(string) string) []Session {
 			add(s)
 		}
 	}
-	// The two tables are read side by side: each read walks the kernel's
-	// whole connection hash table, however few connections there are.
+	// The two tables are read side by side: each walks the kernel's whole
+	// connection hash table, however few connections there are.
 	names := []string{"net/tcp", "net/tcp6"}
 	found := make([][]Session, len(names))
 	var wg sync.WaitGroup
@@ -141,12 +142,11 @@ func Sessions(r *host.Root, getenv func(string) string) []Session {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f, err := os.Open(r.Proc(name))
+			b, err := readNetTable(r, r.Proc(name))
 			if err != nil {
 				return
 			}
-			found[i], _ = ParseProcNetTCP(f, ports)
-			f.Close()
+			found[i], _ = ParseProcNetTCP(bytes.NewReader(b), ports)
 		}()
 	}
 	wg.Wait()
@@ -156,4 +156,36 @@ func Sessions(r *host.Root, getenv func(string) string) []Session {
 		}
 	}
 	return out
+}
+
+// netLineMax is more than the longest line of /proc/net/tcp and tcp6
+// (150 and 178 bytes, padded by the kernel to a fixed width).
+const netLineMax = 256
+
+// readNetTable reads /proc/net/tcp or tcp6 without the read that returns
+// 0: at the end of the table that read walks the kernel's connection hash
+// table again (3 ms on a 24 GiB host with 262,144 buckets and two
+// sockets). The kernel fills a read of one page from a one-page buffer
+// and stops early only at the end of the table or when the next line
+// does not fit; so a read that leaves room for a whole line ended the
+// table. A regular file (a fixture) ends the same way.
+func readNetTable(r *host.Root, p string) ([]byte, error) {
+	f, err := r.OpenFile(p, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	page := os.Getpagesize()
+	var out []byte
+	buf := make([]byte, page)
+	for {
+		n, err := f.Read(buf)
+		out = append(out, buf[:n]...)
+		if err == io.EOF || n == 0 || n+netLineMax <= page {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }

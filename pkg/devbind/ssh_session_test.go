@@ -1,8 +1,11 @@
 package devbind
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/nettune/nettune/pkg/host"
@@ -47,6 +50,37 @@ func TestSessionsBothTables(t *testing.T) {
 	for _, s := range got {
 		if _, ok := want[s.String()]; !ok {
 			t.Errorf("unexpected %s (want %v)", s, want)
+		}
+	}
+}
+
+// TestReadNetTableLive: on the running kernel, a /proc/net/tcp of several
+// pages (60 listening sockets of this test, 150 bytes a line) is read
+// whole without the final read: every one of the test's ports is in it.
+func TestReadNetTableLive(t *testing.T) {
+	var ports []uint16
+	for i := 0; i < 60; i++ {
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Skipf("listen: %v", err)
+		}
+		defer l.Close()
+		ports = append(ports, uint16(l.Addr().(*net.TCPAddr).Port))
+	}
+	r, err := host.New("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := readNetTable(r, "/proc/net/tcp")
+	if err != nil {
+		t.Skipf("/proc/net/tcp: %v", err)
+	}
+	if len(b) <= os.Getpagesize() {
+		t.Fatalf("table of %d bytes: want more than a page", len(b))
+	}
+	for _, p := range ports {
+		if !strings.Contains(string(b), fmt.Sprintf(":%04X 00000000:0000 0A", p)) {
+			t.Errorf("listening port %d missing from the %d bytes read", p, len(b))
 		}
 	}
 }
