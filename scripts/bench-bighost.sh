@@ -11,7 +11,7 @@
 #   /proc and /sys), DEVBIND (dpdk-devbind.py).
 #
 # Each command runs RUNS times after one warm-up; the report gives the
-# median wall time (the clock read around each run, to the
+# median wall time (bash's EPOCHREALTIME around each run, to the
 # microsecond: GNU time's %e counts in steps of 10 ms, a tenth of a
 # check) and the largest peak RSS (GNU time's %M). Runs of nettune devices
 # and dpdk-devbind.py alternate, and their ratio is the median of the
@@ -36,11 +36,21 @@ command -v /usr/bin/time >/dev/null || { echo "bench-bighost: /usr/bin/time not 
 timed() {
 	local out=$1 rss s e; shift
 	rss=$(mktemp)
-	s=$(date +%s%6N)
+	s=${EPOCHREALTIME/./}
 	/usr/bin/time -f "%M" -o "$rss" "$@" >/dev/null 2>&1 || true
-	e=$(date +%s%6N)
+	e=${EPOCHREALTIME/./}
 	echo "$((e - s)) $(tail -n1 "$rss")" >>"$out"
 	rm -f "$rss"
+}
+
+# wall FILE CMD...: one run without GNU time (whose own start would be a
+# tenth of a 20 ms command); appends "wall_us 0" to FILE.
+wall() {
+	local out=$1 s e; shift
+	s=${EPOCHREALTIME/./}
+	"$@" >/dev/null 2>&1 || true
+	e=${EPOCHREALTIME/./}
+	echo "$((e - s)) 0" >>"$out"
 }
 
 # measure LABEL CMD...: RUNS timed runs; prints the median wall and the
@@ -76,8 +86,8 @@ if command -v "$DEVBIND" >/dev/null; then
 	"$NETTUNE" devices >/dev/null 2>&1 || true
 	"$DEVBIND" --status >/dev/null 2>&1 || true
 	for _ in $(seq "$RUNS"); do
-		timed "$a" "$NETTUNE" devices
-		timed "$b" "$DEVBIND" --status
+		wall "$a" "$NETTUNE" devices
+		wall "$b" "$DEVBIND" --status
 	done
 	paste -d' ' "$a" "$b" | awk -v devbind="$DEVBIND" '
 		NF == 4 { a[++n] = $1; b[n] = $3; r[n] = ($1 > 0 ? $3 / $1 : 0) }
