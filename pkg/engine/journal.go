@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -194,19 +193,31 @@ func readGeneration(p string, n int) (*Generation, error) {
 func parseGeneration(data []byte, n int) (*Generation, error) {
 	g := &Generation{Number: n}
 	seqIndex := map[int]int{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64<<10), 256<<20)
+	// Lines as bufio.ScanLines splits them, without copying the 2 MB
+	// intent line into a scanner's buffer.
 	line := 0
-	for sc.Scan() {
+	for rest := data; len(rest) > 0; {
+		var text []byte
+		text, rest, _ = bytes.Cut(rest, []byte("\n"))
+		text = bytes.TrimSuffix(text, []byte("\r"))
 		line++
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+		if len(bytes.TrimSpace(text)) == 0 {
+			continue
+		}
+		if changes, ok := intentChanges(text); ok {
+			if g.Changes == nil {
+				g.Changes = changes
+			} else {
+				g.Changes = append(g.Changes, changes...)
+			}
+			g.Done = append(g.Done, make([]bool, len(changes))...)
 			continue
 		}
 		var rec record
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+		if err := json.Unmarshal(text, &rec); err != nil {
 			// A torn last line from a crash mid-append is expected; anything
 			// earlier is corruption.
-			if !sc.Scan() {
+			if len(rest) == 0 {
 				break
 			}
 			return nil, fmt.Errorf("generation %d line %d: %w", n, line, err)
@@ -239,7 +250,7 @@ func parseGeneration(data []byte, n int) (*Generation, error) {
 			return nil, fmt.Errorf("generation %d line %d: unknown op %q", n, line, rec.Op)
 		}
 	}
-	return g, sc.Err()
+	return g, nil
 }
 
 // listGenerations returns the generation numbers present, ascending.
