@@ -141,6 +141,13 @@ func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
 func (e *Engine) Plan(ctx context.Context, p *profile.Profile) (*PlanResult, error) {
 	res := &PlanResult{Profile: p.Metadata.Name}
 	ctx = module.WithMemo(ctx)
+	// The journal, for orphans, is read while the modules plan: on a
+	// host that applied thousands of changes it is megabytes of JSON.
+	journal := make(chan generationsRead, 1)
+	go func() {
+		gens, err := Generations(e.Env.Root)
+		journal <- generationsRead{gens, err}
+	}()
 	e.Env.Profile = p.Metadata.Name
 	known := map[string]bool{}
 	for _, m := range e.Modules {
@@ -179,7 +186,7 @@ func (e *Engine) Plan(ctx context.Context, p *profile.Profile) (*PlanResult, err
 			})
 		}
 	}
-	e.addOrphans(ctx, &p.Spec, res)
+	e.addOrphans(ctx, &p.Spec, res, <-journal)
 	if errs := res.Errors(); len(errs) > 0 {
 		return res, &ValidationError{Problems: errs}
 	}

@@ -18,6 +18,12 @@ import (
 // made by 'nettune bind'/'unbind' belong to no profile and are never
 // orphans.
 
+// generationsRead is what Generations returned.
+type generationsRead struct {
+	gens []*Generation
+	err  error
+}
+
 type ownership struct {
 	first, last plan.Change
 	gen         *Generation
@@ -26,8 +32,12 @@ type ownership struct {
 // owned returns the settings recorded by profile generations, by change
 // key, in the order they were first made.
 func owned(gens []*Generation) (map[string]*ownership, []string) {
-	own := map[string]*ownership{}
-	var order []string
+	n := 0
+	for _, g := range gens {
+		n += len(g.Changes)
+	}
+	own := make(map[string]*ownership, n)
+	order := make([]string, 0, n)
 	for _, g := range gens {
 		if g.Source == commandSource {
 			continue
@@ -50,8 +60,8 @@ func owned(gens []*Generation) (map[string]*ownership, []string) {
 
 // addOrphans appends to res a change for every owned setting the plan no
 // longer covers.
-func (e *Engine) addOrphans(ctx context.Context, spec *profile.Spec, res *PlanResult) {
-	gens, err := Generations(e.Env.Root)
+func (e *Engine) addOrphans(ctx context.Context, spec *profile.Spec, res *PlanResult, journal generationsRead) {
+	gens, err := journal.gens, journal.err
 	if err != nil {
 		res.Problems = append(res.Problems, plan.Problem{Severity: plan.Warning, Module: "engine",
 			Message: fmt.Sprintf("cannot read the journal to find settings earlier applies made: %v", err)})
@@ -69,7 +79,7 @@ func (e *Engine) addOrphans(ctx context.Context, spec *profile.Spec, res *PlanRe
 	// orphans only when the profile no longer configures the module at
 	// all; modules that plan every object they manage (module.Complete)
 	// also orphan single objects the profile dropped.
-	planned := map[string]bool{}
+	planned := make(map[string]bool, len(res.Items))
 	for _, it := range res.Items {
 		planned[it.Module+"/"+it.Object] = true
 	}
