@@ -150,6 +150,10 @@ func (e *Engine) Plan(ctx context.Context, p *profile.Profile) (*PlanResult, err
 	}()
 	e.Env.Profile = p.Metadata.Name
 	known := map[string]bool{}
+	// The modules' items are gathered, then copied once into a slice of
+	// the right size: 16,500 items of a large host are 3.6 MB, and
+	// appending a module's few items after them copied them all again.
+	var planned [][]plan.Item
 	for _, m := range e.Modules {
 		known[m.Name()] = true
 		// --only chooses the modules that plan; each still sees the whole
@@ -162,7 +166,7 @@ func (e *Engine) Plan(ctx context.Context, p *profile.Profile) (*PlanResult, err
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", m.Name(), err)
 		}
-		res.Items = append(res.Items, r.Items...)
+		planned = append(planned, r.Items)
 		for _, pb := range r.Problems {
 			if pos, ok := p.Where(m.Name(), pb.Object); ok && pb.Where == "" {
 				pb.Where = pos.String()
@@ -175,6 +179,16 @@ func (e *Engine) Plan(ctx context.Context, p *profile.Profile) (*PlanResult, err
 				}
 			}
 			res.Problems = append(res.Problems, pb)
+		}
+	}
+	n := 0
+	for _, items := range planned {
+		n += len(items)
+	}
+	if n > 0 {
+		res.Items = make([]plan.Item, 0, n)
+		for _, items := range planned {
+			res.Items = append(res.Items, items...)
 		}
 	}
 	for _, s := range UsedSections(&p.Spec) {

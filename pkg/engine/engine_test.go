@@ -293,11 +293,11 @@ func TestParseGenerationTornLine(t *testing.T) {
 	data := `{"op":"open","profile":"p"}
 {"op":"begin","seq":1,"change":{"module":"sysctl","object":"a","attribute":"value","action":"set","before":"1","after":"2","when":"live"}}
 {"op":"do`
-	g, err := parseGeneration([]byte(data), 4)
+	g, err := parseGeneration(data, 4)
 	if err != nil || len(g.Changes) != 1 || g.Committed || g.Profile != "p" {
 		t.Fatalf("torn journal: %+v, %v", g, err)
 	}
-	if _, err := parseGeneration([]byte("garbage\n{\"op\":\"commit\"}\n"), 1); err == nil {
+	if _, err := parseGeneration("garbage\n{\"op\":\"commit\"}\n", 1); err == nil {
 		t.Fatal("corrupt journal accepted")
 	}
 }
@@ -305,7 +305,7 @@ func TestParseGenerationTornLine(t *testing.T) {
 func FuzzParseGeneration(f *testing.F) {
 	f.Add([]byte(`{"op":"open"}` + "\n" + `{"op":"commit"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		g, err := parseGeneration(data, 1)
+		g, err := parseGeneration(string(data), 1)
 		if err == nil && len(g.Done) != len(g.Changes) {
 			t.Fatalf("done/changes mismatch: %+v", g)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -181,27 +182,37 @@ func encode(recs ...record) []byte {
 	return b.Bytes()
 }
 
-// readGeneration parses one journal file.
+// readGeneration parses one journal file. It is read into a string
+// (strings.Builder hands its bytes over without a copy) that the changes'
+// strings are pieces of: an intent line is megabytes on a large host.
 func readGeneration(p string, n int) (*Generation, error) {
-	data, err := os.ReadFile(p)
+	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
 	}
-	return parseGeneration(data, n)
+	defer f.Close()
+	var b strings.Builder
+	if st, err := f.Stat(); err == nil && st.Size() < 1<<30 {
+		b.Grow(int(st.Size()) + 1)
+	}
+	if _, err := io.Copy(&b, f); err != nil {
+		return nil, err
+	}
+	return parseGeneration(b.String(), n)
 }
 
-func parseGeneration(data []byte, n int) (*Generation, error) {
+func parseGeneration(data string, n int) (*Generation, error) {
 	g := &Generation{Number: n}
 	seqIndex := map[int]int{}
 	// Lines as bufio.ScanLines splits them, without copying the 2 MB
 	// intent line into a scanner's buffer.
 	line := 0
 	for rest := data; len(rest) > 0; {
-		var text []byte
-		text, rest, _ = bytes.Cut(rest, []byte("\n"))
-		text = bytes.TrimSuffix(text, []byte("\r"))
+		var text string
+		text, rest, _ = strings.Cut(rest, "\n")
+		text = strings.TrimSuffix(text, "\r")
 		line++
-		if len(bytes.TrimSpace(text)) == 0 {
+		if len(strings.TrimSpace(text)) == 0 {
 			continue
 		}
 		if changes, ok := intentChanges(text); ok {
@@ -214,7 +225,7 @@ func parseGeneration(data []byte, n int) (*Generation, error) {
 			continue
 		}
 		var rec record
-		if err := json.Unmarshal(text, &rec); err != nil {
+		if err := json.Unmarshal([]byte(text), &rec); err != nil {
 			// A torn last line from a crash mid-append is expected; anything
 			// earlier is corruption.
 			if len(rest) == 0 {

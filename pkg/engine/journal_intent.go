@@ -1,8 +1,7 @@
 package engine
 
 import (
-	"bytes"
-	"encoding/binary"
+	"strings"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -26,14 +25,14 @@ const intentPrefix = `{"op":"intent","changes":[`
 
 // intentChanges returns the changes of an intent line, and false when the
 // line is not in the shape it reads.
-func intentChanges(line []byte) ([]plan.Change, bool) {
-	if !bytes.HasPrefix(line, []byte(intentPrefix)) {
+func intentChanges(line string) ([]plan.Change, bool) {
+	if !strings.HasPrefix(line, intentPrefix) {
 		return nil, false
 	}
-	// A plain string is a piece of the line, made a string once: one
-	// allocation for all of them instead of eleven a change.
-	s := &jscan{b: line, i: len(intentPrefix), all: string(line)}
-	out := make([]plan.Change, 0, bytes.Count(line, []byte("},{"))+1)
+	// A plain string is a piece of the line: no allocation for most of
+	// the eleven strings of a change.
+	s := &jscan{b: line, i: len(intentPrefix)}
+	out := make([]plan.Change, 0, strings.Count(line, "},{")+1)
 	for {
 		c, ok := s.change()
 		if !ok {
@@ -52,14 +51,13 @@ func intentChanges(line []byte) ([]plan.Change, bool) {
 
 // jscan reads JSON of a known, flat shape.
 type jscan struct {
-	b   []byte
+	b   string
 	i   int
-	all string // b as a string
 	buf []byte // for unquote
 }
 
 func (s *jscan) lit(l string) bool {
-	if bytes.HasPrefix(s.b[s.i:], []byte(l)) {
+	if strings.HasPrefix(s.b[s.i:], l) {
 		s.i += len(l)
 		return true
 	}
@@ -130,7 +128,7 @@ func (s *jscan) change() (plan.Change, bool) {
 	}
 }
 
-// str reads a JSON string: a plain ASCII one is a piece of s.all, one
+// str reads a JSON string: a plain ASCII one is a piece of the line, one
 // with escapes or other bytes is decoded by unquote, its escapes checked
 // first.
 func (s *jscan) str() (string, bool) {
@@ -139,9 +137,9 @@ func (s *jscan) str() (string, bool) {
 	}
 	start := s.i + 1
 	// Most strings: up to the next quote, no backslash, printable ASCII.
-	if q := bytes.IndexByte(s.b[start:], '"'); q >= 0 && plainASCII(s.b[start:start+q]) {
+	if q := strings.IndexByte(s.b[start:], '"'); q >= 0 && plainASCII(s.b[start:start+q]) {
 		s.i = start + q + 1
-		return s.all[start : start+q], true
+		return s.b[start : start+q], true
 	}
 	for s.i = start; s.i < len(s.b); {
 		c := s.b[s.i]
@@ -161,8 +159,8 @@ func (s *jscan) str() (string, bool) {
 				if s.i+6 > len(s.b) {
 					return "", false
 				}
-				for _, h := range s.b[s.i+2 : s.i+6] {
-					if !isHex(h) {
+				for k := s.i + 2; k < s.i+6; k++ {
+					if !isHex(s.b[k]) {
 						return "", false
 					}
 				}
@@ -183,7 +181,7 @@ func (s *jscan) str() (string, bool) {
 // checked, decoded as encoding/json does: \uXXXX pairs of UTF-16
 // surrogates are one rune, a lone surrogate and every byte of invalid
 // UTF-8 are U+FFFD.
-func unquote(out, b []byte) []byte {
+func unquote(out []byte, b string) []byte {
 	for i := 0; i < len(b); {
 		c := b[i]
 		switch {
@@ -222,7 +220,7 @@ func unquote(out, b []byte) []byte {
 			out = append(out, c)
 			i++
 		default:
-			r, size := utf8.DecodeRune(b[i:])
+			r, size := utf8.DecodeRuneInString(b[i:])
 			if r == utf8.RuneError && size == 1 {
 				out = utf8.AppendRune(out, unicode.ReplacementChar)
 			} else {
@@ -234,9 +232,10 @@ func unquote(out, b []byte) []byte {
 	return out
 }
 
-func hex4(b []byte) rune {
+func hex4(b string) rune {
 	var r rune
-	for _, c := range b {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
 		switch {
 		case c <= '9':
 			c -= '0'
@@ -252,14 +251,15 @@ func hex4(b []byte) rune {
 
 // plainASCII reports whether b has only bytes from 0x20 to 0x7f other
 // than the backslash, eight at a time.
-func plainASCII(b []byte) bool {
+func plainASCII(b string) bool {
 	const (
 		ones = 0x0101010101010101
 		high = 0x8080808080808080
 	)
 	i := 0
 	for ; i+8 <= len(b); i += 8 {
-		w := binary.LittleEndian.Uint64(b[i:])
+		w := uint64(b[i]) | uint64(b[i+1])<<8 | uint64(b[i+2])<<16 | uint64(b[i+3])<<24 |
+			uint64(b[i+4])<<32 | uint64(b[i+5])<<40 | uint64(b[i+6])<<48 | uint64(b[i+7])<<56
 		// A byte with its high bit set, or below 0x20.
 		if w&high != 0 || (w-0x20*ones)&^w&high != 0 {
 			return false
@@ -270,7 +270,7 @@ func plainASCII(b []byte) bool {
 			return false
 		}
 	}
-	return bytes.IndexByte(b, '\\') < 0
+	return strings.IndexByte(b, '\\') < 0
 }
 
 func isHex(c byte) bool {

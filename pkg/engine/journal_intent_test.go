@@ -29,7 +29,7 @@ func TestIntentLineEveryField(t *testing.T) {
 	}
 	plain := plan.Change{Module: "nics", Object: "ens1f0/rx-0", Attribute: "rps_cpus", Action: plan.Set, Before: "0", After: "ff", When: plan.Live}
 	line := encode(record{Op: "intent", Changes: []plan.Change{c, plain, {}}})
-	got, ok := intentChanges(line[:len(line)-1])
+	got, ok := intentChanges(string(line[:len(line)-1]))
 	if !ok {
 		t.Fatalf("not read: %s", line)
 	}
@@ -62,7 +62,7 @@ func FuzzIntentLine(f *testing.F) {
 	f.Add(intentPrefix + "{\"before\":\"del \x7f ok\"}]}")
 	f.Add(intentPrefix + "{\"before\":\"x\x02\"}]}")
 	f.Fuzz(func(t *testing.T, line string) {
-		got, ok := intentChanges([]byte(line))
+		got, ok := intentChanges(line)
 		var rec record
 		err := json.Unmarshal([]byte(line), &rec)
 		if !ok {
@@ -100,8 +100,9 @@ func BenchmarkParseGeneration(b *testing.B) {
 	data = append(data, '\n')
 	data = append(data, encode(record{Op: "commit"})...)
 	b.SetBytes(int64(len(data)))
+	text := string(data)
 	for b.Loop() {
-		g, err := parseGeneration(data, 1)
+		g, err := parseGeneration(text, 1)
 		if err != nil || len(g.Changes) != 4096 {
 			b.Fatalf("%d changes, %v", len(g.Changes), err)
 		}

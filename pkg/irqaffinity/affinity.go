@@ -37,10 +37,12 @@ func (managedError) Is(target error) bool {
 var ErrVerify = errors.New("affinity does not read back as written")
 
 // ListPath is the host path of an IRQ's smp_affinity_list.
-func ListPath(irq int) string { return fmt.Sprintf("/proc/irq/%d/smp_affinity_list", irq) }
+func ListPath(irq int) string { return "/proc/irq/" + strconv.Itoa(irq) + "/smp_affinity_list" }
 
 // EffectivePath is the host path of an IRQ's effective_affinity_list.
-func EffectivePath(irq int) string { return fmt.Sprintf("/proc/irq/%d/effective_affinity_list", irq) }
+func EffectivePath(irq int) string {
+	return "/proc/irq/" + strconv.Itoa(irq) + "/effective_affinity_list"
+}
 
 // DefaultAffinityPath is the mask given to IRQs requested from now on.
 const DefaultAffinityPath = "/proc/irq/default_smp_affinity"

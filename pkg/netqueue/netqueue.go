@@ -31,17 +31,17 @@ const MaxSockFlowEntries = 1 << 29
 
 // RPSPath is the rps_cpus file of rx queue q.
 func RPSPath(ifname string, q int) string {
-	return fmt.Sprintf("/sys/class/net/%s/queues/rx-%d/rps_cpus", ifname, q)
+	return "/sys/class/net/" + ifname + "/queues/rx-" + strconv.Itoa(q) + "/rps_cpus"
 }
 
 // FlowCntPath is the rps_flow_cnt file of rx queue q.
 func FlowCntPath(ifname string, q int) string {
-	return fmt.Sprintf("/sys/class/net/%s/queues/rx-%d/rps_flow_cnt", ifname, q)
+	return "/sys/class/net/" + ifname + "/queues/rx-" + strconv.Itoa(q) + "/rps_flow_cnt"
 }
 
 // XPSPath is the xps_cpus file of tx queue q.
 func XPSPath(ifname string, q int) string {
-	return fmt.Sprintf("/sys/class/net/%s/queues/tx-%d/xps_cpus", ifname, q)
+	return "/sys/class/net/" + ifname + "/queues/tx-" + strconv.Itoa(q) + "/xps_cpus"
 }
 
 // RXQueues lists the rx queue numbers of an interface (queues/rx-N).
