@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # bench-bighost.sh: whole-process wall time and peak RSS of nettune's read
 # paths on the generated 256-CPU, 2-node host with 16 ice ports of 64 and
-# of 256 queues (internal/fixture/bighost), and of 'nettune devices'
-# against 'dpdk-devbind.py --status' on this host, side by side.
+# of 256 queues (internal/fixture/bighost), before the profile is applied
+# (every item drifts) and after (every item ok, a journal to read), and of
+# 'nettune devices' against 'dpdk-devbind.py --status' on this host, side
+# by side.
 #
 # Usage: scripts/bench-bighost.sh [RUNS]    (default 7)
 # Environment: NETTUNE (a nettune binary; default: built from this tree), BASE (a second
@@ -76,6 +78,14 @@ for q in 64 256; do
 		measure "$tag check 16x$q" "$bin" check --interval 0 --root "$root" "$PROFILE"
 		measure "$tag plan 16x$q" "$bin" plan --root "$root" "$PROFILE"
 		measure "$tag irqs 16x$q" "$bin" irqs --root "$root"
+	done
+	# The tuned host: every item ok, and a journal of the apply (megabytes
+	# of changes) that check reads for orphans.
+	"$NETTUNE" apply --yes --root "$root" "$PROFILE" >/dev/null
+	for bin in "$NETTUNE" ${BASE:+"$BASE"}; do
+		tag=$(basename "$bin")
+		[ "$bin" = "$NETTUNE" ] || tag="base:$tag"
+		measure "$tag check 16x$q, applied" "$bin" check --interval 0 --root "$root" "$PROFILE"
 	done
 	rm -rf "$root"
 done
