@@ -49,11 +49,12 @@ test: test-race
 ## test-race: go test -race on the packages whose code starts goroutines or uses package sync (docs/testing.md)
 # The list is computed, so a package that starts its first goroutine joins it.
 # internal/cli runs only the tests of the commands that start goroutines
-# (exporter, run's supervision): the whole package takes minutes under -race.
+# (exporter, run's supervision, check with its diagnostics beside the plan):
+# the whole package takes minutes under -race.
 RACE_RE   := ^[[:space:]]*go (func|[A-Za-z_][A-Za-z0-9_.]*[(])|^[[:space:]]*(import )?"sync"$$
 RACE_PKGS  = $(shell grep -rlE --include='*.go' --exclude='*_test.go' '$(RACE_RE)' pkg internal cmd | grep -v /testdata/ | xargs -r -n1 dirname | sort -u | sed 's|^|./|')
 RACE_SKIP  = ./internal/cli
-RACE_CLI_TESTS = Exporter|Supervise|Agent
+RACE_CLI_TESTS = Exporter|Supervise|Agent|Check|RoundTripOnFixture
 .PHONY: test-race
 test-race:
 	$(GO) test -race -count=1 $(filter-out $(RACE_SKIP),$(RACE_PKGS))

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -57,32 +58,49 @@ as drift for the exit code.
 			eng.Only = only
 			// The plan and the diagnostics read the host once (topology,
 			// /proc/interrupts): one memo for both.
-			ctx := module.WithMemo(cmd.Context())
-			pr := &engine.PlanResult{}
-			var perr error
+			ctx, cancel := context.WithCancel(module.WithMemo(cmd.Context()))
+			defer cancel()
+			var p *profile.Profile
 			var spec *profile.Spec
 			if len(args) == 1 {
-				p, err := profile.Load(args[0])
-				if err != nil {
+				if p, err = profile.Load(args[0]); err != nil {
 					return err
 				}
 				if err := onlySections(p, only); err != nil {
 					return err
 				}
 				spec = &p.Spec
-				if pr, perr = eng.Check(ctx, p); pr == nil {
-					return perr
-				}
 			}
-			var findings []diagnose.Finding
+			// The diagnostics run while the profile is checked: both only
+			// read, and the sampled rules wait out --interval meanwhile.
+			type diagResult struct {
+				findings []diagnose.Finding
+				err      error
+			}
+			diag := make(chan diagResult, 1)
 			if diagnostics {
 				if interval > 0 && a.printer.Format == output.Table && a.io.OutTTY {
 					fmt.Fprintf(a.io.ErrOut, "sampling counters for %s...\n", interval)
 				}
-				if findings, err = diagnose.Run(ctx, eng.Env.Root, diagnose.Options{Spec: spec, Interval: interval}); err != nil {
-					return fmt.Errorf("diagnostics: %w", err)
+				go func() {
+					f, err := diagnose.Run(ctx, eng.Env.Root, diagnose.Options{Spec: spec, Interval: interval})
+					diag <- diagResult{f, err}
+				}()
+			} else {
+				diag <- diagResult{}
+			}
+			pr := &engine.PlanResult{}
+			var perr error
+			if p != nil {
+				if pr, perr = eng.Check(ctx, p); pr == nil {
+					return perr
 				}
 			}
+			d := <-diag
+			if d.err != nil {
+				return fmt.Errorf("diagnostics: %w", d.err)
+			}
+			findings := d.findings
 			if findings == nil {
 				findings = []diagnose.Finding{}
 			}

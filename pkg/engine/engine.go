@@ -145,8 +145,12 @@ func (e *Engine) Plan(ctx context.Context, p *profile.Profile) (*PlanResult, err
 	// host that applied thousands of changes it is megabytes of JSON.
 	journal := make(chan generationsRead, 1)
 	go func() {
-		gens, err := Generations(e.Env.Root)
-		journal <- generationsRead{gens, err}
+		var j generationsRead
+		var gens []*Generation
+		if gens, j.err = Generations(e.Env.Root); j.err == nil {
+			j.own, j.order = owned(gens)
+		}
+		journal <- j
 	}()
 	e.Env.Profile = p.Metadata.Name
 	known := map[string]bool{}

@@ -18,10 +18,11 @@ import (
 // made by 'nettune bind'/'unbind' belong to no profile and are never
 // orphans.
 
-// generationsRead is what Generations returned.
+// generationsRead is owned of what Generations returned, or its error.
 type generationsRead struct {
-	gens []*Generation
-	err  error
+	own   map[string]*ownership
+	order []string
+	err   error
 }
 
 // ownership points into the generations' changes (a copy of two changes
@@ -64,13 +65,12 @@ func owned(gens []*Generation) (map[string]*ownership, []string) {
 // addOrphans appends to res a change for every owned setting the plan no
 // longer covers.
 func (e *Engine) addOrphans(ctx context.Context, spec *profile.Spec, res *PlanResult, journal generationsRead) {
-	gens, err := journal.gens, journal.err
-	if err != nil {
+	if err := journal.err; err != nil {
 		res.Problems = append(res.Problems, plan.Problem{Severity: plan.Warning, Module: "engine",
 			Message: fmt.Sprintf("cannot read the journal to find settings earlier applies made: %v", err)})
 		return
 	}
-	own, order := owned(gens)
+	own, order := journal.own, journal.order
 	// An object the plan still covers with any attribute is still the
 	// profile's: modules leave out items that need no change of state
 	// (a mount point directory that exists), so only objects the profile
