@@ -158,9 +158,10 @@ func Sessions(r *host.Root, getenv func(string) string) []Session {
 	return out
 }
 
-// netLineMax is more than the longest line of /proc/net/tcp and tcp6
-// (150 and 178 bytes, padded by the kernel to a fixed width).
-const netLineMax = 256
+// netLineMax is more than the longest line of /proc/net/tcp and tcp6:
+// 150 and 178 bytes as usually printed, under 300 with every counter at
+// its widest (tcp4_seq_show pads, it does not cut).
+const netLineMax = 512
 
 // readNetTable reads /proc/net/tcp or tcp6 without the read that returns
 // 0: at the end of the table that read walks the kernel's connection hash
