@@ -1,17 +1,12 @@
 #!/bin/bash
 # Runs inside the guest, chrooted into the overlay of the host's root, as
 # root. Prepares the guest (pseudo filesystems, private state directories,
-# NIC drivers), then runs the scenarios of this boot one by one and records a
-# result for each in /job/results/<boot>/<scenario>.result:
-#
-#   PASS
-#   FAIL <reason>
-#   SKIP <reason>
-#
-# with the scenario's full output in <scenario>.log. Between scenarios the
-# NICs are checked to be back on their original drivers; a scenario that
-# leaves one elsewhere fails, and the NIC is put back through sysfs so the
-# next scenario starts clean. Exit status: 0 when no scenario failed.
+# NIC drivers), then runs the scenarios of this boot one by one (runner.sh),
+# each recorded as PASS, FAIL <reason> or SKIP <reason> in
+# /job/results/<boot>/<scenario>.result. Between scenarios the NICs are
+# checked to be back on their original drivers; a scenario that leaves one
+# elsewhere fails, and the NIC is put back through sysfs so the next
+# scenario starts clean. Exit status: 0 when no scenario failed.
 
 set -u
 boot=$1
@@ -58,41 +53,27 @@ for i in "${!NICS[@]}"; do
 	wait_driver "${NICS[$i]}" "${NIC_DRIVERS[$i]}" 20 || echo "warning: ${NICS[$i]} is not on ${NIC_DRIVERS[$i]} after boot"
 done
 
-failed=0
-for s in $(cat "/job/boots/$boot"); do
-	start=$(date +%s)
-	rm -f "$res/$s.reason"
-	echo "=== $s"
-	E2E_SCENARIO=$s E2E_RESULTS=$res timeout -k 10 "${SCENARIO_TIMEOUT:-300}" \
-		bash "/job/guest/$s.sh" >"$res/$s.log" 2>&1
-	rc=$?
-	reason=$(cat "$res/$s.reason" 2>/dev/null)
-	case $rc in
-	0) result=PASS ;;
-	77) result="SKIP ${reason:-no reason given}" ;;
-	124 | 137) result="FAIL timed out after ${SCENARIO_TIMEOUT:-300} s${reason:+ ($reason)}" ;;
-	*) result="FAIL ${reason:-exit status $rc}" ;;
-	esac
-	# Every scenario must leave the NICs as it found them.
+# Every scenario must leave the NICs as it found them: one that leaves
+# one elsewhere fails, and the NICs are put back through sysfs.
+after_scenario() {
+	local leftover
 	if ! leftover=$(baseline_check); then
-		if [ "$result" = PASS ]; then
-			result="FAIL left the NICs changed: $leftover"
+		if [ "$RESULT" = PASS ]; then
+			RESULT="FAIL left the NICs changed: $leftover"
 		fi
-		echo "--- baseline not restored: $leftover; putting the NICs back through sysfs" >>"$res/$s.log"
-		baseline_restore >>"$res/$s.log" 2>&1
+		echo "--- baseline not restored: $leftover; putting the NICs back through sysfs" >>"$res/$1.log"
+		baseline_restore >>"$res/$1.log" 2>&1
 	fi
-	case $result in
-	FAIL*)
-		failed=1
-		{
-			echo "--- dmesg (last 40 lines)"
-			dmesg | tail -n 40
-		} >>"$res/$s.log"
-		;;
-	esac
-	echo "$result" >"$res/$s.result"
-	echo $(($(date +%s) - start)) >"$res/$s.secs"
-	echo "=== $s: $result ($(($(date +%s) - start)) s)"
-done
+}
+
+on_fail() {
+	echo "--- dmesg (last 40 lines)"
+	dmesg | tail -n 40
+}
+
+# shellcheck source=runner.sh
+. /job/guest/runner.sh
+run_scenarios "$boot" after_scenario on_fail
+failed=$?
 sync
 exit $failed
